@@ -1,0 +1,47 @@
+// Op identity on the scalar tape: one byte per recorded node, generated from the
+// op lists in scalar_ops.hpp. Keeping the identity (and not only partial
+// derivatives) is what lets the graph be walked, printed and exported, and a
+// backward sweep be recorded for higher-order derivatives.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include <autodiff/scalar_ops.hpp>
+
+namespace ad {
+
+// Binary ops come in three forms: both operands on the tape, a constant right
+// operand (`x * 2.0`, code `mul_vc`) and a constant left operand (`1.0 - x`,
+// code `sub_cv`). Constants are not tape nodes; they are kept beside the tape.
+enum class OpCode : std::uint8_t {
+  leaf,  // an independent variable: a Var made from a double on an active tape
+#define AD_UNARY_CODE(name, Struct) name,
+  AD_UNARY_OPS(AD_UNARY_CODE)
+#undef AD_UNARY_CODE
+#define AD_BINARY_CODE(name, Struct) name, name##_vc, name##_cv,
+  AD_BINARY_OPS(AD_BINARY_CODE)
+#undef AD_BINARY_CODE
+  count_
+};
+
+inline constexpr int op_code_count = static_cast<int>(OpCode::count_);
+
+// How an op reads its operands.
+enum class OperandKinds : std::uint8_t {
+  none,            // leaf
+  var,             // unary
+  var_var,         // binary, both on the tape
+  var_constant,    // binary, constant right operand
+  constant_var,    // binary, constant left operand
+};
+
+struct OpInfo {
+  std::string_view name;  // the maths name: "mul" for mul, mul_vc and mul_cv
+  OperandKinds operands;
+};
+
+// Name and operand layout of an op code (constexpr table, no allocation).
+OpInfo op_info(OpCode code) noexcept;
+
+}  // namespace ad

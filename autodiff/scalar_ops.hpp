@@ -1,0 +1,275 @@
+// The table of scalar operations: each op's forward value and its local
+// derivatives, side by side, in one place.
+//
+// This file is the single place to look up what an op computes and how it is
+// differentiated. The tape, the recording functions and the reverse sweep are
+// generated from the lists at the bottom (AD_UNARY_OPS / AD_BINARY_OPS) and
+// never special-case an op.
+//
+// Conventions:
+// - `value` runs on plain doubles during recording.
+// - The derivatives are templates over the scalar type `T` and receive the
+//   inputs and the op's own output `y` (often the cheapest way to write them:
+//   exp' = y, tanh' = 1 - y^2). The sweep instantiates them with T = double; a
+//   recorded backward (gradients of gradients) can instantiate them with
+//   T = ad::Var, which is why they call maths functions unqualified.
+// - Points where an op is not differentiable have a documented convention,
+//   pinned by tests/test_conventions.cpp and listed in docs/conventions.md.
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+namespace ad::ops {
+
+using std::abs;
+using std::cos;
+using std::cosh;
+using std::exp;
+using std::log;
+using std::pow;
+using std::sin;
+using std::sinh;
+using std::sqrt;
+
+// ---- unary ops: y = value(x), dy/dx = derivative(x, y) --------------------
+
+struct Neg {
+  static double value(double x) { return -x; }
+  template <class T> static T derivative(const T&, const T&) { return T(-1.0); }
+};
+
+struct Sin {
+  static double value(double x) { return std::sin(x); }
+  template <class T> static T derivative(const T& x, const T&) { return cos(x); }
+};
+
+struct Cos {
+  static double value(double x) { return std::cos(x); }
+  template <class T> static T derivative(const T& x, const T&) { return -sin(x); }
+};
+
+struct Tan {
+  static double value(double x) { return std::tan(x); }
+  // tan' = 1 + tan^2
+  template <class T> static T derivative(const T&, const T& y) { return 1.0 + y * y; }
+};
+
+struct Asin {
+  static double value(double x) { return std::asin(x); }
+  template <class T> static T derivative(const T& x, const T&) { return 1.0 / sqrt(1.0 - x * x); }
+};
+
+struct Acos {
+  static double value(double x) { return std::acos(x); }
+  template <class T> static T derivative(const T& x, const T&) { return -1.0 / sqrt(1.0 - x * x); }
+};
+
+struct Atan {
+  static double value(double x) { return std::atan(x); }
+  template <class T> static T derivative(const T& x, const T&) { return 1.0 / (1.0 + x * x); }
+};
+
+struct Sinh {
+  static double value(double x) { return std::sinh(x); }
+  template <class T> static T derivative(const T& x, const T&) { return cosh(x); }
+};
+
+struct Cosh {
+  static double value(double x) { return std::cosh(x); }
+  template <class T> static T derivative(const T& x, const T&) { return sinh(x); }
+};
+
+struct Tanh {
+  static double value(double x) { return std::tanh(x); }
+  // tanh' = 1 - tanh^2
+  template <class T> static T derivative(const T&, const T& y) { return 1.0 - y * y; }
+};
+
+struct Exp {
+  static double value(double x) { return std::exp(x); }
+  template <class T> static T derivative(const T&, const T& y) { return y; }
+};
+
+struct Expm1 {
+  static double value(double x) { return std::expm1(x); }
+  template <class T> static T derivative(const T&, const T& y) { return y + 1.0; }
+};
+
+struct Log {
+  static double value(double x) { return std::log(x); }
+  template <class T> static T derivative(const T& x, const T&) { return 1.0 / x; }
+};
+
+struct Log1p {
+  static double value(double x) { return std::log1p(x); }
+  template <class T> static T derivative(const T& x, const T&) { return 1.0 / (1.0 + x); }
+};
+
+struct Sqrt {
+  static double value(double x) { return std::sqrt(x); }
+  // At x = 0 the derivative is +inf (the one-sided limit), as in PyTorch and JAX.
+  template <class T> static T derivative(const T&, const T& y) { return 0.5 / y; }
+};
+
+struct Cbrt {
+  static double value(double x) { return std::cbrt(x); }
+  // d/dx x^(1/3) = 1 / (3 y^2); +inf at x = 0.
+  template <class T> static T derivative(const T&, const T& y) { return 1.0 / (3.0 * y * y); }
+};
+
+struct Abs {
+  static double value(double x) { return std::fabs(x); }
+  // sign(x), with abs'(0) = 0 (the subgradient PyTorch and JAX use).
+  template <class T> static T derivative(const T& x, const T&) {
+    return T(x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0));
+  }
+};
+
+struct Erf {
+  static double value(double x) { return std::erf(x); }
+  // erf'(x) = 2/sqrt(pi) exp(-x^2)
+  template <class T> static T derivative(const T& x, const T&) {
+    return (2.0 * std::numbers::inv_sqrtpi) * exp(-(x * x));
+  }
+};
+
+struct Logistic {
+  // 1 / (1 + e^-x), evaluated without overflow for large |x|.
+  static double value(double x) {
+    if (x >= 0.0) return 1.0 / (1.0 + std::exp(-x));
+    const double e = std::exp(x);
+    return e / (1.0 + e);
+  }
+  // sigma' = sigma (1 - sigma)
+  template <class T> static T derivative(const T&, const T& y) { return y * (1.0 - y); }
+};
+
+struct Softsign {
+  static double value(double x) { return x / (1.0 + std::fabs(x)); }
+  // d/dx x / (1 + |x|) = 1 / (1 + |x|)^2
+  template <class T> static T derivative(const T& x, const T&) {
+    const T d = 1.0 + abs(x);
+    return 1.0 / (d * d);
+  }
+};
+
+struct Heaviside {
+  // H(x) = 1 for x >= 0, else 0 (the perceptron's step; H(0) = 1).
+  static double value(double x) { return x >= 0.0 ? 1.0 : 0.0; }
+  // Zero everywhere (the jump at 0 has no derivative; nn offers surrogate
+  // gradients for training through a step).
+  template <class T> static T derivative(const T&, const T&) { return T(0.0); }
+};
+
+struct Relu {
+  static double value(double x) { return x > 0.0 ? x : 0.0; }
+  // relu'(0) = 0, as in PyTorch and JAX.
+  template <class T> static T derivative(const T& x, const T&) { return T(x > 0.0 ? 1.0 : 0.0); }
+};
+
+// ---- binary ops: y = value(a, b), dy/da = d_a(a, b, y), dy/db = d_b(a, b, y)
+
+struct Add {
+  static double value(double a, double b) { return a + b; }
+  template <class T> static T d_a(const T&, const T&, const T&) { return T(1.0); }
+  template <class T> static T d_b(const T&, const T&, const T&) { return T(1.0); }
+};
+
+struct Sub {
+  static double value(double a, double b) { return a - b; }
+  template <class T> static T d_a(const T&, const T&, const T&) { return T(1.0); }
+  template <class T> static T d_b(const T&, const T&, const T&) { return T(-1.0); }
+};
+
+struct Mul {
+  static double value(double a, double b) { return a * b; }
+  template <class T> static T d_a(const T&, const T& b, const T&) { return b; }
+  template <class T> static T d_b(const T& a, const T&, const T&) { return a; }
+};
+
+struct Div {
+  static double value(double a, double b) { return a / b; }
+  template <class T> static T d_a(const T&, const T& b, const T&) { return 1.0 / b; }
+  // d/db a/b = -a/b^2 = -y/b
+  template <class T> static T d_b(const T&, const T& b, const T& y) { return -y / b; }
+};
+
+struct Pow {
+  static double value(double a, double b) { return std::pow(a, b); }
+  // b a^(b-1); taken as 0 when b == 0 (a^0 is constant), which avoids 0 * inf at a = 0.
+  template <class T> static T d_a(const T& a, const T& b, const T&) {
+    if (b == 0.0) return T(0.0);
+    return b * pow(a, b - 1.0);
+  }
+  // a^b log(a) for a > 0. At a = 0 with b >= 0 it is 0 (the limit from the
+  // right); for a < 0 (where a^b is real only at integer b) it is NaN, as in
+  // PyTorch: no derivative in b exists there.
+  template <class T> static T d_b(const T& a, const T& b, const T& y) {
+    if (a > 0.0) return y * log(a);
+    if (a == 0.0 && b >= 0.0) return T(0.0);
+    return T(std::numeric_limits<double>::quiet_NaN());
+  }
+};
+
+struct Atan2 {
+  // atan2(a, b): the angle of the point (b, a).
+  static double value(double a, double b) { return std::atan2(a, b); }
+  // d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2); taken as 0 at the origin.
+  template <class T> static T d_a(const T& a, const T& b, const T&) {
+    const T r2 = a * a + b * b;
+    return r2 == 0.0 ? T(0.0) : b / r2;
+  }
+  template <class T> static T d_b(const T& a, const T& b, const T&) {
+    const T r2 = a * a + b * b;
+    return r2 == 0.0 ? T(0.0) : -a / r2;
+  }
+};
+
+struct Hypot {
+  static double value(double a, double b) { return std::hypot(a, b); }
+  // d/da sqrt(a^2 + b^2) = a / y; taken as 0 at the origin (a subgradient).
+  template <class T> static T d_a(const T& a, const T&, const T& y) {
+    return y == 0.0 ? T(0.0) : a / y;
+  }
+  template <class T> static T d_b(const T&, const T& b, const T& y) {
+    return y == 0.0 ? T(0.0) : b / y;
+  }
+};
+
+struct Min {
+  static double value(double a, double b) { return b < a ? b : a; }
+  // The smaller input gets the whole adjoint; a tie splits it evenly (as JAX does).
+  template <class T> static T d_a(const T& a, const T& b, const T&) {
+    return T(a < b ? 1.0 : (a == b ? 0.5 : 0.0));
+  }
+  template <class T> static T d_b(const T& a, const T& b, const T&) {
+    return T(b < a ? 1.0 : (a == b ? 0.5 : 0.0));
+  }
+};
+
+struct Max {
+  static double value(double a, double b) { return a < b ? b : a; }
+  // The larger input gets the whole adjoint; a tie splits it evenly.
+  template <class T> static T d_a(const T& a, const T& b, const T&) {
+    return T(a > b ? 1.0 : (a == b ? 0.5 : 0.0));
+  }
+  template <class T> static T d_b(const T& a, const T& b, const T&) {
+    return T(b > a ? 1.0 : (a == b ? 0.5 : 0.0));
+  }
+};
+
+}  // namespace ad::ops
+
+// The op lists: X(name, Struct). Adding an op is one struct above and one line
+// here; the op codes, names, recording functions and the sweep follow.
+#define AD_UNARY_OPS(X)                                                                      \
+  X(neg, Neg) X(sin, Sin) X(cos, Cos) X(tan, Tan) X(asin, Asin) X(acos, Acos) X(atan, Atan) \
+  X(sinh, Sinh) X(cosh, Cosh) X(tanh, Tanh) X(exp, Exp) X(expm1, Expm1) X(log, Log)          \
+  X(log1p, Log1p) X(sqrt, Sqrt) X(cbrt, Cbrt) X(abs, Abs) X(erf, Erf) X(logistic, Logistic) \
+  X(softsign, Softsign) X(heaviside, Heaviside) X(relu, Relu)
+
+#define AD_BINARY_OPS(X)                                                                 \
+  X(add, Add) X(sub, Sub) X(mul, Mul) X(div, Div) X(pow, Pow) X(atan2, Atan2) X(hypot, Hypot) \
+  X(min, Min) X(max, Max)

@@ -1,0 +1,33 @@
+#include <array>
+
+#include <autodiff/op_code.hpp>
+
+namespace ad {
+namespace {
+
+constexpr std::array<OpInfo, op_code_count> make_op_table() {
+  std::array<OpInfo, op_code_count> table{};
+  std::size_t i = 0;
+  table[i++] = {"leaf", OperandKinds::none};
+#define AD_UNARY_INFO(name, Struct) table[i++] = {#name, OperandKinds::var};
+  AD_UNARY_OPS(AD_UNARY_INFO)
+#undef AD_UNARY_INFO
+#define AD_BINARY_INFO(name, Struct)                  \
+  table[i++] = {#name, OperandKinds::var_var};        \
+  table[i++] = {#name, OperandKinds::var_constant};   \
+  table[i++] = {#name, OperandKinds::constant_var};
+  AD_BINARY_OPS(AD_BINARY_INFO)
+#undef AD_BINARY_INFO
+  return table;
+}
+
+constexpr std::array<OpInfo, op_code_count> op_table = make_op_table();
+
+}  // namespace
+
+OpInfo op_info(OpCode code) noexcept {
+  const auto i = static_cast<std::size_t>(code);
+  return i < op_table.size() ? op_table[i] : OpInfo{"invalid", OperandKinds::none};
+}
+
+}  // namespace ad

@@ -1,0 +1,86 @@
+// The reverse sweep: one pass over the tape from the root down to node 0.
+// Each case is generated from the op table (scalar_ops.hpp); nothing here
+// knows any op's derivative.
+#include <stdexcept>
+#include <string>
+
+#include <autodiff/scalar_ops.hpp>
+#include <autodiff/tape.hpp>
+#include <autodiff/var.hpp>
+
+namespace ad {
+namespace {
+
+// adj[k] holds d(root)/d(node k) once every node after k has been swept; the
+// loop pushes it to k's inputs with the local partials (the chain rule). A
+// node whose adjoint is exactly 0 pushes nothing, so an infinite partial on a
+// branch the root does not depend on (sqrt at 0, say) yields 0, not NaN.
+void sweep(const detail::Node* nodes, const double* constants, double* adj, std::uint32_t root) {
+  for (std::uint32_t k = root + 1; k-- > 0;) {
+    const double g = adj[k];
+    if (g == 0.0) continue;
+    const detail::Node& n = nodes[k];
+    const double y = n.value;
+    switch (n.op()) {
+      case OpCode::leaf:
+        break;
+#define AD_SWEEP_UNARY(name, Struct)                                          \
+  case OpCode::name:                                                          \
+    adj[n.a()] += g * ops::Struct::derivative(nodes[n.a()].value, y);         \
+    break;
+        AD_UNARY_OPS(AD_SWEEP_UNARY)
+#undef AD_SWEEP_UNARY
+#define AD_SWEEP_BINARY(name, Struct)                                         \
+  case OpCode::name: {                                                        \
+    const double a = nodes[n.a()].value, b = nodes[n.b()].value;              \
+    adj[n.a()] += g * ops::Struct::d_a(a, b, y);                              \
+    adj[n.b()] += g * ops::Struct::d_b(a, b, y);                              \
+    break;                                                                    \
+  }                                                                           \
+  case OpCode::name##_vc: {                                                   \
+    const double a = nodes[n.a()].value, c = constants[n.b()];                \
+    adj[n.a()] += g * ops::Struct::d_a(a, c, y);                              \
+    break;                                                                    \
+  }                                                                           \
+  case OpCode::name##_cv: {                                                   \
+    const double c = constants[n.b()], b = nodes[n.a()].value;                \
+    adj[n.a()] += g * ops::Struct::d_b(c, b, y);                              \
+    break;                                                                    \
+  }
+        AD_BINARY_OPS(AD_SWEEP_BINARY)
+#undef AD_SWEEP_BINARY
+      case OpCode::count_:
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+void Tape::backward(const Var& root) {
+  check_index(root, "backward");
+  adjoints_.assign(std::size_t{root.id_} + 1, 0.0);
+  adjoints_[root.id_] = 1.0;
+  sweep(nodes_, constants_.data(), adjoints_.data(), root.id_);
+}
+
+double Tape::adjoint(const Var& v) const {
+  check_index(v, "adjoint");
+  return v.id_ < adjoints_.size() ? adjoints_[v.id_] : 0.0;
+}
+
+void Tape::check_index(const Var& v, const char* what) const {
+  if (v.stamp_ == stamp_ && v.id_ < size_) [[likely]]
+    return;
+  if (v.stamp_ == 0)
+    throw std::logic_error(std::string("ad::Tape::") + what +
+                           ": the Var is a constant (made with no tape recording, or computed from constants "
+                           "only), not a node of this tape");
+  if (v.stamp_ == previous_stamp_)
+    throw std::logic_error(std::string("ad::Tape::") + what + ": the Var (node " + std::to_string(v.id_) +
+                           ") was recorded before this tape's clear(); it is stale");
+  throw std::logic_error(std::string("ad::Tape::") + what + ": the Var (node " + std::to_string(v.id_) +
+                         ") belongs to another tape, or to a recording that was cleared or destroyed");
+}
+
+}  // namespace ad

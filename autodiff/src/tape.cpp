@@ -1,0 +1,131 @@
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include <autodiff/tape.hpp>
+#include <autodiff/var.hpp>
+
+namespace ad {
+namespace detail {
+
+constinit thread_local Tape* active_tape = nullptr;
+constinit thread_local Tape* innermost_tape = nullptr;
+
+namespace {
+// Stamps identify recordings process-wide. 0 is reserved for constants. A
+// 32-bit counter wraps after 4 billion recordings; a Var would have to survive
+// that many clear() calls to be mistaken for a fresh one.
+std::atomic<std::uint32_t> next_stamp{1};
+
+std::uint32_t fresh_stamp() noexcept {
+  std::uint32_t s = next_stamp.fetch_add(1, std::memory_order_relaxed);
+  if (s == 0) s = next_stamp.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+}  // namespace
+
+}  // namespace detail
+
+Tape::Tape()
+    : stamp_(detail::fresh_stamp()),
+      enclosing_(detail::innermost_tape),
+      recording_before_(detail::active_tape) {
+  detail::innermost_tape = this;
+  detail::active_tape = this;
+}
+
+Tape::~Tape() {
+  // Normally tapes end in reverse order of creation (scopes). If a tape that
+  // is not the innermost ends first (a heap-allocated tape), unlink it from
+  // the chain instead of corrupting it.
+  if (detail::innermost_tape == this) {
+    detail::innermost_tape = enclosing_;
+    if (detail::active_tape == this) detail::active_tape = recording_before_;
+  } else {
+    for (Tape* t = detail::innermost_tape; t != nullptr; t = t->enclosing_) {
+      if (t->enclosing_ == this) {
+        t->enclosing_ = enclosing_;
+        break;
+      }
+    }
+    if (detail::active_tape == this) detail::active_tape = detail::innermost_tape;
+  }
+  std::free(nodes_);
+}
+
+void Tape::clear() noexcept {
+  previous_stamp_ = stamp_;
+  stamp_ = detail::fresh_stamp();
+  size_ = 0;
+  constants_.clear();
+  adjoints_.clear();
+}
+
+void Tape::grow() {
+  if (capacity_ >= detail::max_nodes)
+    throw std::length_error("ad::Tape: recording more than " + std::to_string(detail::max_nodes) +
+                            " nodes on one tape (the operand fields hold 28 bits)");
+  // Start at 64 KiB of nodes and double: few reallocations, and realloc can
+  // often extend in place for large tapes.
+  std::uint64_t wanted = capacity_ == 0 ? 4096 : std::uint64_t{capacity_} * 2;
+  if (wanted > detail::max_nodes) wanted = detail::max_nodes;
+  void* grown = std::realloc(nodes_, wanted * sizeof(detail::Node));
+  if (grown == nullptr) throw std::bad_alloc();
+  nodes_ = static_cast<detail::Node*>(grown);
+  capacity_ = static_cast<std::uint32_t>(wanted);
+}
+
+std::uint32_t Tape::push_constant(double c) {
+  constants_.push_back(c);
+  return static_cast<std::uint32_t>(constants_.size() - 1);
+}
+
+std::size_t Tape::bytes_used() const noexcept {
+  return std::size_t{size_} * sizeof(detail::Node) + constants_.size() * sizeof(double) +
+         adjoints_.size() * sizeof(double);
+}
+
+std::size_t Tape::bytes_reserved() const noexcept {
+  return std::size_t{capacity_} * sizeof(detail::Node) + constants_.capacity() * sizeof(double) +
+         adjoints_.capacity() * sizeof(double);
+}
+
+bool Tape::owns(const Var& v) const noexcept { return v.stamp_ == stamp_ && v.stamp_ != 0; }
+
+NodeView Tape::node(std::uint32_t id) const {
+  if (id >= size_)
+    throw std::out_of_range("ad::Tape::node: id " + std::to_string(id) + " is past the last node (size " +
+                            std::to_string(size_) + ")");
+  const detail::Node& n = nodes_[id];
+  NodeView v{};
+  v.id = id;
+  v.op = n.op();
+  v.value = n.value;
+  switch (op_info(n.op()).operands) {
+    case OperandKinds::none:
+      break;
+    case OperandKinds::var:
+      v.input_count = 1;
+      v.inputs[0] = n.a();
+      break;
+    case OperandKinds::var_var:
+      v.input_count = 2;
+      v.inputs[0] = n.a();
+      v.inputs[1] = n.b();
+      break;
+    case OperandKinds::var_constant:
+    case OperandKinds::constant_var:
+      v.input_count = 1;
+      v.inputs[0] = n.a();
+      v.has_constant = true;
+      v.constant = constants_[n.b()];
+      v.constant_is_left = op_info(n.op()).operands == OperandKinds::constant_var;
+      break;
+  }
+  return v;
+}
+
+}  // namespace ad

@@ -1,0 +1,157 @@
+// ad::Tape: the recording of scalar operations, in execution order.
+//
+// Layout (docs/decisions/0001-scalar-tape-layout.md): one 16-byte record per
+// node, {value, op code + two operand indices packed in 64 bits}, in one
+// contiguous buffer that grows by doubling and keeps its capacity across
+// clear(). Constant operands (the 2.0 in `x * 2.0`) are not nodes: they sit in
+// a side array and the node's operand field indexes it. Adjoints live in a
+// separate array filled by the reverse sweep.
+//
+// A Tape is active on the thread that created it from construction until
+// destruction; tapes nest (the innermost is active, outer Vars read as
+// constants inside it). Tapes cannot be copied or moved: Vars refer to them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include <autodiff/op_code.hpp>
+
+namespace ad {
+
+class Var;
+class Tape;
+
+namespace detail {
+
+// The tape that records on this thread (nullptr: none, or inside NoGrad).
+// constinit: no dynamic initialisation, so reading it is a plain TLS load.
+extern constinit thread_local Tape* active_tape;
+// The innermost live tape of this thread, NoGrad or not: the top of the chain
+// of nested tapes (linked through Tape::enclosing_), used to find the tape a
+// Var belongs to.
+extern constinit thread_local Tape* innermost_tape;
+
+// Operand indices get 28 bits each and the op code 8: 2^28 (268 million)
+// nodes per tape, about 6.4 GB of tape. Recording beyond that throws.
+inline constexpr unsigned operand_bits = 28;
+inline constexpr std::uint64_t operand_mask = (std::uint64_t{1} << operand_bits) - 1;
+inline constexpr std::uint32_t max_nodes = static_cast<std::uint32_t>(operand_mask);
+
+struct Node {
+  double value;
+  std::uint64_t word;  // op code << 56 | a << 28 | b
+
+  OpCode op() const noexcept { return static_cast<OpCode>(word >> 56); }
+  std::uint32_t a() const noexcept { return static_cast<std::uint32_t>((word >> operand_bits) & operand_mask); }
+  std::uint32_t b() const noexcept { return static_cast<std::uint32_t>(word & operand_mask); }
+};
+static_assert(sizeof(Node) == 16);
+
+constexpr std::uint64_t pack(OpCode op, std::uint32_t a, std::uint32_t b) noexcept {
+  return (std::uint64_t{static_cast<std::uint8_t>(op)} << 56) | (std::uint64_t{a} << operand_bits) | b;
+}
+
+struct Recorder;  // the recording functions (var.hpp) and their slow paths
+
+}  // namespace detail
+
+// A read-only view of one recorded node, for walking and printing the graph.
+struct NodeView {
+  std::uint32_t id;
+  OpCode op;
+  double value;
+  std::uint32_t input_count;  // 0 (leaf), 1 or 2 tape inputs
+  std::uint32_t inputs[2];    // tape node ids of the inputs, in operand order
+  bool has_constant;          // one operand is a constant (not a node)
+  double constant;
+  bool constant_is_left;      // `c - x` rather than `x - c`
+};
+
+class Tape {
+ public:
+  Tape();
+  ~Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // Nodes recorded since construction or the last clear().
+  std::size_t size() const noexcept { return size_; }
+  // Nodes the buffer holds without growing.
+  std::size_t capacity() const noexcept { return capacity_; }
+  // Forget every node, keep the memory. Vars recorded before are stale
+  // afterwards: using one throws.
+  void clear() noexcept;
+
+  // One reverse sweep from `root` with seed d(root)/d(root) = 1: afterwards
+  // adjoint(v) holds d(root)/d(v) for every node v recorded before root.
+  void backward(const Var& root);
+  // The adjoint of `v` from the last backward() (0 for nodes after its root).
+  double adjoint(const Var& v) const;
+
+  // Bytes in use: node records, constants and adjoints (the figure the
+  // benchmarks report per recorded op), and bytes reserved.
+  std::size_t bytes_used() const noexcept;
+  std::size_t bytes_reserved() const noexcept;
+
+  // The graph, read-only: node `id` as recorded.
+  NodeView node(std::uint32_t id) const;
+  // True when `v` was recorded on this tape since its last clear().
+  bool owns(const Var& v) const noexcept;
+
+  // The tape recording on this thread, or nullptr (none, or inside NoGrad).
+  static Tape* active() noexcept { return detail::active_tape; }
+  // The next outer live tape of this thread, or nullptr.
+  Tape* enclosing() const noexcept { return enclosing_; }
+  // Identity of the current recording (changes at every clear()); Vars carry
+  // the stamp of the recording they belong to.
+  std::uint32_t stamp() const noexcept { return stamp_; }
+  // The stamp this tape had before its last clear() (0 if never cleared).
+  std::uint32_t previous_stamp() const noexcept { return previous_stamp_; }
+
+ private:
+  friend struct detail::Recorder;
+  friend class Var;
+  friend class NoGrad;
+
+  // Hot path of recording: append one node and return its id.
+  std::uint32_t push(double value, std::uint64_t word) {
+    if (size_ == capacity_) [[unlikely]]
+      grow();
+    nodes_[size_] = detail::Node{value, word};
+    return size_++;
+  }
+  std::uint32_t push_constant(double c);
+  void grow();
+  void check_index(const Var& v, const char* what) const;
+
+  detail::Node* nodes_ = nullptr;
+  std::uint32_t size_ = 0;
+  std::uint32_t capacity_ = 0;
+  // Identifies this recording: a fresh stamp from a global counter at
+  // construction and at every clear(); every Var carries the stamp of the
+  // recording it belongs to, so stale and foreign Vars are caught by one
+  // integer comparison.
+  std::uint32_t stamp_ = 0;
+  std::uint32_t previous_stamp_ = 0;  // the stamp before the last clear(), for error messages
+  std::vector<double> constants_;
+  std::vector<double> adjoints_;  // filled by backward(); size = root + 1
+  Tape* enclosing_ = nullptr;     // the next outer live tape of this thread
+  Tape* recording_before_ = nullptr;  // detail::active_tape before this tape, restored at destruction
+};
+
+// Inside a NoGrad scope nothing is recorded: Var operations produce constants.
+class NoGrad {
+ public:
+  NoGrad() noexcept : saved_(detail::active_tape) { detail::active_tape = nullptr; }
+  ~NoGrad() { detail::active_tape = saved_; }
+  NoGrad(const NoGrad&) = delete;
+  NoGrad& operator=(const NoGrad&) = delete;
+
+ private:
+  Tape* saved_;
+};
+
+}  // namespace ad

@@ -1,0 +1,217 @@
+// ad::Var: a scalar whose operations are recorded on the active ad::Tape.
+//
+// A Var is a 16-byte handle {value, node id, recording stamp}. It carries its
+// own value, so reading a value never goes through the tape. Made from a
+// double while a tape is active it is a *leaf* (an independent variable);
+// default-constructed, or made while no tape records (no tape, or inside
+// NoGrad), it is a *constant*, and so is any result computed only from
+// constants. Every operation with at least one recorded operand appends one
+// node to the active tape.
+//
+// Rules for Vars of other recordings (each checked by one integer comparison
+// on the fast path, explained on the slow path):
+// - a Var of an *enclosing* live tape on this thread reads as a constant
+//   inside an inner tape (an inner tape is an independent sub-computation);
+// - a Var recorded before its tape's clear(), or on a tape that is gone or
+//   belongs to another thread, is stale: using it throws std::logic_error
+//   naming the op.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <vector>
+
+#include <autodiff/op_code.hpp>
+#include <autodiff/scalar_ops.hpp>
+#include <autodiff/tape.hpp>
+
+namespace ad {
+
+class Var {
+ public:
+  // The constant 0 (records nothing), so Var can be used like double in
+  // containers and generic code.
+  Var() noexcept = default;
+  // A leaf on the active tape holding `v`; a constant when nothing records.
+  Var(double v);  // NOLINT(google-explicit-constructor): `Var x = 0.5` is the point
+
+  double value() const noexcept { return value_; }
+  // Node id on its tape (meaningless for a constant).
+  std::uint32_t id() const noexcept { return id_; }
+  // True for constants: default-constructed, made outside a recording, or
+  // computed from constants only.
+  bool is_constant() const noexcept { return stamp_ == 0; }
+  // The stamp of the recording this Var belongs to (0 for constants).
+  std::uint32_t stamp() const noexcept { return stamp_; }
+
+  // Sweep backwards from this Var (its tape must be live on this thread);
+  // afterwards x.adjoint() is d(this)/dx for every x recorded before it.
+  void backward() const;
+  // d(root)/d(this) from the last backward() of this Var's tape.
+  double adjoint() const;
+
+  Var operator+() const noexcept { return *this; }
+  Var operator-() const;
+
+  Var& operator+=(const Var& b);
+  Var& operator-=(const Var& b);
+  Var& operator*=(const Var& b);
+  Var& operator/=(const Var& b);
+  Var& operator+=(double b);
+  Var& operator-=(double b);
+  Var& operator*=(double b);
+  Var& operator/=(double b);
+
+  // Comparisons are by value (control flow on values is allowed; it is not
+  // differentiated). Mixed Var/double forms follow from C++20 rewriting.
+  friend bool operator==(const Var& a, const Var& b) noexcept { return a.value_ == b.value_; }
+  friend bool operator==(const Var& a, double b) noexcept { return a.value_ == b; }
+  friend std::partial_ordering operator<=>(const Var& a, const Var& b) noexcept {
+    return a.value_ <=> b.value_;
+  }
+  friend std::partial_ordering operator<=>(const Var& a, double b) noexcept { return a.value_ <=> b; }
+
+ private:
+  friend struct detail::Recorder;
+  friend class Tape;
+  Var(double v, std::uint32_t id, std::uint32_t stamp) noexcept : value_(v), id_(id), stamp_(stamp) {}
+
+  double value_ = 0.0;
+  std::uint32_t id_ = 0;
+  std::uint32_t stamp_ = 0;  // 0: constant; else the stamp of the recording it belongs to
+};
+static_assert(sizeof(Var) == 16);
+
+namespace detail {
+
+// Recording. The fast paths are inline and do one stamp comparison per
+// operand; everything unusual (no tape, constants, Vars of other tapes, stale
+// Vars) goes to the out-of-line slow paths in src/var.cpp.
+struct Recorder {
+  static Var leaf(double v) noexcept(false) {
+    Tape* t = active_tape;
+    if (t == nullptr) return Var(v, 0, 0);
+    return Var(v, t->push(v, pack(OpCode::leaf, 0, 0)), t->stamp_);
+  }
+
+  template <class Op>
+  static Var unary(OpCode code, const Var& x) {
+    const double y = Op::value(x.value_);
+    Tape* t = active_tape;
+    if (t != nullptr && x.stamp_ == t->stamp_) [[likely]]
+      return Var(y, t->push(y, pack(code, x.id_, 0)), t->stamp_);
+    return unary_slow(code, x, y);
+  }
+
+  template <class Op>
+  static Var binary(OpCode code, const Var& a, const Var& b) {
+    const double y = Op::value(a.value_, b.value_);
+    Tape* t = active_tape;
+    if (t != nullptr && a.stamp_ == t->stamp_ && b.stamp_ == t->stamp_) [[likely]]
+      return Var(y, t->push(y, pack(code, a.id_, b.id_)), t->stamp_);
+    return binary_slow(code, a, b, y);
+  }
+
+  // Var op constant (code is the op's `_vc` form) and constant op Var (`_cv`).
+  template <class Op>
+  static Var with_constant_rhs(OpCode code_vc, const Var& a, double c) {
+    const double y = Op::value(a.value_, c);
+    Tape* t = active_tape;
+    if (t != nullptr && a.stamp_ == t->stamp_) [[likely]]
+      return record_with_constant(*t, code_vc, a.id_, c, y);
+    return constant_operand_slow(code_vc, a, c, y);
+  }
+  template <class Op>
+  static Var with_constant_lhs(OpCode code_cv, double c, const Var& b) {
+    const double y = Op::value(c, b.value_);
+    Tape* t = active_tape;
+    if (t != nullptr && b.stamp_ == t->stamp_) [[likely]]
+      return record_with_constant(*t, code_cv, b.id_, c, y);
+    return constant_operand_slow(code_cv, b, c, y);
+  }
+
+  static Var record_with_constant(Tape& t, OpCode code, std::uint32_t var_id, double c, double y) {
+    const std::uint32_t k = t.push_constant(c);
+    return Var(y, t.push(y, pack(code, var_id, k)), t.stamp_);
+  }
+
+  static Var unary_slow(OpCode code, const Var& x, double y);
+  static Var binary_slow(OpCode code, const Var& a, const Var& b, double y);
+  static Var constant_operand_slow(OpCode code, const Var& x, double c, double y);
+  // The live tape of this thread that `v` belongs to; throws when there is none.
+  static Tape& owner(const Var& v, const char* what);
+};
+
+}  // namespace detail
+
+inline Var::Var(double v) : Var(detail::Recorder::leaf(v)) {}
+
+// ---- arithmetic -------------------------------------------------------------
+#define AD_DEFINE_OPERATOR(sym, name, Struct)                                              \
+  inline Var operator sym(const Var& a, const Var& b) {                                    \
+    return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b);                      \
+  }                                                                                        \
+  inline Var operator sym(const Var& a, double b) {                                        \
+    return detail::Recorder::with_constant_rhs<ops::Struct>(OpCode::name##_vc, a, b);      \
+  }                                                                                        \
+  inline Var operator sym(double a, const Var& b) {                                        \
+    return detail::Recorder::with_constant_lhs<ops::Struct>(OpCode::name##_cv, a, b);      \
+  }
+AD_DEFINE_OPERATOR(+, add, Add)
+AD_DEFINE_OPERATOR(-, sub, Sub)
+AD_DEFINE_OPERATOR(*, mul, Mul)
+AD_DEFINE_OPERATOR(/, div, Div)
+#undef AD_DEFINE_OPERATOR
+
+inline Var Var::operator-() const { return detail::Recorder::unary<ops::Neg>(OpCode::neg, *this); }
+inline Var& Var::operator+=(const Var& b) { return *this = *this + b; }
+inline Var& Var::operator-=(const Var& b) { return *this = *this - b; }
+inline Var& Var::operator*=(const Var& b) { return *this = *this * b; }
+inline Var& Var::operator/=(const Var& b) { return *this = *this / b; }
+inline Var& Var::operator+=(double b) { return *this = *this + b; }
+inline Var& Var::operator-=(double b) { return *this = *this - b; }
+inline Var& Var::operator*=(double b) { return *this = *this * b; }
+inline Var& Var::operator/=(double b) { return *this = *this / b; }
+
+// ---- maths functions ----------------------------------------------------------
+// Each has a double overload too, so code written with `ad::tanh(x)` works for
+// T = double, and unqualified calls find the Var overload by ADL.
+#define AD_DEFINE_UNARY_FUNCTION(name, Struct)                                                  \
+  inline Var name(const Var& x) { return detail::Recorder::unary<ops::Struct>(OpCode::name, x); } \
+  inline double name(double x) { return ops::Struct::value(x); }
+AD_UNARY_OPS(AD_DEFINE_UNARY_FUNCTION)
+#undef AD_DEFINE_UNARY_FUNCTION
+
+#define AD_DEFINE_BINARY_FUNCTION(name, Struct)                                          \
+  inline Var name(const Var& a, const Var& b) {                                          \
+    return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b);                    \
+  }                                                                                      \
+  inline Var name(const Var& a, double b) {                                              \
+    return detail::Recorder::with_constant_rhs<ops::Struct>(OpCode::name##_vc, a, b);    \
+  }                                                                                      \
+  inline Var name(double a, const Var& b) {                                              \
+    return detail::Recorder::with_constant_lhs<ops::Struct>(OpCode::name##_cv, a, b);    \
+  }                                                                                      \
+  inline double name(double a, double b) { return ops::Struct::value(a, b); }
+AD_DEFINE_BINARY_FUNCTION(pow, Pow)
+AD_DEFINE_BINARY_FUNCTION(atan2, Atan2)
+AD_DEFINE_BINARY_FUNCTION(hypot, Hypot)
+AD_DEFINE_BINARY_FUNCTION(min, Min)
+AD_DEFINE_BINARY_FUNCTION(max, Max)
+#undef AD_DEFINE_BINARY_FUNCTION
+
+// ---- gradients ------------------------------------------------------------------
+
+// d y / d x_i for each x_i, from one reverse sweep over y's tape. The primary
+// idiom. Each x must be a Var of y's tape (a Var y does not depend on gets 0).
+std::vector<double> gradient(const Var& y, std::span<const Var> xs);
+inline std::vector<double> gradient(const Var& y, std::initializer_list<Var> xs) {
+  return gradient(y, std::span<const Var>(xs.begin(), xs.size()));
+}
+// The same, writing into `out` (out.size() == xs.size()) without allocating:
+// for loops that take many gradients.
+void gradient(const Var& y, std::span<const Var> xs, std::span<double> out);
+
+}  // namespace ad
