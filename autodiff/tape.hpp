@@ -78,9 +78,9 @@ class Tape {
   Tape& operator=(const Tape&) = delete;
 
   // Nodes recorded since construction or the last clear().
-  std::size_t size() const noexcept { return size_; }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(end_ - nodes_); }
   // Nodes the buffer holds without growing.
-  std::size_t capacity() const noexcept { return capacity_; }
+  std::size_t capacity() const noexcept { return static_cast<std::size_t>(limit_ - nodes_); }
   // Forget every node, keep the memory. Vars recorded before are stale
   // afterwards: using one throws.
   void clear() noexcept;
@@ -90,6 +90,8 @@ class Tape {
   void backward(const Var& root);
   // The adjoint of `v` from the last backward() (0 for nodes after its root).
   double adjoint(const Var& v) const;
+  // All adjoints of the last backward(), indexed by node id (root + 1 of them).
+  std::span<const double> adjoints() const noexcept { return adjoints_; }
 
   // Bytes in use: node records, constants and adjoints (the figure the
   // benchmarks report per recorded op), and bytes reserved.
@@ -118,18 +120,24 @@ class Tape {
 
   // Hot path of recording: append one node and return its id.
   std::uint32_t push(double value, std::uint64_t word) {
-    if (size_ == capacity_) [[unlikely]]
+    if (end_ == limit_) [[unlikely]]
       grow();
-    nodes_[size_] = detail::Node{value, word};
-    return size_++;
+    *end_ = detail::Node{value, word};
+    return static_cast<std::uint32_t>(end_++ - nodes_);
   }
-  std::uint32_t push_constant(double c);
+  std::uint32_t push_constant(double c) {
+    constants_.push_back(c);
+    return static_cast<std::uint32_t>(constants_.size() - 1);
+  }
   void grow();
   void check_index(const Var& v, const char* what) const;
 
+  // The buffer as three pointers, not counts: stores of Var fields (uint32)
+  // cannot alias a pointer member, so the compiler keeps end_ in a register
+  // across a run of recordings instead of reloading it after every store.
   detail::Node* nodes_ = nullptr;
-  std::uint32_t size_ = 0;
-  std::uint32_t capacity_ = 0;
+  detail::Node* end_ = nullptr;
+  detail::Node* limit_ = nullptr;
   // Identifies this recording: a fresh stamp from a global counter at
   // construction and at every clear(); every Var carries the stamp of the
   // recording it belongs to, so stale and foreign Vars are caught by one

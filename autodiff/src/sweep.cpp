@@ -1,6 +1,8 @@
 // The reverse sweep: one pass over the tape from the root down to node 0.
 // Each case is generated from the op table (scalar_ops.hpp); nothing here
 // knows any op's derivative.
+#include <bit>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -18,7 +20,8 @@ namespace {
 void sweep(const detail::Node* nodes, const double* constants, double* adj, std::uint32_t root) {
   for (std::uint32_t k = root + 1; k-- > 0;) {
     const double g = adj[k];
-    if (g == 0.0) continue;
+    if ((std::bit_cast<std::uint64_t>(g) << 1) == 0) [[unlikely]]  // +0 or -0, tested on the bits
+      continue;
     const detail::Node& n = nodes[k];
     const double y = n.value;
     switch (n.op()) {
@@ -70,7 +73,7 @@ double Tape::adjoint(const Var& v) const {
 }
 
 void Tape::check_index(const Var& v, const char* what) const {
-  if (v.stamp_ == stamp_ && v.id_ < size_) [[likely]]
+  if (v.stamp_ == stamp_ && v.id_ < size()) [[likely]]
     return;
   if (v.stamp_ == 0)
     throw std::logic_error(std::string("ad::Tape::") + what +

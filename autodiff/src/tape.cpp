@@ -59,46 +59,43 @@ Tape::~Tape() {
 void Tape::clear() noexcept {
   previous_stamp_ = stamp_;
   stamp_ = detail::fresh_stamp();
-  size_ = 0;
+  end_ = nodes_;
   constants_.clear();
   adjoints_.clear();
 }
 
 void Tape::grow() {
-  if (capacity_ >= detail::max_nodes)
+  const std::size_t size = this->size(), capacity = this->capacity();
+  if (capacity >= detail::max_nodes)
     throw std::length_error("ad::Tape: recording more than " + std::to_string(detail::max_nodes) +
                             " nodes on one tape (the operand fields hold 28 bits)");
   // Start at 64 KiB of nodes and double: few reallocations, and realloc can
   // often extend in place for large tapes.
-  std::uint64_t wanted = capacity_ == 0 ? 4096 : std::uint64_t{capacity_} * 2;
+  std::uint64_t wanted = capacity == 0 ? 4096 : std::uint64_t{capacity} * 2;
   if (wanted > detail::max_nodes) wanted = detail::max_nodes;
   void* grown = std::realloc(nodes_, wanted * sizeof(detail::Node));
   if (grown == nullptr) throw std::bad_alloc();
   nodes_ = static_cast<detail::Node*>(grown);
-  capacity_ = static_cast<std::uint32_t>(wanted);
-}
-
-std::uint32_t Tape::push_constant(double c) {
-  constants_.push_back(c);
-  return static_cast<std::uint32_t>(constants_.size() - 1);
+  end_ = nodes_ + size;
+  limit_ = nodes_ + wanted;
 }
 
 std::size_t Tape::bytes_used() const noexcept {
-  return std::size_t{size_} * sizeof(detail::Node) + constants_.size() * sizeof(double) +
+  return size() * sizeof(detail::Node) + constants_.size() * sizeof(double) +
          adjoints_.size() * sizeof(double);
 }
 
 std::size_t Tape::bytes_reserved() const noexcept {
-  return std::size_t{capacity_} * sizeof(detail::Node) + constants_.capacity() * sizeof(double) +
+  return capacity() * sizeof(detail::Node) + constants_.capacity() * sizeof(double) +
          adjoints_.capacity() * sizeof(double);
 }
 
 bool Tape::owns(const Var& v) const noexcept { return v.stamp_ == stamp_ && v.stamp_ != 0; }
 
 NodeView Tape::node(std::uint32_t id) const {
-  if (id >= size_)
+  if (id >= size())
     throw std::out_of_range("ad::Tape::node: id " + std::to_string(id) + " is past the last node (size " +
-                            std::to_string(size_) + ")");
+                            std::to_string(size()) + ")");
   const detail::Node& n = nodes_[id];
   NodeView v{};
   v.id = id;

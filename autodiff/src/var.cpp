@@ -110,8 +110,9 @@ void gradient(const Var& y, std::span<const Var> xs, std::span<double> out) {
     return;
   }
   Tape& tape = detail::Recorder::owner(y, "gradient");
+  const std::uint32_t stamp = tape.stamp();
   for (std::size_t i = 0; i < xs.size(); ++i)
-    if (!tape.owns(xs[i])) {
+    if (xs[i].stamp() != stamp) [[unlikely]] {
       detail::Recorder::owner(xs[i], "gradient");  // explains a stale or foreign input
       throw std::logic_error(fmt::format(
           "ad::gradient: input {} (node {}, value {}) is a Var of another tape than the output's; "
@@ -119,7 +120,12 @@ void gradient(const Var& y, std::span<const Var> xs, std::span<double> out) {
           i, xs[i].id(), xs[i].value()));
     }
   tape.backward(y);
-  for (std::size_t i = 0; i < xs.size(); ++i) out[i] = tape.adjoint(xs[i]);
+  // Every x is a node of this tape (checked above); nodes recorded after y get 0.
+  const std::span<const double> adjoints = tape.adjoints();
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const std::uint32_t id = xs[i].id();
+    out[i] = id < adjoints.size() ? adjoints[id] : 0.0;
+  }
 }
 
 std::vector<double> gradient(const Var& y, std::span<const Var> xs) {

@@ -7,6 +7,9 @@ set(CMAKE_DEPENDS_GENERATOR "Unix Makefiles")
 # The top level Makefile was generated from the following files:
 set(CMAKE_MAKEFILE_DEPENDS
   "CMakeCache.txt"
+  "/usr/lib/cmake/doctest/doctestConfig.cmake"
+  "/usr/lib/cmake/doctest/doctestConfigVersion.cmake"
+  "/usr/lib/cmake/doctest/doctestTargets.cmake"
   "/usr/lib/x86_64-linux-gnu/cmake/fmt/fmt-config-version.cmake"
   "/usr/lib/x86_64-linux-gnu/cmake/fmt/fmt-config.cmake"
   "/usr/lib/x86_64-linux-gnu/cmake/fmt/fmt-targets-none.cmake"
@@ -34,6 +37,8 @@ set(CMAKE_MAKEFILE_DEPENDS
   "/work/main/bench/CMakeLists.txt"
   "CMakeFiles/3.25.1/CMakeCXXCompiler.cmake"
   "CMakeFiles/3.25.1/CMakeSystem.cmake"
+  "CMakeFiles/VerifyGlobs.cmake"
+  "CMakeFiles/cmake.verify_globs"
   "/work/main/cmake/ad-config.cmake.in"
   "/work/main/examples/CMakeLists.txt"
   "/work/main/tests/CMakeLists.txt"
@@ -59,4 +64,6 @@ set(CMAKE_MAKEFILE_PRODUCTS
 # Dependency information for all targets:
 set(CMAKE_DEPEND_INFO_FILES
   "autodiff/CMakeFiles/autodiff.dir/DependInfo.cmake"
+  "tests/CMakeFiles/ad_doctest_main.dir/DependInfo.cmake"
+  "tests/CMakeFiles/test_smoke.dir/DependInfo.cmake"
   )
