@@ -64,6 +64,7 @@ set(CMAKE_MAKEFILE_PRODUCTS
 # Dependency information for all targets:
 set(CMAKE_DEPEND_INFO_FILES
   "autodiff/CMakeFiles/autodiff.dir/DependInfo.cmake"
+  "examples/CMakeFiles/demo.dir/DependInfo.cmake"
   "tests/CMakeFiles/ad_doctest_main.dir/DependInfo.cmake"
   "tests/CMakeFiles/test_smoke.dir/DependInfo.cmake"
   )

@@ -83,24 +83,10 @@ autodiff/CMakeFiles/autodiff.dir/src/op_code.cpp.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/autodiff.dir/src/op_code.cpp.s"
 	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/autodiff/src/op_code.cpp -o CMakeFiles/autodiff.dir/src/op_code.cpp.s
 
-autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o: autodiff/CMakeFiles/autodiff.dir/flags.make
-autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o: /work/main/autodiff/src/tape.cpp
-autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o: autodiff/CMakeFiles/autodiff.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o"
-	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o -MF CMakeFiles/autodiff.dir/src/tape.cpp.o.d -o CMakeFiles/autodiff.dir/src/tape.cpp.o -c /work/main/autodiff/src/tape.cpp
-
-autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.i: cmake_force
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing CXX source to CMakeFiles/autodiff.dir/src/tape.cpp.i"
-	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -E /work/main/autodiff/src/tape.cpp > CMakeFiles/autodiff.dir/src/tape.cpp.i
-
-autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.s: cmake_force
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/autodiff.dir/src/tape.cpp.s"
-	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/autodiff/src/tape.cpp -o CMakeFiles/autodiff.dir/src/tape.cpp.s
-
 autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o: autodiff/CMakeFiles/autodiff.dir/flags.make
 autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o: /work/main/autodiff/src/sweep.cpp
 autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o: autodiff/CMakeFiles/autodiff.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o"
 	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o -MF CMakeFiles/autodiff.dir/src/sweep.cpp.o.d -o CMakeFiles/autodiff.dir/src/sweep.cpp.o -c /work/main/autodiff/src/sweep.cpp
 
 autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.i: cmake_force
@@ -110,6 +96,20 @@ autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.i: cmake_force
 autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/autodiff.dir/src/sweep.cpp.s"
 	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/autodiff/src/sweep.cpp -o CMakeFiles/autodiff.dir/src/sweep.cpp.s
+
+autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o: autodiff/CMakeFiles/autodiff.dir/flags.make
+autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o: /work/main/autodiff/src/tape.cpp
+autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o: autodiff/CMakeFiles/autodiff.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o -MF CMakeFiles/autodiff.dir/src/tape.cpp.o.d -o CMakeFiles/autodiff.dir/src/tape.cpp.o -c /work/main/autodiff/src/tape.cpp
+
+autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing CXX source to CMakeFiles/autodiff.dir/src/tape.cpp.i"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -E /work/main/autodiff/src/tape.cpp > CMakeFiles/autodiff.dir/src/tape.cpp.i
+
+autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/autodiff.dir/src/tape.cpp.s"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/autodiff/src/tape.cpp -o CMakeFiles/autodiff.dir/src/tape.cpp.s
 
 autodiff/CMakeFiles/autodiff.dir/src/var.cpp.o: autodiff/CMakeFiles/autodiff.dir/flags.make
 autodiff/CMakeFiles/autodiff.dir/src/var.cpp.o: /work/main/autodiff/src/var.cpp
@@ -128,16 +128,16 @@ autodiff/CMakeFiles/autodiff.dir/src/var.cpp.s: cmake_force
 # Object files for target autodiff
 autodiff_OBJECTS = \
 "CMakeFiles/autodiff.dir/src/op_code.cpp.o" \
-"CMakeFiles/autodiff.dir/src/tape.cpp.o" \
 "CMakeFiles/autodiff.dir/src/sweep.cpp.o" \
+"CMakeFiles/autodiff.dir/src/tape.cpp.o" \
 "CMakeFiles/autodiff.dir/src/var.cpp.o"
 
 # External object files for target autodiff
 autodiff_EXTERNAL_OBJECTS =
 
 autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/op_code.cpp.o
-autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o
 autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o
+autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o
 autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/var.cpp.o
 autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/build.make
 autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/link.txt

@@ -139,8 +139,8 @@ autodiff/CMakeFiles/autodiff.dir/src/op_code.cpp.o: /work/main/autodiff/src/op_c
 
 autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o: /work/main/autodiff/src/sweep.cpp \
   /usr/include/stdc-predef.h \
-  /usr/include/c++/12/stdexcept \
-  /usr/include/c++/12/exception \
+  /usr/include/c++/12/bit \
+  /usr/include/c++/12/type_traits \
   /usr/include/x86_64-linux-gnu/c++/12/bits/c++config.h \
   /usr/include/x86_64-linux-gnu/c++/12/bits/os_defines.h \
   /usr/include/features.h \
@@ -153,6 +153,21 @@ autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o: /work/main/autodiff/src/sweep.
   /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
   /usr/include/x86_64-linux-gnu/c++/12/bits/cpu_defines.h \
   /usr/include/c++/12/pstl/pstl_config.h \
+  /usr/include/c++/12/ext/numeric_traits.h \
+  /usr/include/c++/12/bits/cpp_type_traits.h \
+  /usr/include/c++/12/ext/type_traits.h \
+  /usr/include/c++/12/cstdint \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /usr/include/c++/12/stdexcept \
+  /usr/include/c++/12/exception \
   /usr/include/c++/12/bits/exception.h \
   /usr/include/c++/12/bits/exception_ptr.h \
   /usr/include/c++/12/bits/exception_defines.h \
@@ -162,7 +177,6 @@ autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o: /work/main/autodiff/src/sweep.
   /usr/include/c++/12/bits/hash_bytes.h \
   /usr/include/c++/12/new \
   /usr/include/c++/12/bits/move.h \
-  /usr/include/c++/12/type_traits \
   /usr/include/c++/12/bits/nested_exception.h \
   /usr/include/c++/12/string \
   /usr/include/c++/12/bits/stringfwd.h \
@@ -171,11 +185,9 @@ autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o: /work/main/autodiff/src/sweep.
   /usr/include/c++/12/bits/postypes.h \
   /usr/include/c++/12/cwchar \
   /usr/include/wchar.h \
-  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
   /usr/include/x86_64-linux-gnu/bits/floatn.h \
   /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
   /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
-  /usr/include/x86_64-linux-gnu/bits/wchar.h \
   /usr/include/x86_64-linux-gnu/bits/types/wint_t.h \
   /usr/include/x86_64-linux-gnu/bits/types/mbstate_t.h \
   /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
@@ -193,19 +205,10 @@ autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o: /work/main/autodiff/src/sweep.
   /usr/include/c++/12/bits/stl_iterator_base_funcs.h \
   /usr/include/c++/12/bits/concept_check.h \
   /usr/include/c++/12/debug/assertions.h \
-  /usr/include/c++/12/cstdint \
-  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
-  /usr/include/stdint.h \
-  /usr/include/x86_64-linux-gnu/bits/types.h \
-  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
-  /usr/include/x86_64-linux-gnu/bits/time64.h \
-  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
-  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
   /usr/include/c++/12/bits/allocator.h \
   /usr/include/x86_64-linux-gnu/c++/12/bits/c++allocator.h \
   /usr/include/c++/12/bits/new_allocator.h \
   /usr/include/c++/12/bits/functexcept.h \
-  /usr/include/c++/12/bits/cpp_type_traits.h \
   /usr/include/c++/12/bits/localefwd.h \
   /usr/include/x86_64-linux-gnu/c++/12/bits/c++locale.h \
   /usr/include/c++/12/clocale \
@@ -219,10 +222,8 @@ autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o: /work/main/autodiff/src/sweep.
   /usr/include/c++/12/bits/ostream_insert.h \
   /usr/include/c++/12/bits/cxxabi_forced.h \
   /usr/include/c++/12/bits/stl_iterator.h \
-  /usr/include/c++/12/ext/type_traits.h \
   /usr/include/c++/12/bits/stl_function.h \
   /usr/include/c++/12/backward/binders.h \
-  /usr/include/c++/12/ext/numeric_traits.h \
   /usr/include/c++/12/bits/stl_algobase.h \
   /usr/include/c++/12/bits/stl_pair.h \
   /usr/include/c++/12/bits/utility.h \
@@ -1231,6 +1232,10 @@ autodiff/CMakeFiles/autodiff.dir/src/var.cpp.o: /work/main/autodiff/src/var.cpp 
 
 /work/main/autodiff/src/sweep.cpp:
 
+/usr/include/x86_64-linux-gnu/bits/struct_rwlock.h:
+
+/usr/include/c++/12/bit:
+
 /usr/include/c++/12/bits/exception_ptr.h:
 
 /usr/include/c++/12/bits/cxxabi_init_exception.h:
@@ -1390,10 +1395,6 @@ autodiff/CMakeFiles/autodiff.dir/src/var.cpp.o: /work/main/autodiff/src/var.cpp 
 /usr/include/x86_64-linux-gnu/bits/wctype-wchar.h:
 
 /usr/include/c++/12/bits/align.h:
-
-/usr/include/x86_64-linux-gnu/bits/struct_rwlock.h:
-
-/usr/include/c++/12/bit:
 
 /usr/include/c++/12/iterator:
 
