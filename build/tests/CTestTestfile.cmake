@@ -4,6 +4,12 @@
 # 
 # This file includes the relevant testing commands required for 
 # testing this directory and lists subdirectories to be tested as well.
+add_test([=[test_scalar_conventions]=] "/work/main/build/tests/test_scalar_conventions")
+set_tests_properties([=[test_scalar_conventions]=] PROPERTIES  _BACKTRACE_TRIPLES "/work/main/tests/CMakeLists.txt;16;add_test;/work/main/tests/CMakeLists.txt;0;")
+add_test([=[test_scalar_ops]=] "/work/main/build/tests/test_scalar_ops")
+set_tests_properties([=[test_scalar_ops]=] PROPERTIES  _BACKTRACE_TRIPLES "/work/main/tests/CMakeLists.txt;16;add_test;/work/main/tests/CMakeLists.txt;0;")
+add_test([=[test_scalar_tape]=] "/work/main/build/tests/test_scalar_tape")
+set_tests_properties([=[test_scalar_tape]=] PROPERTIES  _BACKTRACE_TRIPLES "/work/main/tests/CMakeLists.txt;16;add_test;/work/main/tests/CMakeLists.txt;0;")
 add_test([=[test_smoke]=] "/work/main/build/tests/test_smoke")
 set_tests_properties([=[test_smoke]=] PROPERTIES  _BACKTRACE_TRIPLES "/work/main/tests/CMakeLists.txt;16;add_test;/work/main/tests/CMakeLists.txt;0;")
 add_test([=[consumer_install]=] "/usr/bin/cmake" "--install" "/work/main/build" "--prefix" "/work/main/build/consumer-prefix")

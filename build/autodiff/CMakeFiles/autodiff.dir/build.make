@@ -83,10 +83,24 @@ autodiff/CMakeFiles/autodiff.dir/src/op_code.cpp.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/autodiff.dir/src/op_code.cpp.s"
 	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/autodiff/src/op_code.cpp -o CMakeFiles/autodiff.dir/src/op_code.cpp.s
 
+autodiff/CMakeFiles/autodiff.dir/src/shape.cpp.o: autodiff/CMakeFiles/autodiff.dir/flags.make
+autodiff/CMakeFiles/autodiff.dir/src/shape.cpp.o: /work/main/autodiff/src/shape.cpp
+autodiff/CMakeFiles/autodiff.dir/src/shape.cpp.o: autodiff/CMakeFiles/autodiff.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/shape.cpp.o"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT autodiff/CMakeFiles/autodiff.dir/src/shape.cpp.o -MF CMakeFiles/autodiff.dir/src/shape.cpp.o.d -o CMakeFiles/autodiff.dir/src/shape.cpp.o -c /work/main/autodiff/src/shape.cpp
+
+autodiff/CMakeFiles/autodiff.dir/src/shape.cpp.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing CXX source to CMakeFiles/autodiff.dir/src/shape.cpp.i"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -E /work/main/autodiff/src/shape.cpp > CMakeFiles/autodiff.dir/src/shape.cpp.i
+
+autodiff/CMakeFiles/autodiff.dir/src/shape.cpp.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/autodiff.dir/src/shape.cpp.s"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/autodiff/src/shape.cpp -o CMakeFiles/autodiff.dir/src/shape.cpp.s
+
 autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o: autodiff/CMakeFiles/autodiff.dir/flags.make
 autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o: /work/main/autodiff/src/sweep.cpp
 autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o: autodiff/CMakeFiles/autodiff.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o"
 	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o -MF CMakeFiles/autodiff.dir/src/sweep.cpp.o.d -o CMakeFiles/autodiff.dir/src/sweep.cpp.o -c /work/main/autodiff/src/sweep.cpp
 
 autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.i: cmake_force
@@ -100,7 +114,7 @@ autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.s: cmake_force
 autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o: autodiff/CMakeFiles/autodiff.dir/flags.make
 autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o: /work/main/autodiff/src/tape.cpp
 autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o: autodiff/CMakeFiles/autodiff.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o"
 	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o -MF CMakeFiles/autodiff.dir/src/tape.cpp.o.d -o CMakeFiles/autodiff.dir/src/tape.cpp.o -c /work/main/autodiff/src/tape.cpp
 
 autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.i: cmake_force
@@ -111,10 +125,52 @@ autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/autodiff.dir/src/tape.cpp.s"
 	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/autodiff/src/tape.cpp -o CMakeFiles/autodiff.dir/src/tape.cpp.s
 
+autodiff/CMakeFiles/autodiff.dir/src/tensor.cpp.o: autodiff/CMakeFiles/autodiff.dir/flags.make
+autodiff/CMakeFiles/autodiff.dir/src/tensor.cpp.o: /work/main/autodiff/src/tensor.cpp
+autodiff/CMakeFiles/autodiff.dir/src/tensor.cpp.o: autodiff/CMakeFiles/autodiff.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/tensor.cpp.o"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT autodiff/CMakeFiles/autodiff.dir/src/tensor.cpp.o -MF CMakeFiles/autodiff.dir/src/tensor.cpp.o.d -o CMakeFiles/autodiff.dir/src/tensor.cpp.o -c /work/main/autodiff/src/tensor.cpp
+
+autodiff/CMakeFiles/autodiff.dir/src/tensor.cpp.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing CXX source to CMakeFiles/autodiff.dir/src/tensor.cpp.i"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -E /work/main/autodiff/src/tensor.cpp > CMakeFiles/autodiff.dir/src/tensor.cpp.i
+
+autodiff/CMakeFiles/autodiff.dir/src/tensor.cpp.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/autodiff.dir/src/tensor.cpp.s"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/autodiff/src/tensor.cpp -o CMakeFiles/autodiff.dir/src/tensor.cpp.s
+
+autodiff/CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.o: autodiff/CMakeFiles/autodiff.dir/flags.make
+autodiff/CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.o: /work/main/autodiff/src/tensor_elementwise.cpp
+autodiff/CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.o: autodiff/CMakeFiles/autodiff.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.o"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT autodiff/CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.o -MF CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.o.d -o CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.o -c /work/main/autodiff/src/tensor_elementwise.cpp
+
+autodiff/CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing CXX source to CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.i"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -E /work/main/autodiff/src/tensor_elementwise.cpp > CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.i
+
+autodiff/CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.s"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/autodiff/src/tensor_elementwise.cpp -o CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.s
+
+autodiff/CMakeFiles/autodiff.dir/src/tensor_tape.cpp.o: autodiff/CMakeFiles/autodiff.dir/flags.make
+autodiff/CMakeFiles/autodiff.dir/src/tensor_tape.cpp.o: /work/main/autodiff/src/tensor_tape.cpp
+autodiff/CMakeFiles/autodiff.dir/src/tensor_tape.cpp.o: autodiff/CMakeFiles/autodiff.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/tensor_tape.cpp.o"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT autodiff/CMakeFiles/autodiff.dir/src/tensor_tape.cpp.o -MF CMakeFiles/autodiff.dir/src/tensor_tape.cpp.o.d -o CMakeFiles/autodiff.dir/src/tensor_tape.cpp.o -c /work/main/autodiff/src/tensor_tape.cpp
+
+autodiff/CMakeFiles/autodiff.dir/src/tensor_tape.cpp.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing CXX source to CMakeFiles/autodiff.dir/src/tensor_tape.cpp.i"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -E /work/main/autodiff/src/tensor_tape.cpp > CMakeFiles/autodiff.dir/src/tensor_tape.cpp.i
+
+autodiff/CMakeFiles/autodiff.dir/src/tensor_tape.cpp.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/autodiff.dir/src/tensor_tape.cpp.s"
+	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/autodiff/src/tensor_tape.cpp -o CMakeFiles/autodiff.dir/src/tensor_tape.cpp.s
+
 autodiff/CMakeFiles/autodiff.dir/src/var.cpp.o: autodiff/CMakeFiles/autodiff.dir/flags.make
 autodiff/CMakeFiles/autodiff.dir/src/var.cpp.o: /work/main/autodiff/src/var.cpp
 autodiff/CMakeFiles/autodiff.dir/src/var.cpp.o: autodiff/CMakeFiles/autodiff.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/var.cpp.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building CXX object autodiff/CMakeFiles/autodiff.dir/src/var.cpp.o"
 	cd /work/main/build/autodiff && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT autodiff/CMakeFiles/autodiff.dir/src/var.cpp.o -MF CMakeFiles/autodiff.dir/src/var.cpp.o.d -o CMakeFiles/autodiff.dir/src/var.cpp.o -c /work/main/autodiff/src/var.cpp
 
 autodiff/CMakeFiles/autodiff.dir/src/var.cpp.i: cmake_force
@@ -128,20 +184,28 @@ autodiff/CMakeFiles/autodiff.dir/src/var.cpp.s: cmake_force
 # Object files for target autodiff
 autodiff_OBJECTS = \
 "CMakeFiles/autodiff.dir/src/op_code.cpp.o" \
+"CMakeFiles/autodiff.dir/src/shape.cpp.o" \
 "CMakeFiles/autodiff.dir/src/sweep.cpp.o" \
 "CMakeFiles/autodiff.dir/src/tape.cpp.o" \
+"CMakeFiles/autodiff.dir/src/tensor.cpp.o" \
+"CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.o" \
+"CMakeFiles/autodiff.dir/src/tensor_tape.cpp.o" \
 "CMakeFiles/autodiff.dir/src/var.cpp.o"
 
 # External object files for target autodiff
 autodiff_EXTERNAL_OBJECTS =
 
 autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/op_code.cpp.o
+autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/shape.cpp.o
 autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/sweep.cpp.o
 autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/tape.cpp.o
+autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/tensor.cpp.o
+autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/tensor_elementwise.cpp.o
+autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/tensor_tape.cpp.o
 autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/src/var.cpp.o
 autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/build.make
 autodiff/libad_autodiff.a: autodiff/CMakeFiles/autodiff.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Linking CXX static library libad_autodiff.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Linking CXX static library libad_autodiff.a"
 	cd /work/main/build/autodiff && $(CMAKE_COMMAND) -P CMakeFiles/autodiff.dir/cmake_clean_target.cmake
 	cd /work/main/build/autodiff && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/autodiff.dir/link.txt --verbose=$(VERBOSE)
 
