@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -55,6 +56,10 @@ constexpr std::uint64_t pack(OpCode op, std::uint32_t a, std::uint32_t b) noexce
 }
 
 struct Recorder;  // the recording functions (var.hpp) and their slow paths
+class TensorTape;  // the tensor recording (tensor_tape.hpp)
+
+// Depth of nested NoGrad scopes on this thread (tensor ops record only at 0).
+extern constinit thread_local int no_grad_depth;
 
 }  // namespace detail
 
@@ -103,6 +108,9 @@ class Tape {
   // True when `v` was recorded on this tape since its last clear().
   bool owns(const Var& v) const noexcept;
 
+  // The recording of tensor ops made while this tape is the innermost one.
+  detail::TensorTape& tensor_tape();
+
   // The tape recording on this thread, or nullptr (none, or inside NoGrad).
   static Tape* active() noexcept { return detail::active_tape; }
   // The next outer live tape of this thread, or nullptr.
@@ -148,13 +156,21 @@ class Tape {
   std::vector<double> adjoints_;  // filled by backward(); size = root + 1
   Tape* enclosing_ = nullptr;     // the next outer live tape of this thread
   Tape* recording_before_ = nullptr;  // detail::active_tape before this tape, restored at destruction
+  std::unique_ptr<detail::TensorTape> tensor_tape_;  // created on the first tensor op
 };
 
-// Inside a NoGrad scope nothing is recorded: Var operations produce constants.
+// Inside a NoGrad scope nothing is recorded: Var operations produce
+// constants and tensor ops produce tensors without history.
 class NoGrad {
  public:
-  NoGrad() noexcept : saved_(detail::active_tape) { detail::active_tape = nullptr; }
-  ~NoGrad() { detail::active_tape = saved_; }
+  NoGrad() noexcept : saved_(detail::active_tape) {
+    detail::active_tape = nullptr;
+    ++detail::no_grad_depth;
+  }
+  ~NoGrad() {
+    detail::active_tape = saved_;
+    --detail::no_grad_depth;
+  }
   NoGrad(const NoGrad&) = delete;
   NoGrad& operator=(const NoGrad&) = delete;
 

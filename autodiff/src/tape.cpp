@@ -6,6 +6,7 @@
 #include <string>
 
 #include <autodiff/tape.hpp>
+#include <autodiff/tensor_tape.hpp>
 #include <autodiff/var.hpp>
 
 namespace ad {
@@ -13,6 +14,7 @@ namespace detail {
 
 constinit thread_local Tape* active_tape = nullptr;
 constinit thread_local Tape* innermost_tape = nullptr;
+constinit thread_local int no_grad_depth = 0;
 
 namespace {
 // Stamps identify recordings process-wide. 0 is reserved for constants. A
@@ -60,6 +62,7 @@ void Tape::clear() noexcept {
   previous_stamp_ = stamp_;
   stamp_ = detail::fresh_stamp();
   end_ = nodes_;
+  if (tensor_tape_) tensor_tape_->clear();
   constants_.clear();
   adjoints_.clear();
 }
@@ -78,6 +81,11 @@ void Tape::grow() {
   nodes_ = static_cast<detail::Node*>(grown);
   end_ = nodes_ + size;
   limit_ = nodes_ + wanted;
+}
+
+detail::TensorTape& Tape::tensor_tape() {
+  if (!tensor_tape_) tensor_tape_ = std::make_unique<detail::TensorTape>();
+  return *tensor_tape_;
 }
 
 std::size_t Tape::bytes_used() const noexcept {

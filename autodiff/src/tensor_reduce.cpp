@@ -1,0 +1,203 @@
+// Reductions: sum, mean, max over all elements or chosen axes, and the
+// normalisations built on them (logsumexp, softmax, log_softmax).
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include <autodiff/tensor_ops.hpp>
+
+#include "broadcast.hpp"
+#include "tensor_record.hpp"
+
+namespace ad {
+namespace {
+
+using detail::grad_of;
+using detail::TensorImpl;
+
+struct Reduction {
+  std::array<bool, Shape::max_rank> reduced{};
+  Shape out;       // the result's shape (reduced axes dropped or kept as 1)
+  std::size_t group = 1;  // elements reduced into each output element
+};
+
+Reduction plan_reduction(const Shape& in, const std::vector<std::int64_t>& axes, bool keepdim, const char* op) {
+  Reduction r;
+  for (std::int64_t a : axes) {
+    const std::size_t axis = normalize_axis(a, in.rank(), op);
+    if (r.reduced[axis]) throw std::invalid_argument(fmt::format("ad::{}: axis {} is listed twice", op, a));
+    r.reduced[axis] = true;
+  }
+  std::array<std::size_t, Shape::max_rank> dims{};
+  std::size_t rank = 0;
+  for (std::size_t axis = 0; axis < in.rank(); ++axis) {
+    if (r.reduced[axis]) {
+      r.group *= in[axis];
+      if (keepdim) dims[rank++] = 1;
+    } else {
+      dims[rank++] = in[axis];
+    }
+  }
+  r.out = Shape(std::span<const std::size_t>(dims.data(), rank));
+  return r;
+}
+
+std::vector<std::int64_t> all_axes(std::size_t rank) {
+  std::vector<std::int64_t> axes(rank);
+  for (std::size_t i = 0; i < rank; ++i) axes[i] = static_cast<std::int64_t>(i);
+  return axes;
+}
+
+// y = scale * sum over the group; dx += dy * scale (mean is sum with scale 1/group)
+template <class T>
+TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim,
+                      bool average) {
+  detail::check_input(x, op);
+  TensorImpl<T>& in = x.impl();
+  const Reduction r = plan_reduction(in.shape, axes, keepdim, op);
+  if (average && r.group == 0)
+    throw std::invalid_argument(fmt::format("ad::{}: the mean of zero elements (shape {})", op, in.shape.to_string()));
+  const T scale = average ? T(1) / static_cast<T>(r.group) : T(1);
+  std::vector<T> y(r.out.numel(), T(0));
+  detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) { y[o] += in.values[i]; });
+  if (average)
+    for (T& v : y) v *= scale;
+  return detail::record(op, r.out, std::move(y), {&x}, [px = &in, reduced = r.reduced, scale](TensorImpl<T>& out) {
+    if (T* gx = grad_of(*px))
+      detail::for_each_reduce(px->shape, reduced, [&](std::size_t i, std::size_t o) { gx[i] += out.grad[o] * scale; });
+  });
+}
+
+}  // namespace
+
+template <class T>
+TensorT<T> sum(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim) {
+  return scaled_sum("sum", x, axes, keepdim, false);
+}
+template <class T>
+TensorT<T> sum(const TensorT<T>& x) {
+  return sum(x, all_axes(x.rank()), false);
+}
+template <class T>
+TensorT<T> mean(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim) {
+  return scaled_sum("mean", x, axes, keepdim, true);
+}
+template <class T>
+TensorT<T> mean(const TensorT<T>& x) {
+  return mean(x, all_axes(x.rank()), false);
+}
+
+// y = max over the group; dx += dy at the first maximal element of each group
+template <class T>
+TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim) {
+  detail::check_input(x, "max");
+  TensorImpl<T>& in = x.impl();
+  const Reduction r = plan_reduction(in.shape, axes, keepdim, "max");
+  if (r.group == 0)
+    throw std::invalid_argument(fmt::format("ad::max: the maximum of zero elements (shape {})", in.shape.to_string()));
+  std::vector<T> y(r.out.numel(), -std::numeric_limits<T>::infinity());
+  std::vector<std::size_t> argmax(r.out.numel(), std::numeric_limits<std::size_t>::max());
+  detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) {
+    // NaN propagates: a NaN element wins and stays.
+    if (argmax[o] == std::numeric_limits<std::size_t>::max() || in.values[i] > y[o] || std::isnan(in.values[i])) {
+      if (!std::isnan(y[o])) {
+        y[o] = in.values[i];
+        argmax[o] = i;
+      }
+    }
+  });
+  return detail::record("max", r.out, std::move(y), {&x}, [px = &in, argmax = std::move(argmax)](TensorImpl<T>& out) {
+    if (T* gx = grad_of(*px))
+      for (std::size_t o = 0; o < argmax.size(); ++o) gx[argmax[o]] += out.grad[o];
+  });
+}
+template <class T>
+TensorT<T> max(const TensorT<T>& x) {
+  return max(x, all_axes(x.rank()), false);
+}
+
+// y = m + log(sum exp(x - m)) with m the group maximum (no overflow);
+// dx += dy * exp(x - y) (the softmax)
+template <class T>
+TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim) {
+  detail::check_input(x, "logsumexp");
+  TensorImpl<T>& in = x.impl();
+  const Reduction r = plan_reduction(in.shape, {axis}, keepdim, "logsumexp");
+  const std::size_t n_out = r.out.numel();
+  std::vector<T> m(n_out, -std::numeric_limits<T>::infinity());
+  detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) {
+    if (in.values[i] > m[o]) m[o] = in.values[i];
+  });
+  std::vector<T> s(n_out, T(0));
+  detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) {
+    if (std::isfinite(m[o])) s[o] += std::exp(in.values[i] - m[o]);
+  });
+  std::vector<T> y(n_out);
+  for (std::size_t o = 0; o < n_out; ++o) y[o] = std::isfinite(m[o]) ? m[o] + std::log(s[o]) : m[o];
+  return detail::record("logsumexp", r.out, std::move(y), {&x}, [px = &in, reduced = r.reduced](TensorImpl<T>& out) {
+    if (T* gx = grad_of(*px))
+      detail::for_each_reduce(px->shape, reduced, [&](std::size_t i, std::size_t o) {
+        gx[i] += out.grad[o] * std::exp(px->values[i] - out.values[o]);
+      });
+  });
+}
+
+// y = exp(x - logsumexp(x)); dx += y * (dy - sum(dy * y)) along the axis
+template <class T>
+TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis) {
+  detail::check_input(x, "softmax");
+  TensorImpl<T>& in = x.impl();
+  const TensorT<T> lse = logsumexp(x.detach(), axis, false);  // a constant: not recorded
+  const Reduction r = plan_reduction(in.shape, {axis}, false, "softmax");
+  const auto& l = lse.impl().values;
+  std::vector<T> y(in.values.size());
+  detail::for_each_reduce(in.shape, r.reduced,
+                          [&](std::size_t i, std::size_t o) { y[i] = std::exp(in.values[i] - l[o]); });
+  return detail::record("softmax", in.shape, std::move(y), {&x}, [px = &in, reduced = r.reduced, n = l.size()](TensorImpl<T>& out) {
+    T* gx = grad_of(*px);
+    if (gx == nullptr) return;
+    std::vector<T> dot(n, T(0));
+    detail::for_each_reduce(out.shape, reduced, [&](std::size_t i, std::size_t o) { dot[o] += out.grad[i] * out.values[i]; });
+    detail::for_each_reduce(out.shape, reduced,
+                            [&](std::size_t i, std::size_t o) { gx[i] += out.values[i] * (out.grad[i] - dot[o]); });
+  });
+}
+
+// y = x - logsumexp(x); dx += dy - softmax(x) * sum(dy) along the axis
+template <class T>
+TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis) {
+  detail::check_input(x, "log_softmax");
+  TensorImpl<T>& in = x.impl();
+  const TensorT<T> lse = logsumexp(x.detach(), axis, false);  // a constant: not recorded
+  const Reduction r = plan_reduction(in.shape, {axis}, false, "log_softmax");
+  const auto& l = lse.impl().values;
+  std::vector<T> y(in.values.size());
+  detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) { y[i] = in.values[i] - l[o]; });
+  return detail::record("log_softmax", in.shape, std::move(y), {&x},
+                        [px = &in, reduced = r.reduced, n = l.size()](TensorImpl<T>& out) {
+                          T* gx = grad_of(*px);
+                          if (gx == nullptr) return;
+                          std::vector<T> total(n, T(0));
+                          detail::for_each_reduce(out.shape, reduced,
+                                                  [&](std::size_t i, std::size_t o) { total[o] += out.grad[i]; });
+                          detail::for_each_reduce(out.shape, reduced, [&](std::size_t i, std::size_t o) {
+                            gx[i] += out.grad[i] - std::exp(out.values[i]) * total[o];
+                          });
+                        });
+}
+
+#define AD_INSTANTIATE_REDUCTIONS(T)                                                   \
+  template TensorT<T> sum(const TensorT<T>&);                                          \
+  template TensorT<T> sum(const TensorT<T>&, const std::vector<std::int64_t>&, bool);  \
+  template TensorT<T> mean(const TensorT<T>&);                                         \
+  template TensorT<T> mean(const TensorT<T>&, const std::vector<std::int64_t>&, bool); \
+  template TensorT<T> max(const TensorT<T>&);                                          \
+  template TensorT<T> max(const TensorT<T>&, const std::vector<std::int64_t>&, bool);  \
+  template TensorT<T> logsumexp(const TensorT<T>&, std::int64_t, bool);                \
+  template TensorT<T> softmax(const TensorT<T>&, std::int64_t);                        \
+  template TensorT<T> log_softmax(const TensorT<T>&, std::int64_t);
+AD_INSTANTIATE_REDUCTIONS(float)
+AD_INSTANTIATE_REDUCTIONS(double)
+#undef AD_INSTANTIATE_REDUCTIONS
+
+}  // namespace ad

@@ -1,0 +1,201 @@
+// Ops that move elements without arithmetic: reshape, transpose, row
+// selection, concat and stack. Each backward routes the gradient back to
+// where the element came from.
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+
+#include <autodiff/tensor_ops.hpp>
+
+#include "tensor_record.hpp"
+
+namespace ad {
+namespace {
+
+using detail::grad_of;
+using detail::TensorImpl;
+
+// Calls f(o, i) for every element o of the transposed output with i its
+// source index in the input (axes a0 and a1 swapped).
+template <class F>
+void for_each_transposed(const Shape& in, std::size_t a0, std::size_t a1, F&& f) {
+  Shape out = in;
+  std::swap(out[a0], out[a1]);
+  auto src = in.strides();
+  std::swap(src[a0], src[a1]);  // stepping along output axis a0 moves along input axis a1
+  std::array<std::size_t, Shape::max_rank> idx{};
+  std::size_t i = 0;
+  const std::size_t n = out.numel();
+  for (std::size_t o = 0; o < n; ++o) {
+    f(o, i);
+    for (std::size_t axis = out.rank(); axis-- > 0;) {
+      ++idx[axis];
+      i += src[axis];
+      if (idx[axis] < out[axis]) break;
+      i -= src[axis] * idx[axis];
+      idx[axis] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+// Same elements in the same order, another shape; dx = dy reshaped
+template <class T>
+TensorT<T> reshape(const TensorT<T>& x, const Shape& shape) {
+  detail::check_input(x, "reshape");
+  TensorImpl<T>& in = x.impl();
+  if (shape.numel() != in.values.size())
+    throw std::invalid_argument(fmt::format("ad::reshape: cannot reshape {} ({} elements) to {} ({} elements)",
+                                            in.shape.to_string(), in.values.size(), shape.to_string(), shape.numel()));
+  return detail::record("reshape", shape, in.values, {&x}, [px = &in](TensorImpl<T>& out) {
+    if (T* gx = grad_of(*px))
+      for (std::size_t i = 0; i < out.grad.size(); ++i) gx[i] += out.grad[i];
+  });
+}
+
+template <class T>
+TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0, std::int64_t axis1) {
+  detail::check_input(x, "transpose");
+  TensorImpl<T>& in = x.impl();
+  if (in.shape.rank() < 2)
+    throw std::invalid_argument(
+        fmt::format("ad::transpose: needs at least 2 axes, the tensor has shape {}", in.shape.to_string()));
+  const std::size_t a0 = normalize_axis(axis0, in.shape.rank(), "transpose");
+  const std::size_t a1 = normalize_axis(axis1, in.shape.rank(), "transpose");
+  Shape shape = in.shape;
+  std::swap(shape[a0], shape[a1]);
+  std::vector<T> y(in.values.size());
+  for_each_transposed(in.shape, a0, a1, [&](std::size_t o, std::size_t i) { y[o] = in.values[i]; });
+  return detail::record("transpose", shape, std::move(y), {&x}, [px = &in, a0, a1](TensorImpl<T>& out) {
+    if (T* gx = grad_of(*px))
+      for_each_transposed(px->shape, a0, a1, [&](std::size_t o, std::size_t i) { gx[i] += out.grad[o]; });
+  });
+}
+
+template <class T>
+TensorT<T> TensorT<T>::t() const {
+  if (rank() != 2)
+    throw std::invalid_argument(
+        fmt::format("ad::Tensor::t: needs a 2-d tensor, this one has shape {} (use transpose())", shape().to_string()));
+  return transpose(*this, 0, 1);
+}
+
+// y[r] = x[indices[r]] along axis 0; dx[indices[r]] += dy[r]
+template <class T>
+TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices) {
+  detail::check_input(x, "rows");
+  TensorImpl<T>& in = x.impl();
+  if (in.shape.rank() == 0) throw std::invalid_argument("ad::rows: a rank-0 tensor has no rows");
+  const std::size_t n_rows = in.shape[0];
+  const std::size_t width = n_rows == 0 ? 0 : in.values.size() / n_rows;
+  for (std::size_t r : indices)
+    if (r >= n_rows)
+      throw std::out_of_range(fmt::format("ad::rows: row index {} is out of range for shape {}", r, in.shape.to_string()));
+  Shape shape = in.shape;
+  shape[0] = indices.size();
+  std::vector<T> y(indices.size() * width);
+  for (std::size_t r = 0; r < indices.size(); ++r)
+    std::copy_n(in.values.begin() + static_cast<std::ptrdiff_t>(indices[r] * width), width,
+                y.begin() + static_cast<std::ptrdiff_t>(r * width));
+  return detail::record("rows", shape, std::move(y), {&x}, [px = &in, indices, width](TensorImpl<T>& out) {
+    if (T* gx = grad_of(*px))
+      for (std::size_t r = 0; r < indices.size(); ++r)
+        for (std::size_t j = 0; j < width; ++j) gx[indices[r] * width + j] += out.grad[r * width + j];
+  });
+}
+
+template <class T>
+TensorT<T> slice_rows(const TensorT<T>& x, std::size_t begin, std::size_t end) {
+  const Shape& s = x.shape();
+  if (s.rank() == 0 || begin > end || end > s[0])
+    throw std::out_of_range(fmt::format("ad::slice_rows: rows [{}, {}) are not within shape {}", begin, end, s.to_string()));
+  std::vector<std::size_t> indices(end - begin);
+  std::iota(indices.begin(), indices.end(), begin);
+  return rows(x, indices);
+}
+
+// Joins along `axis`: each input is a block of `extent * inner` elements in
+// each of the `outer` slabs of the output; dx_i is its block of dy
+template <class T>
+TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg) {
+  if (xs.empty()) throw std::invalid_argument("ad::concat: no tensors to join");
+  for (const auto& x : xs) detail::check_input(x, "concat");
+  const Shape& first = xs[0].shape();
+  const std::size_t axis = normalize_axis(axis_arg, first.rank(), "concat");
+  Shape shape = first;
+  shape[axis] = 0;
+  for (const auto& x : xs) {
+    const Shape& s = x.shape();
+    bool compatible = s.rank() == first.rank();
+    for (std::size_t a = 0; compatible && a < s.rank(); ++a) compatible = a == axis || s[a] == first[a];
+    if (!compatible)
+      throw std::invalid_argument(fmt::format("ad::concat: shapes {} and {} differ outside axis {}", first.to_string(),
+                                              s.to_string(), axis));
+    shape[axis] += s[axis];
+  }
+  std::size_t outer = 1, inner = 1;
+  for (std::size_t a = 0; a < axis; ++a) outer *= first[a];
+  for (std::size_t a = axis + 1; a < first.rank(); ++a) inner *= first[a];
+  std::vector<T> y(shape.numel());
+  std::vector<std::size_t> offsets;  // where each input's block starts within a slab
+  std::size_t offset = 0;
+  const std::size_t slab = shape[axis] * inner;
+  for (const auto& x : xs) {
+    const std::size_t block = x.shape()[axis] * inner;
+    const auto& v = x.impl().values;
+    for (std::size_t o = 0; o < outer; ++o)
+      std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(o * block), block,
+                  y.begin() + static_cast<std::ptrdiff_t>(o * slab + offset));
+    offsets.push_back(offset);
+    offset += block;
+  }
+  std::vector<TensorImpl<T>*> inputs;
+  std::vector<const TensorT<T>*> handles;
+  for (const auto& x : xs) {
+    inputs.push_back(&x.impl());
+    handles.push_back(&x);
+  }
+  return detail::record_with_inputs<T>(
+      "concat", shape, std::move(y), handles, [inputs, offsets, outer, slab, axis, inner](TensorImpl<T>& o) {
+        for (std::size_t k = 0; k < inputs.size(); ++k) {
+          T* gx = grad_of(*inputs[k]);
+          if (gx == nullptr) continue;
+          const std::size_t block = inputs[k]->shape[axis] * inner;
+          for (std::size_t s = 0; s < outer; ++s)
+            for (std::size_t j = 0; j < block; ++j) gx[s * block + j] += o.grad[s * slab + offsets[k] + j];
+        }
+      });
+}
+
+// Inserts a new axis of extent 1 at `axis` in each input, then concatenates.
+template <class T>
+TensorT<T> stack(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg) {
+  if (xs.empty()) throw std::invalid_argument("ad::stack: no tensors to stack");
+  const Shape& first = xs[0].shape();
+  const std::size_t axis = normalize_axis(axis_arg, first.rank() + 1, "stack");
+  std::vector<TensorT<T>> expanded;
+  for (const auto& x : xs) {
+    if (!(x.shape() == first))
+      throw std::invalid_argument(
+          fmt::format("ad::stack: all tensors need the same shape; got {} and {}", first.to_string(), x.shape().to_string()));
+    std::array<std::size_t, Shape::max_rank> dims{};
+    for (std::size_t a = 0, b = 0; a <= first.rank(); ++a) dims[a] = a == axis ? 1 : first[b++];
+    expanded.push_back(reshape(x, Shape(std::span<const std::size_t>(dims.data(), first.rank() + 1))));
+  }
+  return concat(expanded, static_cast<std::int64_t>(axis));
+}
+
+#define AD_INSTANTIATE_SHAPE_OPS(T)                                                \
+  template TensorT<T> reshape(const TensorT<T>&, const Shape&);                   \
+  template TensorT<T> transpose(const TensorT<T>&, std::int64_t, std::int64_t);   \
+  template TensorT<T> rows(const TensorT<T>&, const std::vector<std::size_t>&);   \
+  template TensorT<T> slice_rows(const TensorT<T>&, std::size_t, std::size_t);    \
+  template TensorT<T> concat(const std::vector<TensorT<T>>&, std::int64_t);       \
+  template TensorT<T> stack(const std::vector<TensorT<T>>&, std::int64_t);        \
+  template TensorT<T> TensorT<T>::t() const;
+AD_INSTANTIATE_SHAPE_OPS(float)
+AD_INSTANTIATE_SHAPE_OPS(double)
+#undef AD_INSTANTIATE_SHAPE_OPS
+
+}  // namespace ad

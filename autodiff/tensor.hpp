@@ -1,0 +1,114 @@
+// ad::TensorT<T>: an n-d array (row-major, float or double) whose operations
+// are recorded for reverse-mode differentiation, PyTorch-style.
+//
+//   ad::Tensor W = ad::Tensor::randn({16, 2}, rng).requires_grad(true).name("W1");
+//   ad::Tensor L = ad::mean(ad::square(ad::tanh(ad::matmul(X, W.t()))));
+//   L.backward();          // W.grad() now holds dL/dW
+//
+// - Value semantics for users, a cheap shared handle underneath: copying a
+//   tensor shares its storage (like PyTorch), `detach()` gives a tensor
+//   without history, `clone()` a deep copy.
+// - An op records itself when one of its inputs requires a gradient, on the
+//   innermost ad::Tape of this thread or, with none, on a per-thread default
+//   tape; nothing records inside ad::NoGrad.
+// - backward() frees the graph it swept unless `retain_graph`, so a training
+//   loop's memory stays flat without clearing anything. Gradients of leaves
+//   *accumulate* across backward() calls until zero_grad(), as in PyTorch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <autodiff/shape.hpp>
+#include <autodiff/tensor_tape.hpp>
+
+namespace ad {
+
+template <class T>
+class TensorT {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                "ad::TensorT holds float or double elements");
+
+ public:
+  using value_type = T;
+
+  // An empty handle (no storage); most operations on it throw.
+  TensorT() = default;
+
+  // ---- factories ----
+  static TensorT zeros(const Shape& shape);
+  static TensorT ones(const Shape& shape);
+  static TensorT full(const Shape& shape, T value);
+  // Values in row-major order; values.size() must equal shape.numel().
+  static TensorT from(const Shape& shape, std::vector<T> values);
+  static TensorT from(const Shape& shape, std::initializer_list<T> values);
+  static TensorT scalar(T value);
+  // i.i.d. N(0, 1) and U[0, 1) draws from `rng` (reproducible for a seed).
+  static TensorT randn(const Shape& shape, std::mt19937_64& rng);
+  static TensorT rand(const Shape& shape, std::mt19937_64& rng);
+  // start, start + step, ... below stop (1-d).
+  static TensorT arange(T start, T stop, T step = T(1));
+  static TensorT eye(std::size_t n);
+
+  // ---- inspection ----
+  bool defined() const noexcept { return impl_ != nullptr; }
+  const Shape& shape() const;
+  std::size_t numel() const { return shape().numel(); }
+  std::size_t rank() const { return shape().rank(); }
+  std::span<const T> values() const;
+  // The only element of a one-element tensor.
+  T item() const;
+  // Element at a multi-index (bounds-checked), for tests and printing.
+  T at(std::initializer_list<std::size_t> index) const;
+
+  // ---- gradients ----
+  // Marks a leaf as a parameter to differentiate with respect to.
+  TensorT& requires_grad(bool on = true);
+  bool requires_grad_enabled() const { return impl().requires_grad; }
+  bool is_leaf() const { return impl().is_leaf(); }
+  // d(root)/d(this) accumulated by backward() calls (zeros if none reached
+  // it yet); a tensor of this tensor's shape, without history.
+  TensorT grad() const;
+  bool has_grad() const { return impl().has_grad(); }
+  std::span<T> grad_values();  // mutable, for optimisers; empty when no grad yet
+  void zero_grad();
+  // One reverse sweep from this tensor. A one-element tensor is seeded with 1;
+  // any other needs `seed` of the same shape (a vector-Jacobian product).
+  void backward(bool retain_graph = false);
+  void backward(const TensorT& seed, bool retain_graph = false);
+
+  // ---- identity ----
+  TensorT& name(std::string n);
+  const std::string& name() const { return impl().name; }
+  // The same values, no history, not requiring grad (shares nothing: a copy).
+  TensorT detach() const;
+  TensorT clone() const { return detach(); }
+  // In-place write access to a leaf's values (for optimisers and
+  // initialisation); throws for tensors with history.
+  std::span<T> mutable_values();
+
+  // ---- shape views ----
+  TensorT t() const;  // transpose of a 2-d tensor
+
+  // For the implementation and graph tools.
+  const std::shared_ptr<detail::TensorImpl<T>>& impl_ptr() const noexcept { return impl_; }
+  explicit TensorT(std::shared_ptr<detail::TensorImpl<T>> impl) : impl_(std::move(impl)) {}
+  detail::TensorImpl<T>& impl() const;
+
+ private:
+  std::shared_ptr<detail::TensorImpl<T>> impl_;
+};
+
+using Tensor = TensorT<double>;
+using TensorF = TensorT<float>;
+
+extern template class TensorT<float>;
+extern template class TensorT<double>;
+
+}  // namespace ad

@@ -1,0 +1,127 @@
+// The tensor recording: what a Tensor holds underneath, the record of one op
+// (a TensorNode), and the per-thread tape those records are appended to.
+//
+// Ownership (docs/decisions/0003-tensor-tape.md): a tensor's storage
+// (TensorImpl) owns the node that produced it, and a node holds its inputs, so
+// whatever a live tensor depends on stays alive and nothing else does. The
+// tape itself holds only non-owning pointers, in execution order: backward()
+// is one pass down that list (no graph search), and a temporary that nobody
+// references any more simply leaves an empty slot behind.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <autodiff/shape.hpp>
+
+namespace ad::detail {
+
+class TensorTape;
+struct TensorNode;
+
+enum class DType : std::uint8_t { float32, float64 };
+
+template <class T> constexpr DType dtype_of();
+template <> constexpr DType dtype_of<float>() { return DType::float32; }
+template <> constexpr DType dtype_of<double>() { return DType::float64; }
+constexpr std::string_view dtype_name(DType d) { return d == DType::float32 ? "float32" : "float64"; }
+
+// The state every tensor has, whatever its element type.
+struct TensorImplBase {
+  explicit TensorImplBase(DType d, Shape s) : dtype(d), shape(s) {}
+  virtual ~TensorImplBase();
+  TensorImplBase(const TensorImplBase&) = delete;
+  TensorImplBase& operator=(const TensorImplBase&) = delete;
+
+  DType dtype;
+  Shape shape;
+  std::string name;
+  bool requires_grad = false;  // a leaf the user asked gradients for, or a result of such
+  bool graph_released = false;  // its node was freed by backward() (values stay usable)
+  bool stale = false;           // its tape was cleared or destroyed: its history is gone
+
+  // History: the op that produced this tensor (null for leaves and constants),
+  // and where it sits on its tape.
+  std::unique_ptr<TensorNode> node;
+  TensorTape* tape = nullptr;
+  std::size_t slot = 0;
+
+  bool is_leaf() const noexcept { return node == nullptr && !graph_released && !stale; }
+  virtual bool has_grad() const noexcept = 0;
+  virtual void free_grad() noexcept = 0;
+  virtual std::size_t value_bytes() const noexcept = 0;
+};
+
+template <class T>
+struct TensorImpl final : TensorImplBase {
+  TensorImpl(Shape s, std::vector<T> v) : TensorImplBase(dtype_of<T>(), s), values(std::move(v)) {}
+  std::vector<T> values;
+  std::vector<T> grad;  // empty until a gradient reaches this tensor
+
+  bool has_grad() const noexcept override { return !grad.empty(); }
+  void free_grad() noexcept override { std::vector<T>().swap(grad); }
+  std::size_t value_bytes() const noexcept override { return values.size() * sizeof(T); }
+  // The gradient buffer, allocated as zeros on first use.
+  std::vector<T>& grad_buffer() {
+    if (grad.empty()) grad.assign(values.size(), T(0));
+    return grad;
+  }
+};
+
+// The record of one op: its name (for printing the graph), its inputs, and
+// how to push the output's gradient to them. Implementations come from
+// make_node() in tensor_record.hpp: the op's backward is a lambda written
+// next to its forward.
+struct TensorNode {
+  explicit TensorNode(std::string_view op_name) : op(op_name) {}
+  virtual ~TensorNode() = default;
+  // Adds d(root)/d(input) for each input into the inputs' grad buffers, given
+  // d(root)/d(output) in output.grad.
+  virtual void backward(TensorImplBase& output) = 0;
+
+  std::string_view op;
+  std::vector<std::shared_ptr<TensorImplBase>> inputs;
+};
+
+// The per-thread (or per-ad::Tape) recording of tensor ops.
+class TensorTape {
+ public:
+  TensorTape() = default;
+  ~TensorTape();
+  TensorTape(const TensorTape&) = delete;
+  TensorTape& operator=(const TensorTape&) = delete;
+
+  // Appends `output` (whose node is set) to the recording.
+  void record(TensorImplBase& output);
+  // Called by a TensorImpl that dies while recorded.
+  void forget(const TensorImplBase& output) noexcept { slots_[output.slot] = nullptr; }
+
+  // One reverse sweep from `root` (whose grad buffer holds the seed). Unless
+  // `retain_graph`, the nodes the sweep passed are freed afterwards, and so
+  // are intermediate gradients as soon as they have been pushed on.
+  void backward(TensorImplBase& root, bool retain_graph);
+
+  // Detaches every recorded tensor (they become stale) and empties the tape.
+  void clear() noexcept;
+  // Recorded ops still alive.
+  std::size_t live_nodes() const noexcept;
+  std::size_t slots() const noexcept { return slots_.size(); }
+  // The recorded tensors in tape order (null where one has died).
+  const std::vector<TensorImplBase*>& records() const noexcept { return slots_; }
+
+ private:
+  void compact();
+
+  std::vector<TensorImplBase*> slots_;
+  std::size_t compact_at_ = 1024;  // compact dead slots when the tape reaches this length
+};
+
+// The tape tensor ops record on in this thread: the innermost ad::Tape's if
+// one is live, else a per-thread default; nullptr inside NoGrad.
+TensorTape* current_tensor_tape();
+
+}  // namespace ad::detail
