@@ -1,0 +1,14 @@
+// The nn layer: the mathematics of learning, executable, on top of autodiff.
+// Backpropagation is not written here: it is autodiff's reverse sweep
+// (nn::backprop_reference spells out the textbook recursion for comparison).
+#pragma once
+
+#include <nn/activation.hpp>
+#include <nn/layer.hpp>
+#include <nn/loss.hpp>
+#include <nn/network.hpp>
+#include <nn/optimizer.hpp>
+#include <nn/perceptron.hpp>
+#include <nn/reference.hpp>
+#include <nn/serialize.hpp>
+#include <nn/train.hpp>

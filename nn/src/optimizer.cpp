@@ -1,0 +1,130 @@
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include <nn/optimizer.hpp>
+
+namespace nn {
+namespace {
+
+void check_rate(double value, const char* what, const char* optimizer) {
+  if (!std::isfinite(value) || value <= 0.0)
+    throw std::invalid_argument(fmt::format("nn::{}: the {} must be finite and > 0, got {}", optimizer, what, value));
+}
+
+}  // namespace
+
+template <class T>
+Optimizer<T>::Optimizer(std::vector<ad::TensorT<T>> parameters) : parameters_(std::move(parameters)) {
+  for (std::size_t i = 0; i < parameters_.size(); ++i)
+    if (!parameters_[i].defined() || !parameters_[i].is_leaf())
+      throw std::invalid_argument(fmt::format(
+          "nn::Optimizer: parameter {} is not a leaf tensor (optimisers update leaves in place)", i));
+}
+
+template <class T>
+void Optimizer<T>::zero_grad() {
+  for (auto& p : parameters_) p.zero_grad();
+}
+
+template <class T>
+void Optimizer<T>::set_learning_rate(double learning_rate) {
+  check_rate(learning_rate, "learning rate", "Optimizer::set_learning_rate");
+  learning_rate_ = learning_rate;
+}
+
+template <class T>
+GradientDescent<T>::GradientDescent(std::vector<ad::TensorT<T>> parameters, std::type_identity_t<T> learning_rate)
+    : Optimizer<T>(std::move(parameters)) {
+  check_rate(learning_rate, "learning rate", "GradientDescent");
+  this->learning_rate_ = learning_rate;
+}
+
+template <class T>
+void GradientDescent<T>::step() {
+  const T eta = static_cast<T>(this->learning_rate_);
+  for (auto& p : this->parameters_) {
+    const auto g = p.grad_values();
+    if (g.empty()) continue;
+    auto theta = p.mutable_values();
+    for (std::size_t i = 0; i < theta.size(); ++i) theta[i] -= eta * g[i];
+  }
+}
+
+template <class T>
+SGD<T>::SGD(std::vector<ad::TensorT<T>> parameters, std::type_identity_t<T> learning_rate,
+            std::type_identity_t<T> momentum, bool nesterov)
+    : Optimizer<T>(std::move(parameters)), momentum_(momentum), nesterov_(nesterov) {
+  check_rate(learning_rate, "learning rate", "SGD");
+  if (!std::isfinite(momentum) || momentum < 0 || momentum >= 1)
+    throw std::invalid_argument(fmt::format("nn::SGD: the momentum must be in [0, 1), got {}", momentum));
+  this->learning_rate_ = learning_rate;
+  for (const auto& p : this->parameters_) velocity_.emplace_back(p.numel(), T(0));
+}
+
+template <class T>
+void SGD<T>::step() {
+  const T eta = static_cast<T>(this->learning_rate_);
+  for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
+    auto& p = this->parameters_[k];
+    const auto g = p.grad_values();
+    if (g.empty()) continue;
+    auto theta = p.mutable_values();
+    auto& v = velocity_[k];
+    for (std::size_t i = 0; i < theta.size(); ++i) {
+      v[i] = momentum_ * v[i] + g[i];
+      theta[i] -= eta * (nesterov_ ? g[i] + momentum_ * v[i] : v[i]);
+    }
+  }
+}
+
+template <class T>
+Adam<T>::Adam(std::vector<ad::TensorT<T>> parameters, std::type_identity_t<T> learning_rate,
+              std::type_identity_t<T> beta1, std::type_identity_t<T> beta2, std::type_identity_t<T> epsilon)
+    : Optimizer<T>(std::move(parameters)), beta1_(beta1), beta2_(beta2), epsilon_(epsilon) {
+  check_rate(learning_rate, "learning rate", "Adam");
+  check_rate(epsilon, "epsilon", "Adam");
+  if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
+    throw std::invalid_argument(fmt::format("nn::Adam: beta1 and beta2 must be in [0, 1), got {} and {}", beta1, beta2));
+  this->learning_rate_ = learning_rate;
+  for (const auto& p : this->parameters_) {
+    m_.emplace_back(p.numel(), T(0));
+    v_.emplace_back(p.numel(), T(0));
+  }
+}
+
+template <class T>
+void Adam<T>::step() {
+  ++steps_;
+  const double t = static_cast<double>(steps_);
+  const T correction1 = static_cast<T>(1.0 - std::pow(double(beta1_), t));
+  const T correction2 = static_cast<T>(1.0 - std::pow(double(beta2_), t));
+  const T eta = static_cast<T>(this->learning_rate_);
+  for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
+    auto& p = this->parameters_[k];
+    const auto g = p.grad_values();
+    if (g.empty()) continue;
+    auto theta = p.mutable_values();
+    auto& m = m_[k];
+    auto& v = v_[k];
+    for (std::size_t i = 0; i < theta.size(); ++i) {
+      m[i] = beta1_ * m[i] + (T(1) - beta1_) * g[i];
+      v[i] = beta2_ * v[i] + (T(1) - beta2_) * g[i] * g[i];
+      const T m_hat = m[i] / correction1;
+      const T v_hat = v[i] / correction2;
+      theta[i] -= eta * m_hat / (std::sqrt(v_hat) + epsilon_);
+    }
+  }
+}
+
+template class Optimizer<float>;
+template class Optimizer<double>;
+template class GradientDescent<float>;
+template class GradientDescent<double>;
+template class SGD<float>;
+template class SGD<double>;
+template class Adam<float>;
+template class Adam<double>;
+
+}  // namespace nn

@@ -1,0 +1,201 @@
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <nn/serialize.hpp>
+
+namespace nn {
+namespace {
+
+constexpr char magic[4] = {'A', 'D', 'N', 'N'};
+constexpr std::uint32_t format_version = 1;
+// A layer larger than this is certainly a corrupt size field, not a model.
+constexpr std::uint64_t max_layer_width = std::uint64_t{1} << 26;
+
+std::uint64_t fnv1a(const std::uint8_t* data, std::size_t n) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= data[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+class Writer {
+ public:
+  template <class U>
+  void put(U value) {
+    static_assert(std::is_trivially_copyable_v<U>);
+    std::uint8_t bytes[sizeof(U)];
+    std::memcpy(bytes, &value, sizeof(U));
+    if constexpr (std::endian::native == std::endian::big) std::reverse(bytes, bytes + sizeof(U));
+    const std::size_t at = buffer.size();
+    buffer.resize(at + sizeof(U));
+    std::memcpy(buffer.data() + at, bytes, sizeof(U));
+  }
+  std::vector<std::uint8_t> buffer;
+};
+
+class Reader {
+ public:
+  Reader(const std::vector<std::uint8_t>& bytes, const std::string& path) : bytes_(bytes), path_(path) {}
+  template <class U>
+  U get(const char* what) {
+    if (bytes_.size() - pos_ < sizeof(U))
+      fail(fmt::format("truncated: the file ends while reading {} at byte {}", what, pos_));
+    std::uint8_t raw[sizeof(U)];
+    std::memcpy(raw, bytes_.data() + pos_, sizeof(U));
+    if constexpr (std::endian::native == std::endian::big) std::reverse(raw, raw + sizeof(U));
+    pos_ += sizeof(U);
+    U value;
+    std::memcpy(&value, raw, sizeof(U));
+    return value;
+  }
+  std::size_t position() const { return pos_; }
+  std::size_t remaining() const { return bytes_.size() - pos_; }
+  [[noreturn]] void fail(const std::string& why) const {
+    throw std::runtime_error(fmt::format("nn::load: '{}': {}", path_, why));
+  }
+
+ private:
+  const std::vector<std::uint8_t>& bytes_;
+  const std::string& path_;
+  std::size_t pos_ = 0;
+};
+
+void write_atomically(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+  static std::atomic<unsigned> counter{0};
+  const std::string temporary = fmt::format("{}.tmp-{}-{}", path, ::getpid(), counter++);
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw std::runtime_error(fmt::format("nn::save: cannot create '{}': {}", temporary, std::strerror(errno)));
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(temporary.c_str());
+      throw std::runtime_error(fmt::format("nn::save: writing '{}' failed: {}", temporary, std::strerror(err)));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  // Data on disk before the rename makes it visible: after a crash the target
+  // is either the old file or the complete new one.
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(temporary.c_str());
+    throw std::runtime_error(fmt::format("nn::save: flushing '{}' failed: {}", temporary, std::strerror(err)));
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temporary.c_str());
+    throw std::runtime_error(fmt::format("nn::save: cannot replace '{}': {}", path, std::strerror(err)));
+  }
+}
+
+}  // namespace
+
+template <class T>
+void save(const NetworkT<T>& net, const std::string& path) {
+  Writer w;
+  for (char c : magic) w.put(static_cast<std::uint8_t>(c));
+  w.put(format_version);
+  w.put(static_cast<std::uint8_t>(std::is_same_v<T, float> ? 0 : 1));
+  for (int i = 0; i < 3; ++i) w.put(std::uint8_t{0});
+  w.put(static_cast<std::uint32_t>(net.depth()));
+  for (const auto& layer : net.layers()) {
+    w.put(static_cast<std::uint64_t>(layer.inputs()));
+    w.put(static_cast<std::uint64_t>(layer.outputs()));
+    w.put(static_cast<std::uint8_t>(layer.heaviside_gradient()));
+    for (Activation psi : layer.activations()) w.put(static_cast<std::uint8_t>(psi));
+    for (T v : layer.weights().values()) w.put(v);
+    for (T v : layer.bias().values()) w.put(v);
+  }
+  w.put(fnv1a(w.buffer.data(), w.buffer.size()));
+  write_atomically(path, w.buffer);
+}
+
+template <class T>
+NetworkT<T> load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("nn::load: cannot open '{}': {}", path, std::strerror(errno)));
+  const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Reader r(bytes, path);
+  for (char c : magic)
+    if (r.get<std::uint8_t>("the magic bytes") != static_cast<std::uint8_t>(c))
+      r.fail("not an .adnn model file (wrong magic bytes)");
+  const auto version = r.get<std::uint32_t>("the version");
+  if (version != format_version)
+    r.fail(fmt::format("format version {} is not supported (this build reads version {})", version, format_version));
+  const auto dtype = r.get<std::uint8_t>("the element type");
+  if (dtype > 1) r.fail(fmt::format("unknown element type code {}", dtype));
+  for (int i = 0; i < 3; ++i)
+    if (r.get<std::uint8_t>("reserved bytes") != 0) r.fail("reserved header bytes are not zero");
+  const auto depth = r.get<std::uint32_t>("the number of layers");
+  if (depth == 0) r.fail("the model has no layers");
+  // The checksum covers everything before the last 8 bytes; check it before
+  // trusting any size field further.
+  if (bytes.size() < 8) r.fail("truncated: no room for the checksum");
+  std::uint64_t stored = 0;
+  for (int i = 7; i >= 0; --i) stored = (stored << 8) | bytes[bytes.size() - 8 + static_cast<std::size_t>(i)];
+  if (stored != fnv1a(bytes.data(), bytes.size() - 8)) r.fail("corrupt: the checksum does not match the contents");
+
+  const std::size_t element = dtype == 0 ? 4 : 8;
+  auto read_value = [&](const char* what) -> T {
+    return dtype == 0 ? static_cast<T>(r.get<float>(what)) : static_cast<T>(r.get<double>(what));
+  };
+  std::vector<DenseT<T>> layers;
+  for (std::uint32_t L = 1; L <= depth; ++L) {
+    const auto inputs = r.get<std::uint64_t>("a layer's input count");
+    const auto outputs = r.get<std::uint64_t>("a layer's output count");
+    if (inputs == 0 || outputs == 0 || inputs > max_layer_width || outputs > max_layer_width)
+      r.fail(fmt::format("layer {} has implausible size {} -> {}", L, inputs, outputs));
+    if (!layers.empty() && layers.back().outputs() != inputs)
+      r.fail(fmt::format("layer {} expects {} inputs but layer {} has {} outputs", L, inputs, L - 1,
+                         layers.back().outputs()));
+    const auto policy = r.get<std::uint8_t>("the Heaviside gradient policy");
+    if (policy > static_cast<std::uint8_t>(HeavisideGradient::logistic_surrogate))
+      r.fail(fmt::format("layer {} has an unknown Heaviside gradient policy {}", L, policy));
+    if (r.remaining() < outputs + (inputs * outputs + outputs) * element + 8)
+      r.fail(fmt::format("truncated: layer {} ({} -> {}) needs more bytes than the file holds", L, inputs, outputs));
+    std::vector<Activation> activations(outputs);
+    for (auto& psi : activations) {
+      const auto code = r.get<std::uint8_t>("an activation");
+      if (code > static_cast<std::uint8_t>(Activation::relu))
+        r.fail(fmt::format("layer {} has an unknown activation code {}", L, code));
+      psi = static_cast<Activation>(code);
+    }
+    std::vector<T> W(inputs * outputs), b(outputs);
+    for (T& v : W) v = read_value("weights");
+    for (T& v : b) v = read_value("biases");
+    DenseT<T> layer(ad::TensorT<T>::from(ad::Shape{outputs, inputs}, std::move(W)),
+                    ad::TensorT<T>::from(ad::Shape{outputs}, std::move(b)), std::move(activations));
+    layer.set_heaviside_gradient(static_cast<HeavisideGradient>(policy));
+    layers.push_back(std::move(layer));
+  }
+  if (r.remaining() != 8) r.fail(fmt::format("{} unexpected bytes after the last layer", r.remaining() - 8));
+  return NetworkT<T>(std::move(layers));
+}
+
+template void save(const NetworkT<float>&, const std::string&);
+template void save(const NetworkT<double>&, const std::string&);
+template NetworkT<float> load(const std::string&);
+template NetworkT<double> load(const std::string&);
+
+}  // namespace nn
