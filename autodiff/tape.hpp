@@ -15,7 +15,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <source_location>
 #include <span>
+#include <utility>
+#include <stdexcept>
 #include <vector>
 
 #include <autodiff/op_code.hpp>
@@ -60,6 +63,12 @@ class TensorTape;  // the tensor recording (tensor_tape.hpp)
 
 // Depth of nested NoGrad scopes on this thread (tensor ops record only at 0).
 extern constinit thread_local int no_grad_depth;
+// Depth of nested DetectAnomaly scopes on this thread.
+extern constinit thread_local int anomaly_depth;
+
+// A stamp never given to a recording: the match stamp of a tape in anomaly
+// mode, so that no Var takes the unchecked fast path.
+inline constexpr std::uint32_t unmatchable_stamp = 0xFFFFFFFFu;
 
 }  // namespace detail
 
@@ -103,6 +112,8 @@ class Tape {
   std::size_t bytes_used() const noexcept;
   std::size_t bytes_reserved() const noexcept;
 
+  // Where node `id` was recorded, if it was recorded in anomaly mode.
+  const std::source_location* location_of(std::uint32_t id) const noexcept;
   // The graph, read-only: node `id` as recorded.
   NodeView node(std::uint32_t id) const;
   // True when `v` was recorded on this tape since its last clear().
@@ -125,6 +136,20 @@ class Tape {
   friend struct detail::Recorder;
   friend class Var;
   friend class NoGrad;
+  friend class DetectAnomaly;
+
+  // Anomaly detection (DetectAnomaly): checks every value and adjoint and
+  // keeps the source location of each op recorded meanwhile.
+  bool anomaly_enabled() const noexcept { return anomaly_; }
+  void set_anomaly(bool on) noexcept {
+    anomaly_ = on;
+    match_stamp_ = on ? detail::unmatchable_stamp : stamp_;
+  }
+  void remember_location(std::uint32_t id, std::source_location where) { locations_.emplace_back(id, where); }
+  template <bool checked>
+  void sweep(std::uint32_t root);
+  [[noreturn]] void report_adjoint_anomaly(std::uint32_t node, std::uint32_t input, double adjoint,
+                                           double contribution) const;
 
   // Hot path of recording: append one node and return its id.
   std::uint32_t push(double value, std::uint64_t word) {
@@ -151,12 +176,42 @@ class Tape {
   // recording it belongs to, so stale and foreign Vars are caught by one
   // integer comparison.
   std::uint32_t stamp_ = 0;
+  // What the recording fast paths compare operands' stamps with: stamp_,
+  // or unmatchable_stamp in anomaly mode (every op then takes the checked
+  // slow path; nothing is checked, and nothing costs, when it is off).
+  std::uint32_t match_stamp_ = 0;
+  bool anomaly_ = false;
+  std::vector<std::pair<std::uint32_t, std::source_location>> locations_;  // anomaly mode only, by node id
   std::uint32_t previous_stamp_ = 0;  // the stamp before the last clear(), for error messages
   std::vector<double> constants_;
   std::vector<double> adjoints_;  // filled by backward(); size = root + 1
   Tape* enclosing_ = nullptr;     // the next outer live tape of this thread
   Tape* recording_before_ = nullptr;  // detail::active_tape before this tape, restored at destruction
   std::unique_ptr<detail::TensorTape> tensor_tape_;  // created on the first tensor op
+};
+
+// Anomaly detection, for hunting NaN and Inf: while a DetectAnomaly scope
+// lives, every value recorded on this thread's tapes and every adjoint of a
+// sweep is checked, and the first NaN or infinity throws ad::AnomalyError
+// naming the op, its inputs' values and the source line that recorded it
+// (for named functions such as ad::log; operators cannot report a line).
+// It costs nothing while off; while on, every op takes a slower checked path.
+class DetectAnomaly {
+ public:
+  DetectAnomaly();
+  ~DetectAnomaly();
+  DetectAnomaly(const DetectAnomaly&) = delete;
+  DetectAnomaly& operator=(const DetectAnomaly&) = delete;
+
+ private:
+  Tape* tape_;
+  bool was_on_;
+};
+
+// Thrown by anomaly detection.
+class AnomalyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // Inside a NoGrad scope nothing is recorded: Var operations produce

@@ -1,6 +1,10 @@
 // Operations on tensors. Each is defined, with its derivative beside it, in
 // one of src/tensor_*.cpp, and instantiated there for float and double.
 //
+// Every named op takes a trailing std::source_location (defaulted to the
+// caller's line), kept on the recorded node so that anomaly detection can
+// point at the line that produced a NaN; operators pass none.
+//
 // Element-wise ops broadcast their operands by NumPy's rules; the backward
 // sums the gradient over broadcast axes. Every scalar maths function of
 // ad::Var (scalar_ops.hpp) also applies element-wise, with the same
@@ -8,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <source_location>
 #include <type_traits>
 #include <vector>
 
@@ -19,75 +24,75 @@ namespace ad {
 // ---- element-wise ------------------------------------------------------------
 #define AD_DECLARE_TENSOR_UNARY(name, Struct) \
   template <class T>                          \
-  TensorT<T> name(const TensorT<T>& x);
+  TensorT<T> name(const TensorT<T>& x, std::source_location where = std::source_location::current());
 AD_UNARY_OPS(AD_DECLARE_TENSOR_UNARY)
 #undef AD_DECLARE_TENSOR_UNARY
 
 #define AD_DECLARE_TENSOR_BINARY(name, Struct)           \
   template <class T>                                     \
-  TensorT<T> name(const TensorT<T>& a, const TensorT<T>& b); \
+  TensorT<T> name(const TensorT<T>& a, const TensorT<T>& b, std::source_location where = std::source_location::current()); \
   template <class T>                                     \
-  TensorT<T> name(const TensorT<T>& a, std::type_identity_t<T> b); \
+  TensorT<T> name(const TensorT<T>& a, std::type_identity_t<T> b, std::source_location where = std::source_location::current()); \
   template <class T>                                     \
-  TensorT<T> name(std::type_identity_t<T> a, const TensorT<T>& b);
+  TensorT<T> name(std::type_identity_t<T> a, const TensorT<T>& b, std::source_location where = std::source_location::current());
 AD_BINARY_OPS(AD_DECLARE_TENSOR_BINARY)
 #undef AD_DECLARE_TENSOR_BINARY
 
-template <class T> TensorT<T> operator+(const TensorT<T>& a, const TensorT<T>& b) { return add(a, b); }
-template <class T> TensorT<T> operator-(const TensorT<T>& a, const TensorT<T>& b) { return sub(a, b); }
-template <class T> TensorT<T> operator*(const TensorT<T>& a, const TensorT<T>& b) { return mul(a, b); }
-template <class T> TensorT<T> operator/(const TensorT<T>& a, const TensorT<T>& b) { return div(a, b); }
-template <class T> TensorT<T> operator+(const TensorT<T>& a, std::type_identity_t<T> b) { return add(a, b); }
-template <class T> TensorT<T> operator-(const TensorT<T>& a, std::type_identity_t<T> b) { return sub(a, b); }
-template <class T> TensorT<T> operator*(const TensorT<T>& a, std::type_identity_t<T> b) { return mul(a, b); }
-template <class T> TensorT<T> operator/(const TensorT<T>& a, std::type_identity_t<T> b) { return div(a, b); }
-template <class T> TensorT<T> operator+(std::type_identity_t<T> a, const TensorT<T>& b) { return add(a, b); }
-template <class T> TensorT<T> operator-(std::type_identity_t<T> a, const TensorT<T>& b) { return sub(a, b); }
-template <class T> TensorT<T> operator*(std::type_identity_t<T> a, const TensorT<T>& b) { return mul(a, b); }
-template <class T> TensorT<T> operator/(std::type_identity_t<T> a, const TensorT<T>& b) { return div(a, b); }
-template <class T> TensorT<T> operator-(const TensorT<T>& x) { return neg(x); }
+template <class T> TensorT<T> operator+(const TensorT<T>& a, const TensorT<T>& b) { return add(a, b, std::source_location{}); }
+template <class T> TensorT<T> operator-(const TensorT<T>& a, const TensorT<T>& b) { return sub(a, b, std::source_location{}); }
+template <class T> TensorT<T> operator*(const TensorT<T>& a, const TensorT<T>& b) { return mul(a, b, std::source_location{}); }
+template <class T> TensorT<T> operator/(const TensorT<T>& a, const TensorT<T>& b) { return div(a, b, std::source_location{}); }
+template <class T> TensorT<T> operator+(const TensorT<T>& a, std::type_identity_t<T> b) { return add(a, b, std::source_location{}); }
+template <class T> TensorT<T> operator-(const TensorT<T>& a, std::type_identity_t<T> b) { return sub(a, b, std::source_location{}); }
+template <class T> TensorT<T> operator*(const TensorT<T>& a, std::type_identity_t<T> b) { return mul(a, b, std::source_location{}); }
+template <class T> TensorT<T> operator/(const TensorT<T>& a, std::type_identity_t<T> b) { return div(a, b, std::source_location{}); }
+template <class T> TensorT<T> operator+(std::type_identity_t<T> a, const TensorT<T>& b) { return add(a, b, std::source_location{}); }
+template <class T> TensorT<T> operator-(std::type_identity_t<T> a, const TensorT<T>& b) { return sub(a, b, std::source_location{}); }
+template <class T> TensorT<T> operator*(std::type_identity_t<T> a, const TensorT<T>& b) { return mul(a, b, std::source_location{}); }
+template <class T> TensorT<T> operator/(std::type_identity_t<T> a, const TensorT<T>& b) { return div(a, b, std::source_location{}); }
+template <class T> TensorT<T> operator-(const TensorT<T>& x) { return neg(x, std::source_location{}); }
 
 // x^2, one node (cheaper than x * x).
-template <class T> TensorT<T> square(const TensorT<T>& x);
+template <class T> TensorT<T> square(const TensorT<T>& x, std::source_location where = std::source_location::current());
 // min(max(x, lo), hi); the gradient passes where lo <= x <= hi, else 0.
-template <class T> TensorT<T> clamp(const TensorT<T>& x, std::type_identity_t<T> lo, std::type_identity_t<T> hi);
+template <class T> TensorT<T> clamp(const TensorT<T>& x, std::type_identity_t<T> lo, std::type_identity_t<T> hi, std::source_location where = std::source_location::current());
 // condition != 0 ? a : b, element-wise with broadcasting of a and b; the
 // condition must have the broadcast shape (or one element). No gradient
 // flows to the condition.
-template <class T> TensorT<T> where(const TensorT<T>& condition, const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> where(const TensorT<T>& condition, const TensorT<T>& a, const TensorT<T>& b, std::source_location where = std::source_location::current());
 
 // ---- reductions ----------------------------------------------------------------
 // Over all elements (a rank-0 result) or over the given axes (negative axes
 // count from the end); keepdim keeps reduced axes with extent 1.
-template <class T> TensorT<T> sum(const TensorT<T>& x);
-template <class T> TensorT<T> sum(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim = false);
-template <class T> TensorT<T> mean(const TensorT<T>& x);
-template <class T> TensorT<T> mean(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim = false);
+template <class T> TensorT<T> sum(const TensorT<T>& x, std::source_location where = std::source_location::current());
+template <class T> TensorT<T> sum(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim = false, std::source_location where = std::source_location::current());
+template <class T> TensorT<T> mean(const TensorT<T>& x, std::source_location where = std::source_location::current());
+template <class T> TensorT<T> mean(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim = false, std::source_location where = std::source_location::current());
 // The maximum; its gradient goes to the first maximal element of each group.
-template <class T> TensorT<T> max(const TensorT<T>& x);
-template <class T> TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim = false);
+template <class T> TensorT<T> max(const TensorT<T>& x, std::source_location where = std::source_location::current());
+template <class T> TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim = false, std::source_location where = std::source_location::current());
 // log(sum(exp(x))) along one axis, computed without overflow.
-template <class T> TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis = -1, bool keepdim = false);
-template <class T> TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis = -1);
-template <class T> TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis = -1);
+template <class T> TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis = -1, bool keepdim = false, std::source_location where = std::source_location::current());
+template <class T> TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis = -1, std::source_location where = std::source_location::current());
+template <class T> TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis = -1, std::source_location where = std::source_location::current());
 
 // ---- shape -----------------------------------------------------------------------
-template <class T> TensorT<T> reshape(const TensorT<T>& x, const Shape& shape);
-template <class T> TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0 = -2, std::int64_t axis1 = -1);
+template <class T> TensorT<T> reshape(const TensorT<T>& x, const Shape& shape, std::source_location where = std::source_location::current());
+template <class T> TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0 = -2, std::int64_t axis1 = -1, std::source_location where = std::source_location::current());
 // Rows (entries along axis 0) at the given indices, in that order (a gather;
 // repeated indices accumulate their gradients).
-template <class T> TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices);
+template <class T> TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices, std::source_location where = std::source_location::current());
 // Rows begin .. end-1.
-template <class T> TensorT<T> slice_rows(const TensorT<T>& x, std::size_t begin, std::size_t end);
+template <class T> TensorT<T> slice_rows(const TensorT<T>& x, std::size_t begin, std::size_t end, std::source_location where = std::source_location::current());
 // Joins tensors along an existing axis (concat) or a new one (stack).
-template <class T> TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis = 0);
-template <class T> TensorT<T> stack(const std::vector<TensorT<T>>& xs, std::int64_t axis = 0);
+template <class T> TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis = 0, std::source_location where = std::source_location::current());
+template <class T> TensorT<T> stack(const std::vector<TensorT<T>>& xs, std::int64_t axis = 0, std::source_location where = std::source_location::current());
 
 // ---- linear algebra ----------------------------------------------------------------
 // [m, k] x [k, n] -> [m, n]; with more axes, a batch of products over the
 // leading axes (which must match, or one operand be 2-d and shared).
-template <class T> TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, std::source_location where = std::source_location::current());
 // The inner product of two 1-d tensors of equal length.
-template <class T> TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b, std::source_location where = std::source_location::current());
 
 }  // namespace ad

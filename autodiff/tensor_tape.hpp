@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <source_location>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +86,7 @@ struct TensorNode {
 
   std::string_view op;
   std::vector<std::shared_ptr<TensorImplBase>> inputs;
+  std::source_location where;  // the line that called the op (empty for operators)
 };
 
 // The per-thread (or per-ad::Tape) recording of tensor ops.
@@ -119,6 +121,10 @@ class TensorTape {
   std::vector<TensorImplBase*> slots_;
   std::size_t compact_at_ = 1024;  // compact dead slots when the tape reaches this length
 };
+
+// Anomaly mode: throws AnomalyError when the backward of `output`'s node left
+// a NaN or infinity in an input's gradient.
+void check_backward_anomaly(const TensorImplBase& output);
 
 // The tape tensor ops record on in this thread: the innermost ad::Tape's if
 // one is live, else a per-thread default; nullptr inside NoGrad.

@@ -20,7 +20,9 @@
 #include <compare>
 #include <cstdint>
 #include <initializer_list>
+#include <source_location>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <autodiff/op_code.hpp>
@@ -86,50 +88,59 @@ static_assert(sizeof(Var) == 16);
 
 namespace detail {
 
+// "file:line" of a recorded op, or a note that operators carry no location.
+std::string source_text(std::source_location where);
+
 // Recording. The fast paths are inline and do one stamp comparison per
-// operand; everything unusual (no tape, constants, Vars of other tapes, stale
-// Vars) goes to the out-of-line slow paths in src/var.cpp.
+// operand against the tape's match_stamp_; everything unusual (no tape,
+// constants, Vars of other tapes, stale Vars, and every op while anomaly
+// detection is on, which makes match_stamp_ unmatchable) goes to the
+// out-of-line slow paths in src/var.cpp. `where` is where the op was written
+// (empty for operators, which cannot take a defaulted argument); only the
+// slow path reads it, so passing it costs nothing on the fast path.
 struct Recorder {
-  static Var leaf(double v) noexcept(false) {
+  static Var leaf(double v) {
     Tape* t = active_tape;
     if (t == nullptr) return Var(v, 0, 0);
+    if (t->anomaly_) [[unlikely]]
+      return leaf_slow(*t, v);
     return Var(v, t->push(v, pack(OpCode::leaf, 0, 0)), t->stamp_);
   }
 
   template <class Op>
-  static Var unary(OpCode code, const Var& x) {
+  static Var unary(OpCode code, const Var& x, std::source_location where) {
     const double y = Op::value(x.value_);
     Tape* t = active_tape;
-    if (t != nullptr && x.stamp_ == t->stamp_) [[likely]]
+    if (t != nullptr && x.stamp_ == t->match_stamp_) [[likely]]
       return Var(y, t->push(y, pack(code, x.id_, 0)), t->stamp_);
-    return unary_slow(code, x, y);
+    return unary_slow(code, x, y, where);
   }
 
   template <class Op>
-  static Var binary(OpCode code, const Var& a, const Var& b) {
+  static Var binary(OpCode code, const Var& a, const Var& b, std::source_location where) {
     const double y = Op::value(a.value_, b.value_);
     Tape* t = active_tape;
-    if (t != nullptr && a.stamp_ == t->stamp_ && b.stamp_ == t->stamp_) [[likely]]
+    if (t != nullptr && a.stamp_ == t->match_stamp_ && b.stamp_ == t->match_stamp_) [[likely]]
       return Var(y, t->push(y, pack(code, a.id_, b.id_)), t->stamp_);
-    return binary_slow(code, a, b, y);
+    return binary_slow(code, a, b, y, where);
   }
 
   // Var op constant (code is the op's `_vc` form) and constant op Var (`_cv`).
   template <class Op>
-  static Var with_constant_rhs(OpCode code_vc, const Var& a, double c) {
+  static Var with_constant_rhs(OpCode code_vc, const Var& a, double c, std::source_location where) {
     const double y = Op::value(a.value_, c);
     Tape* t = active_tape;
-    if (t != nullptr && a.stamp_ == t->stamp_) [[likely]]
+    if (t != nullptr && a.stamp_ == t->match_stamp_) [[likely]]
       return record_with_constant(*t, code_vc, a.id_, c, y);
-    return constant_operand_slow(code_vc, a, c, y);
+    return constant_operand_slow(code_vc, a, c, y, where);
   }
   template <class Op>
-  static Var with_constant_lhs(OpCode code_cv, double c, const Var& b) {
+  static Var with_constant_lhs(OpCode code_cv, double c, const Var& b, std::source_location where) {
     const double y = Op::value(c, b.value_);
     Tape* t = active_tape;
-    if (t != nullptr && b.stamp_ == t->stamp_) [[likely]]
+    if (t != nullptr && b.stamp_ == t->match_stamp_) [[likely]]
       return record_with_constant(*t, code_cv, b.id_, c, y);
-    return constant_operand_slow(code_cv, b, c, y);
+    return constant_operand_slow(code_cv, b, c, y, where);
   }
 
   static Var record_with_constant(Tape& t, OpCode code, std::uint32_t var_id, double c, double y) {
@@ -137,9 +148,13 @@ struct Recorder {
     return Var(y, t.push(y, pack(code, var_id, k)), t.stamp_);
   }
 
-  static Var unary_slow(OpCode code, const Var& x, double y);
-  static Var binary_slow(OpCode code, const Var& a, const Var& b, double y);
-  static Var constant_operand_slow(OpCode code, const Var& x, double c, double y);
+  static Var leaf_slow(Tape& t, double v);
+  // Anomaly mode: remembers where `result` was recorded and throws
+  // AnomalyError if its value is not finite.
+  static Var checked(Tape& t, Var result, OpCode code, std::initializer_list<double> inputs, std::source_location where);
+  static Var unary_slow(OpCode code, const Var& x, double y, std::source_location where);
+  static Var binary_slow(OpCode code, const Var& a, const Var& b, double y, std::source_location where);
+  static Var constant_operand_slow(OpCode code, const Var& x, double c, double y, std::source_location where);
   // The live tape of this thread that `v` belongs to; throws when there is none.
   static Tape& owner(const Var& v, const char* what);
 };
@@ -151,13 +166,13 @@ inline Var::Var(double v) : Var(detail::Recorder::leaf(v)) {}
 // ---- arithmetic -------------------------------------------------------------
 #define AD_DEFINE_OPERATOR(sym, name, Struct)                                              \
   inline Var operator sym(const Var& a, const Var& b) {                                    \
-    return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b);                      \
+    return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b, {});                  \
   }                                                                                        \
   inline Var operator sym(const Var& a, double b) {                                        \
-    return detail::Recorder::with_constant_rhs<ops::Struct>(OpCode::name##_vc, a, b);      \
+    return detail::Recorder::with_constant_rhs<ops::Struct>(OpCode::name##_vc, a, b, {});  \
   }                                                                                        \
   inline Var operator sym(double a, const Var& b) {                                        \
-    return detail::Recorder::with_constant_lhs<ops::Struct>(OpCode::name##_cv, a, b);      \
+    return detail::Recorder::with_constant_lhs<ops::Struct>(OpCode::name##_cv, a, b, {});  \
   }
 AD_DEFINE_OPERATOR(+, add, Add)
 AD_DEFINE_OPERATOR(-, sub, Sub)
@@ -165,7 +180,7 @@ AD_DEFINE_OPERATOR(*, mul, Mul)
 AD_DEFINE_OPERATOR(/, div, Div)
 #undef AD_DEFINE_OPERATOR
 
-inline Var Var::operator-() const { return detail::Recorder::unary<ops::Neg>(OpCode::neg, *this); }
+inline Var Var::operator-() const { return detail::Recorder::unary<ops::Neg>(OpCode::neg, *this, {}); }
 inline Var& Var::operator+=(const Var& b) { return *this = *this + b; }
 inline Var& Var::operator-=(const Var& b) { return *this = *this - b; }
 inline Var& Var::operator*=(const Var& b) { return *this = *this * b; }
@@ -178,22 +193,24 @@ inline Var& Var::operator/=(double b) { return *this = *this / b; }
 // ---- maths functions ----------------------------------------------------------
 // Each has a double overload too, so code written with `ad::tanh(x)` works for
 // T = double, and unqualified calls find the Var overload by ADL.
-#define AD_DEFINE_UNARY_FUNCTION(name, Struct)                                                  \
-  inline Var name(const Var& x) { return detail::Recorder::unary<ops::Struct>(OpCode::name, x); } \
+#define AD_DEFINE_UNARY_FUNCTION(name, Struct)                                              \
+  inline Var name(const Var& x, std::source_location where = std::source_location::current()) { \
+    return detail::Recorder::unary<ops::Struct>(OpCode::name, x, where);                     \
+  }                                                                                          \
   inline double name(double x) { return ops::Struct::value(x); }
 AD_UNARY_OPS(AD_DEFINE_UNARY_FUNCTION)
 #undef AD_DEFINE_UNARY_FUNCTION
 
-#define AD_DEFINE_BINARY_FUNCTION(name, Struct)                                          \
-  inline Var name(const Var& a, const Var& b) {                                          \
-    return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b);                    \
-  }                                                                                      \
-  inline Var name(const Var& a, double b) {                                              \
-    return detail::Recorder::with_constant_rhs<ops::Struct>(OpCode::name##_vc, a, b);    \
-  }                                                                                      \
-  inline Var name(double a, const Var& b) {                                              \
-    return detail::Recorder::with_constant_lhs<ops::Struct>(OpCode::name##_cv, a, b);    \
-  }                                                                                      \
+#define AD_DEFINE_BINARY_FUNCTION(name, Struct)                                                        \
+  inline Var name(const Var& a, const Var& b, std::source_location where = std::source_location::current()) { \
+    return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b, where);                           \
+  }                                                                                                    \
+  inline Var name(const Var& a, double b, std::source_location where = std::source_location::current()) { \
+    return detail::Recorder::with_constant_rhs<ops::Struct>(OpCode::name##_vc, a, b, where);           \
+  }                                                                                                    \
+  inline Var name(double a, const Var& b, std::source_location where = std::source_location::current()) { \
+    return detail::Recorder::with_constant_lhs<ops::Struct>(OpCode::name##_cv, a, b, where);           \
+  }                                                                                                    \
   inline double name(double a, double b) { return ops::Struct::value(a, b); }
 AD_DEFINE_BINARY_FUNCTION(pow, Pow)
 AD_DEFINE_BINARY_FUNCTION(atan2, Atan2)

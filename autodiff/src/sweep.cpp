@@ -3,51 +3,65 @@
 // knows any op's derivative.
 #include <bit>
 #include <cstdint>
+#include <cmath>
 #include <stdexcept>
 #include <string>
+
+#include <fmt/format.h>
 
 #include <autodiff/scalar_ops.hpp>
 #include <autodiff/tape.hpp>
 #include <autodiff/var.hpp>
 
 namespace ad {
-namespace {
 
 // adj[k] holds d(root)/d(node k) once every node after k has been swept; the
 // loop pushes it to k's inputs with the local partials (the chain rule). A
 // node whose adjoint is exactly 0 pushes nothing, so an infinite partial on a
 // branch the root does not depend on (sqrt at 0, say) yields 0, not NaN.
-void sweep(const detail::Node* nodes, const double* constants, double* adj, std::uint32_t root) {
+// `checked` (anomaly mode) also verifies every adjoint it produces.
+template <bool checked>
+void Tape::sweep(std::uint32_t root) {
+  const detail::Node* nodes = nodes_;
+  const double* constants = constants_.data();
+  double* adj = adjoints_.data();
   for (std::uint32_t k = root + 1; k-- > 0;) {
     const double g = adj[k];
     if ((std::bit_cast<std::uint64_t>(g) << 1) == 0) [[unlikely]]  // +0 or -0, tested on the bits
       continue;
     const detail::Node& n = nodes[k];
     const double y = n.value;
+    // adj[input] += contribution, verified in anomaly mode.
+    auto push = [&](std::uint32_t input, double contribution) {
+      adj[input] += contribution;
+      if constexpr (checked)
+        if (!std::isfinite(adj[input])) [[unlikely]]
+          report_adjoint_anomaly(k, input, g, contribution);
+    };
     switch (n.op()) {
       case OpCode::leaf:
         break;
 #define AD_SWEEP_UNARY(name, Struct)                                          \
   case OpCode::name:                                                          \
-    adj[n.a()] += g * ops::Struct::derivative(nodes[n.a()].value, y);         \
+    push(n.a(), g * ops::Struct::derivative(nodes[n.a()].value, y));          \
     break;
         AD_UNARY_OPS(AD_SWEEP_UNARY)
 #undef AD_SWEEP_UNARY
 #define AD_SWEEP_BINARY(name, Struct)                                         \
   case OpCode::name: {                                                        \
     const double a = nodes[n.a()].value, b = nodes[n.b()].value;              \
-    adj[n.a()] += g * ops::Struct::d_a(a, b, y);                              \
-    adj[n.b()] += g * ops::Struct::d_b(a, b, y);                              \
+    push(n.a(), g * ops::Struct::d_a(a, b, y));                               \
+    push(n.b(), g * ops::Struct::d_b(a, b, y));                               \
     break;                                                                    \
   }                                                                           \
   case OpCode::name##_vc: {                                                   \
     const double a = nodes[n.a()].value, c = constants[n.b()];                \
-    adj[n.a()] += g * ops::Struct::d_a(a, c, y);                              \
+    push(n.a(), g * ops::Struct::d_a(a, c, y));                               \
     break;                                                                    \
   }                                                                           \
   case OpCode::name##_cv: {                                                   \
     const double c = constants[n.b()], b = nodes[n.a()].value;                \
-    adj[n.a()] += g * ops::Struct::d_b(c, b, y);                              \
+    push(n.a(), g * ops::Struct::d_b(c, b, y));                               \
     break;                                                                    \
   }
         AD_BINARY_OPS(AD_SWEEP_BINARY)
@@ -58,13 +72,28 @@ void sweep(const detail::Node* nodes, const double* constants, double* adj, std:
   }
 }
 
-}  // namespace
+void Tape::report_adjoint_anomaly(std::uint32_t node, std::uint32_t input, double adjoint, double contribution) const {
+  const NodeView v = this->node(node);
+  std::string inputs;
+  for (std::uint32_t i = 0; i < v.input_count; ++i)
+    inputs += fmt::format("{}#{} = {}", i ? ", " : "", v.inputs[i], nodes_[v.inputs[i]].value);
+  if (v.has_constant) inputs += fmt::format(", constant {}", v.constant);
+  const std::source_location* where = location_of(node);
+  throw AnomalyError(fmt::format(
+      "ad::DetectAnomaly: the backward of {} (node #{}, value {}, inputs {}) sent {} to node #{} (adjoint of the "
+      "output {}), recorded at {}",
+      op_info(v.op).name, node, nodes_[node].value, inputs, contribution, input, adjoint,
+      where ? detail::source_text(*where) : std::string("an unknown place (recorded before anomaly detection was on)")));
+}
 
 void Tape::backward(const Var& root) {
   check_index(root, "backward");
   adjoints_.assign(std::size_t{root.id_} + 1, 0.0);
   adjoints_[root.id_] = 1.0;
-  sweep(nodes_, constants_.data(), adjoints_.data(), root.id_);
+  if (anomaly_)
+    sweep<true>(root.id_);
+  else
+    sweep<false>(root.id_);
 }
 
 double Tape::adjoint(const Var& v) const {

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,7 @@ namespace detail {
 constinit thread_local Tape* active_tape = nullptr;
 constinit thread_local Tape* innermost_tape = nullptr;
 constinit thread_local int no_grad_depth = 0;
+constinit thread_local int anomaly_depth = 0;
 
 namespace {
 // Stamps identify recordings process-wide. 0 is reserved for constants. A
@@ -24,7 +26,7 @@ std::atomic<std::uint32_t> next_stamp{1};
 
 std::uint32_t fresh_stamp() noexcept {
   std::uint32_t s = next_stamp.fetch_add(1, std::memory_order_relaxed);
-  if (s == 0) s = next_stamp.fetch_add(1, std::memory_order_relaxed);
+  while (s == 0 || s == unmatchable_stamp) s = next_stamp.fetch_add(1, std::memory_order_relaxed);
   return s;
 }
 }  // namespace
@@ -37,6 +39,7 @@ Tape::Tape()
       recording_before_(detail::active_tape) {
   detail::innermost_tape = this;
   detail::active_tape = this;
+  set_anomaly(detail::anomaly_depth > 0);  // a tape opened inside DetectAnomaly is checked too
 }
 
 Tape::~Tape() {
@@ -61,6 +64,8 @@ Tape::~Tape() {
 void Tape::clear() noexcept {
   previous_stamp_ = stamp_;
   stamp_ = detail::fresh_stamp();
+  set_anomaly(anomaly_);
+  locations_.clear();
   end_ = nodes_;
   if (tensor_tape_) tensor_tape_->clear();
   constants_.clear();
@@ -81,6 +86,23 @@ void Tape::grow() {
   nodes_ = static_cast<detail::Node*>(grown);
   end_ = nodes_ + size;
   limit_ = nodes_ + wanted;
+}
+
+const std::source_location* Tape::location_of(std::uint32_t id) const noexcept {
+  // Appended in recording order, so sorted by node id.
+  auto it = std::lower_bound(locations_.begin(), locations_.end(), id,
+                             [](const auto& entry, std::uint32_t key) { return entry.first < key; });
+  return it != locations_.end() && it->first == id ? &it->second : nullptr;
+}
+
+DetectAnomaly::DetectAnomaly() : tape_(detail::innermost_tape), was_on_(tape_ != nullptr && tape_->anomaly_enabled()) {
+  ++detail::anomaly_depth;
+  if (tape_ != nullptr) tape_->set_anomaly(true);
+}
+
+DetectAnomaly::~DetectAnomaly() {
+  --detail::anomaly_depth;
+  if (tape_ != nullptr && detail::innermost_tape == tape_) tape_->set_anomaly(was_on_);
 }
 
 detail::TensorTape& Tape::tensor_tape() {

@@ -1,4 +1,5 @@
 // TensorT's own members: factories, inspection, gradients and identity.
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -174,8 +175,13 @@ void TensorT<T>::backward(const TensorT& seed, bool retain_graph) {
         "pass retain_graph = true to sweep it twice");
   auto& g = i.grad_buffer();
   const auto s = seed.values();
-  for (std::size_t k = 0; k < g.size(); ++k) g[k] += s[k];
-  if (i.is_leaf()) return;  // d leaf / d leaf = seed; nothing recorded to sweep
+  if (i.is_leaf()) {  // d leaf / d leaf = seed, accumulated like any leaf gradient; nothing to sweep
+    for (std::size_t k = 0; k < g.size(); ++k) g[k] += s[k];
+    return;
+  }
+  // Only leaves accumulate across backward() calls: a recorded root starts
+  // this sweep from the seed alone, not from what a retained sweep left.
+  std::copy(s.begin(), s.end(), g.begin());
   i.tape->backward(i, retain_graph);
 }
 

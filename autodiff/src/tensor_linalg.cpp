@@ -62,7 +62,7 @@ MatmulPlan plan_matmul(const Shape& a, const Shape& b) {
 
 // C = A B;  dA += dC B^T,  dB += A^T dC  (summed over the batch where shared)
 template <class T>
-TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
+TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, std::source_location where) {
   detail::check_input(a, "matmul");
   detail::check_input(b, "matmul");
   TensorImpl<T>& ia = a.impl();
@@ -72,7 +72,7 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
   for (std::size_t s = 0; s < p.batch; ++s)
     linalg::gemm<T>(false, false, p.m, p.n, p.k, T(1), ia.values.data() + s * p.stride_a, p.k,
                     ib.values.data() + s * p.stride_b, p.n, T(0), c.data() + s * p.m * p.n, p.n);
-  return detail::record("matmul", p.out, std::move(c), {&a, &b}, [pa = &ia, pb = &ib, p](TensorImpl<T>& out) {
+  return detail::record(where, "matmul", p.out, std::move(c), {&a, &b}, [pa = &ia, pb = &ib, p](TensorImpl<T>& out) {
     T* ga = grad_of(*pa);
     T* gb = grad_of(*pb);
     for (std::size_t s = 0; s < p.batch; ++s) {
@@ -89,7 +89,7 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
 
 // y = sum_i a_i b_i;  da += dy b,  db += dy a
 template <class T>
-TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b) {
+TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b, std::source_location where) {
   detail::check_input(a, "dot");
   detail::check_input(b, "dot");
   TensorImpl<T>& ia = a.impl();
@@ -99,7 +99,7 @@ TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b) {
                                             ia.shape.to_string(), ib.shape.to_string()));
   T y = T(0);
   for (std::size_t i = 0; i < ia.values.size(); ++i) y += ia.values[i] * ib.values[i];
-  return detail::record("dot", Shape{}, std::vector<T>{y}, {&a, &b}, [pa = &ia, pb = &ib](TensorImpl<T>& out) {
+  return detail::record(where, "dot", Shape{}, std::vector<T>{y}, {&a, &b}, [pa = &ia, pb = &ib](TensorImpl<T>& out) {
     const T g = out.grad[0];
     if (T* ga = grad_of(*pa))
       for (std::size_t i = 0; i < pa->values.size(); ++i) ga[i] += g * pb->values[i];
@@ -108,9 +108,9 @@ TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b) {
   });
 }
 
-template TensorT<float> matmul(const TensorT<float>&, const TensorT<float>&);
-template TensorT<double> matmul(const TensorT<double>&, const TensorT<double>&);
-template TensorT<float> dot(const TensorT<float>&, const TensorT<float>&);
-template TensorT<double> dot(const TensorT<double>&, const TensorT<double>&);
+template TensorT<float> matmul(const TensorT<float>&, const TensorT<float>&, std::source_location);
+template TensorT<double> matmul(const TensorT<double>&, const TensorT<double>&, std::source_location);
+template TensorT<float> dot(const TensorT<float>&, const TensorT<float>&, std::source_location);
+template TensorT<double> dot(const TensorT<double>&, const TensorT<double>&, std::source_location);
 
 }  // namespace ad

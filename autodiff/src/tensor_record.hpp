@@ -3,12 +3,15 @@
 // inputs. The lambda is the op's derivative, written next to its forward.
 #pragma once
 
+#include <cmath>
+#include <source_location>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include <autodiff/tape.hpp>
 #include <autodiff/tensor.hpp>
 
 namespace ad::detail {
@@ -38,12 +41,30 @@ void check_input(const TensorT<T>& x, std::string_view op) {
         op, i.name, i.shape.to_string()));
 }
 
+// Anomaly mode (ad::DetectAnomaly): throws AnomalyError if an op produced a
+// NaN or an infinity, naming the op, its inputs and the line that called it.
+std::string describe_inputs_for_anomaly(const std::vector<const TensorImplBase*>& inputs);
+[[noreturn]] void throw_value_anomaly(std::string_view op, std::size_t index, double value,
+                                      const std::vector<const TensorImplBase*>& inputs, std::source_location where);
+
+template <class T, class Inputs>
+void check_values(std::string_view op, const std::vector<T>& values, const Inputs& inputs, std::source_location where) {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i])) [[unlikely]] {
+      std::vector<const TensorImplBase*> in;
+      for (const TensorT<T>* t : inputs) in.push_back(&t->impl());
+      throw_value_anomaly(op, i, double(values[i]), in, where);
+    }
+}
+
 // Wraps the output values in a tensor and, when an input requires a gradient
 // and recording is on, records the op with `backward` as its derivative.
 // `inputs` is any range of `const TensorT<T>*`.
 template <class T, class Inputs, class Backward>
-TensorT<T> record_with_inputs(std::string_view op, const Shape& shape, std::vector<T> values, const Inputs& inputs,
-                              Backward backward) {
+TensorT<T> record_with_inputs(std::source_location where, std::string_view op, const Shape& shape,
+                              std::vector<T> values, const Inputs& inputs, Backward backward) {
+  if (anomaly_depth > 0) [[unlikely]]
+    check_values(op, values, inputs, where);
   auto out = std::make_shared<TensorImpl<T>>(shape, std::move(values));
   bool needs_grad = false;
   for (const TensorT<T>* in : inputs) needs_grad = needs_grad || in->impl().requires_grad;
@@ -51,6 +72,7 @@ TensorT<T> record_with_inputs(std::string_view op, const Shape& shape, std::vect
   TensorTape* tape = current_tensor_tape();
   if (tape == nullptr) return TensorT<T>(std::move(out));  // NoGrad
   auto node = std::make_unique<LambdaNode<T, Backward>>(op, std::move(backward));
+  node->where = where;
   for (const TensorT<T>* in : inputs) node->inputs.push_back(in->impl_ptr());
   out->node = std::move(node);
   out->requires_grad = true;
@@ -59,9 +81,9 @@ TensorT<T> record_with_inputs(std::string_view op, const Shape& shape, std::vect
 }
 
 template <class T, class Backward>
-TensorT<T> record(std::string_view op, const Shape& shape, std::vector<T> values,
+TensorT<T> record(std::source_location where, std::string_view op, const Shape& shape, std::vector<T> values,
                   std::initializer_list<const TensorT<T>*> inputs, Backward backward) {
-  return record_with_inputs<T>(op, shape, std::move(values), inputs, std::move(backward));
+  return record_with_inputs<T>(where, op, shape, std::move(values), inputs, std::move(backward));
 }
 
 }  // namespace ad::detail

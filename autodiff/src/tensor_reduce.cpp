@@ -51,7 +51,7 @@ std::vector<std::int64_t> all_axes(std::size_t rank) {
 // y = scale * sum over the group; dx += dy * scale (mean is sum with scale 1/group)
 template <class T>
 TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim,
-                      bool average) {
+                      bool average, std::source_location where) {
   detail::check_input(x, op);
   TensorImpl<T>& in = x.impl();
   const Reduction r = plan_reduction(in.shape, axes, keepdim, op);
@@ -62,7 +62,7 @@ TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std
   detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) { y[o] += in.values[i]; });
   if (average)
     for (T& v : y) v *= scale;
-  return detail::record(op, r.out, std::move(y), {&x}, [px = &in, reduced = r.reduced, scale](TensorImpl<T>& out) {
+  return detail::record(where, op, r.out, std::move(y), {&x}, [px = &in, reduced = r.reduced, scale](TensorImpl<T>& out) {
     if (T* gx = grad_of(*px))
       detail::for_each_reduce(px->shape, reduced, [&](std::size_t i, std::size_t o) { gx[i] += out.grad[o] * scale; });
   });
@@ -71,25 +71,25 @@ TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std
 }  // namespace
 
 template <class T>
-TensorT<T> sum(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  return scaled_sum("sum", x, axes, keepdim, false);
+TensorT<T> sum(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim, std::source_location where) {
+  return scaled_sum("sum", x, axes, keepdim, false, where);
 }
 template <class T>
-TensorT<T> sum(const TensorT<T>& x) {
-  return sum(x, all_axes(x.rank()), false);
+TensorT<T> sum(const TensorT<T>& x, std::source_location where) {
+  return sum(x, all_axes(x.rank()), false, where);
 }
 template <class T>
-TensorT<T> mean(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  return scaled_sum("mean", x, axes, keepdim, true);
+TensorT<T> mean(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim, std::source_location where) {
+  return scaled_sum("mean", x, axes, keepdim, true, where);
 }
 template <class T>
-TensorT<T> mean(const TensorT<T>& x) {
-  return mean(x, all_axes(x.rank()), false);
+TensorT<T> mean(const TensorT<T>& x, std::source_location where) {
+  return mean(x, all_axes(x.rank()), false, where);
 }
 
 // y = max over the group; dx += dy at the first maximal element of each group
 template <class T>
-TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim) {
+TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim, std::source_location where) {
   detail::check_input(x, "max");
   TensorImpl<T>& in = x.impl();
   const Reduction r = plan_reduction(in.shape, axes, keepdim, "max");
@@ -106,20 +106,20 @@ TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool 
       }
     }
   });
-  return detail::record("max", r.out, std::move(y), {&x}, [px = &in, argmax = std::move(argmax)](TensorImpl<T>& out) {
+  return detail::record(where, "max", r.out, std::move(y), {&x}, [px = &in, argmax = std::move(argmax)](TensorImpl<T>& out) {
     if (T* gx = grad_of(*px))
       for (std::size_t o = 0; o < argmax.size(); ++o) gx[argmax[o]] += out.grad[o];
   });
 }
 template <class T>
-TensorT<T> max(const TensorT<T>& x) {
-  return max(x, all_axes(x.rank()), false);
+TensorT<T> max(const TensorT<T>& x, std::source_location where) {
+  return max(x, all_axes(x.rank()), false, where);
 }
 
 // y = m + log(sum exp(x - m)) with m the group maximum (no overflow);
 // dx += dy * exp(x - y) (the softmax)
 template <class T>
-TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim) {
+TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim, std::source_location where) {
   detail::check_input(x, "logsumexp");
   TensorImpl<T>& in = x.impl();
   const Reduction r = plan_reduction(in.shape, {axis}, keepdim, "logsumexp");
@@ -134,7 +134,7 @@ TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim) {
   });
   std::vector<T> y(n_out);
   for (std::size_t o = 0; o < n_out; ++o) y[o] = std::isfinite(m[o]) ? m[o] + std::log(s[o]) : m[o];
-  return detail::record("logsumexp", r.out, std::move(y), {&x}, [px = &in, reduced = r.reduced](TensorImpl<T>& out) {
+  return detail::record(where, "logsumexp", r.out, std::move(y), {&x}, [px = &in, reduced = r.reduced](TensorImpl<T>& out) {
     if (T* gx = grad_of(*px))
       detail::for_each_reduce(px->shape, reduced, [&](std::size_t i, std::size_t o) {
         gx[i] += out.grad[o] * std::exp(px->values[i] - out.values[o]);
@@ -144,16 +144,16 @@ TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim) {
 
 // y = exp(x - logsumexp(x)); dx += y * (dy - sum(dy * y)) along the axis
 template <class T>
-TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis) {
+TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis, std::source_location where) {
   detail::check_input(x, "softmax");
   TensorImpl<T>& in = x.impl();
-  const TensorT<T> lse = logsumexp(x.detach(), axis, false);  // a constant: not recorded
+  const TensorT<T> lse = logsumexp(x.detach(), axis, false, where);  // a constant: not recorded
   const Reduction r = plan_reduction(in.shape, {axis}, false, "softmax");
   const auto& l = lse.impl().values;
   std::vector<T> y(in.values.size());
   detail::for_each_reduce(in.shape, r.reduced,
                           [&](std::size_t i, std::size_t o) { y[i] = std::exp(in.values[i] - l[o]); });
-  return detail::record("softmax", in.shape, std::move(y), {&x}, [px = &in, reduced = r.reduced, n = l.size()](TensorImpl<T>& out) {
+  return detail::record(where, "softmax", in.shape, std::move(y), {&x}, [px = &in, reduced = r.reduced, n = l.size()](TensorImpl<T>& out) {
     T* gx = grad_of(*px);
     if (gx == nullptr) return;
     std::vector<T> dot(n, T(0));
@@ -165,15 +165,15 @@ TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis) {
 
 // y = x - logsumexp(x); dx += dy - softmax(x) * sum(dy) along the axis
 template <class T>
-TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis) {
+TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis, std::source_location where) {
   detail::check_input(x, "log_softmax");
   TensorImpl<T>& in = x.impl();
-  const TensorT<T> lse = logsumexp(x.detach(), axis, false);  // a constant: not recorded
+  const TensorT<T> lse = logsumexp(x.detach(), axis, false, where);  // a constant: not recorded
   const Reduction r = plan_reduction(in.shape, {axis}, false, "log_softmax");
   const auto& l = lse.impl().values;
   std::vector<T> y(in.values.size());
   detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) { y[i] = in.values[i] - l[o]; });
-  return detail::record("log_softmax", in.shape, std::move(y), {&x},
+  return detail::record(where, "log_softmax", in.shape, std::move(y), {&x},
                         [px = &in, reduced = r.reduced, n = l.size()](TensorImpl<T>& out) {
                           T* gx = grad_of(*px);
                           if (gx == nullptr) return;
@@ -187,15 +187,15 @@ TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis) {
 }
 
 #define AD_INSTANTIATE_REDUCTIONS(T)                                                   \
-  template TensorT<T> sum(const TensorT<T>&);                                          \
-  template TensorT<T> sum(const TensorT<T>&, const std::vector<std::int64_t>&, bool);  \
-  template TensorT<T> mean(const TensorT<T>&);                                         \
-  template TensorT<T> mean(const TensorT<T>&, const std::vector<std::int64_t>&, bool); \
-  template TensorT<T> max(const TensorT<T>&);                                          \
-  template TensorT<T> max(const TensorT<T>&, const std::vector<std::int64_t>&, bool);  \
-  template TensorT<T> logsumexp(const TensorT<T>&, std::int64_t, bool);                \
-  template TensorT<T> softmax(const TensorT<T>&, std::int64_t);                        \
-  template TensorT<T> log_softmax(const TensorT<T>&, std::int64_t);
+  template TensorT<T> sum(const TensorT<T>&, std::source_location);                                          \
+  template TensorT<T> sum(const TensorT<T>&, const std::vector<std::int64_t>&, bool, std::source_location);  \
+  template TensorT<T> mean(const TensorT<T>&, std::source_location);                                         \
+  template TensorT<T> mean(const TensorT<T>&, const std::vector<std::int64_t>&, bool, std::source_location); \
+  template TensorT<T> max(const TensorT<T>&, std::source_location);                                          \
+  template TensorT<T> max(const TensorT<T>&, const std::vector<std::int64_t>&, bool, std::source_location);  \
+  template TensorT<T> logsumexp(const TensorT<T>&, std::int64_t, bool, std::source_location);                \
+  template TensorT<T> softmax(const TensorT<T>&, std::int64_t, std::source_location);                        \
+  template TensorT<T> log_softmax(const TensorT<T>&, std::int64_t, std::source_location);
 AD_INSTANTIATE_REDUCTIONS(float)
 AD_INSTANTIATE_REDUCTIONS(double)
 #undef AD_INSTANTIATE_REDUCTIONS

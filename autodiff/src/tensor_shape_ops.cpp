@@ -42,20 +42,20 @@ void for_each_transposed(const Shape& in, std::size_t a0, std::size_t a1, F&& f)
 
 // Same elements in the same order, another shape; dx = dy reshaped
 template <class T>
-TensorT<T> reshape(const TensorT<T>& x, const Shape& shape) {
+TensorT<T> reshape(const TensorT<T>& x, const Shape& shape, std::source_location where) {
   detail::check_input(x, "reshape");
   TensorImpl<T>& in = x.impl();
   if (shape.numel() != in.values.size())
     throw std::invalid_argument(fmt::format("ad::reshape: cannot reshape {} ({} elements) to {} ({} elements)",
                                             in.shape.to_string(), in.values.size(), shape.to_string(), shape.numel()));
-  return detail::record("reshape", shape, in.values, {&x}, [px = &in](TensorImpl<T>& out) {
+  return detail::record(where, "reshape", shape, in.values, {&x}, [px = &in](TensorImpl<T>& out) {
     if (T* gx = grad_of(*px))
       for (std::size_t i = 0; i < out.grad.size(); ++i) gx[i] += out.grad[i];
   });
 }
 
 template <class T>
-TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0, std::int64_t axis1) {
+TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0, std::int64_t axis1, std::source_location where) {
   detail::check_input(x, "transpose");
   TensorImpl<T>& in = x.impl();
   if (in.shape.rank() < 2)
@@ -67,7 +67,7 @@ TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0, std::int64_t axis1
   std::swap(shape[a0], shape[a1]);
   std::vector<T> y(in.values.size());
   for_each_transposed(in.shape, a0, a1, [&](std::size_t o, std::size_t i) { y[o] = in.values[i]; });
-  return detail::record("transpose", shape, std::move(y), {&x}, [px = &in, a0, a1](TensorImpl<T>& out) {
+  return detail::record(where, "transpose", shape, std::move(y), {&x}, [px = &in, a0, a1](TensorImpl<T>& out) {
     if (T* gx = grad_of(*px))
       for_each_transposed(px->shape, a0, a1, [&](std::size_t o, std::size_t i) { gx[i] += out.grad[o]; });
   });
@@ -78,12 +78,12 @@ TensorT<T> TensorT<T>::t() const {
   if (rank() != 2)
     throw std::invalid_argument(
         fmt::format("ad::Tensor::t: needs a 2-d tensor, this one has shape {} (use transpose())", shape().to_string()));
-  return transpose(*this, 0, 1);
+  return transpose(*this, 0, 1, std::source_location{});
 }
 
 // y[r] = x[indices[r]] along axis 0; dx[indices[r]] += dy[r]
 template <class T>
-TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices) {
+TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices, std::source_location where) {
   detail::check_input(x, "rows");
   TensorImpl<T>& in = x.impl();
   if (in.shape.rank() == 0) throw std::invalid_argument("ad::rows: a rank-0 tensor has no rows");
@@ -98,7 +98,7 @@ TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices) {
   for (std::size_t r = 0; r < indices.size(); ++r)
     std::copy_n(in.values.begin() + static_cast<std::ptrdiff_t>(indices[r] * width), width,
                 y.begin() + static_cast<std::ptrdiff_t>(r * width));
-  return detail::record("rows", shape, std::move(y), {&x}, [px = &in, indices, width](TensorImpl<T>& out) {
+  return detail::record(where, "rows", shape, std::move(y), {&x}, [px = &in, indices, width](TensorImpl<T>& out) {
     if (T* gx = grad_of(*px))
       for (std::size_t r = 0; r < indices.size(); ++r)
         for (std::size_t j = 0; j < width; ++j) gx[indices[r] * width + j] += out.grad[r * width + j];
@@ -106,19 +106,19 @@ TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices) {
 }
 
 template <class T>
-TensorT<T> slice_rows(const TensorT<T>& x, std::size_t begin, std::size_t end) {
+TensorT<T> slice_rows(const TensorT<T>& x, std::size_t begin, std::size_t end, std::source_location where) {
   const Shape& s = x.shape();
   if (s.rank() == 0 || begin > end || end > s[0])
     throw std::out_of_range(fmt::format("ad::slice_rows: rows [{}, {}) are not within shape {}", begin, end, s.to_string()));
   std::vector<std::size_t> indices(end - begin);
   std::iota(indices.begin(), indices.end(), begin);
-  return rows(x, indices);
+  return rows(x, indices, where);
 }
 
 // Joins along `axis`: each input is a block of `extent * inner` elements in
 // each of the `outer` slabs of the output; dx_i is its block of dy
 template <class T>
-TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg) {
+TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std::source_location where) {
   if (xs.empty()) throw std::invalid_argument("ad::concat: no tensors to join");
   for (const auto& x : xs) detail::check_input(x, "concat");
   const Shape& first = xs[0].shape();
@@ -157,7 +157,7 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg) {
     handles.push_back(&x);
   }
   return detail::record_with_inputs<T>(
-      "concat", shape, std::move(y), handles, [inputs, offsets, outer, slab, axis, inner](TensorImpl<T>& o) {
+      where, "concat", shape, std::move(y), handles, [inputs, offsets, outer, slab, axis, inner](TensorImpl<T>& o) {
         for (std::size_t k = 0; k < inputs.size(); ++k) {
           T* gx = grad_of(*inputs[k]);
           if (gx == nullptr) continue;
@@ -170,7 +170,7 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg) {
 
 // Inserts a new axis of extent 1 at `axis` in each input, then concatenates.
 template <class T>
-TensorT<T> stack(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg) {
+TensorT<T> stack(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std::source_location where) {
   if (xs.empty()) throw std::invalid_argument("ad::stack: no tensors to stack");
   const Shape& first = xs[0].shape();
   const std::size_t axis = normalize_axis(axis_arg, first.rank() + 1, "stack");
@@ -181,18 +181,18 @@ TensorT<T> stack(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg) {
           fmt::format("ad::stack: all tensors need the same shape; got {} and {}", first.to_string(), x.shape().to_string()));
     std::array<std::size_t, Shape::max_rank> dims{};
     for (std::size_t a = 0, b = 0; a <= first.rank(); ++a) dims[a] = a == axis ? 1 : first[b++];
-    expanded.push_back(reshape(x, Shape(std::span<const std::size_t>(dims.data(), first.rank() + 1))));
+    expanded.push_back(reshape(x, Shape(std::span<const std::size_t>(dims.data(), first.rank() + 1)), where));
   }
-  return concat(expanded, static_cast<std::int64_t>(axis));
+  return concat(expanded, static_cast<std::int64_t>(axis), where);
 }
 
 #define AD_INSTANTIATE_SHAPE_OPS(T)                                                \
-  template TensorT<T> reshape(const TensorT<T>&, const Shape&);                   \
-  template TensorT<T> transpose(const TensorT<T>&, std::int64_t, std::int64_t);   \
-  template TensorT<T> rows(const TensorT<T>&, const std::vector<std::size_t>&);   \
-  template TensorT<T> slice_rows(const TensorT<T>&, std::size_t, std::size_t);    \
-  template TensorT<T> concat(const std::vector<TensorT<T>>&, std::int64_t);       \
-  template TensorT<T> stack(const std::vector<TensorT<T>>&, std::int64_t);        \
+  template TensorT<T> reshape(const TensorT<T>&, const Shape&, std::source_location);                   \
+  template TensorT<T> transpose(const TensorT<T>&, std::int64_t, std::int64_t, std::source_location);   \
+  template TensorT<T> rows(const TensorT<T>&, const std::vector<std::size_t>&, std::source_location);   \
+  template TensorT<T> slice_rows(const TensorT<T>&, std::size_t, std::size_t, std::source_location);    \
+  template TensorT<T> concat(const std::vector<TensorT<T>>&, std::int64_t, std::source_location);       \
+  template TensorT<T> stack(const std::vector<TensorT<T>>&, std::int64_t, std::source_location);        \
   template TensorT<T> TensorT<T>::t() const;
 AD_INSTANTIATE_SHAPE_OPS(float)
 AD_INSTANTIATE_SHAPE_OPS(double)

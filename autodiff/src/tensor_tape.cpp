@@ -55,6 +55,11 @@ void TensorTape::clear() noexcept {
 
 void TensorTape::backward(TensorImplBase& root, bool retain_graph) {
   if (root.tape != this) throw std::logic_error("ad::Tensor::backward: the tensor is not recorded on this tape");
+  // Gradients that an earlier sweep with retain_graph left on recorded
+  // tensors would be pushed on a second time: each sweep starts them from
+  // zero (only leaves accumulate across sweeps).
+  for (std::size_t s = 0; s < root.slot; ++s)
+    if (TensorImplBase* t = slots_[s]; t != nullptr) t->free_grad();
   // Tape order is a topological order: by the time slot s is reached, every
   // op that used its tensor (all recorded later) has added its share to the
   // tensor's gradient.
@@ -63,6 +68,8 @@ void TensorTape::backward(TensorImplBase& root, bool retain_graph) {
     TensorImplBase* t = slots_[s];
     if (t == nullptr || !t->has_grad()) continue;  // dead, or no path to the root
     t->node->backward(*t);
+    if (anomaly_depth > 0) [[unlikely]]
+      check_backward_anomaly(*t);
     swept.push_back(t);
     if (!retain_graph && t != &root) t->free_grad();  // intermediate gradients are not kept
   }

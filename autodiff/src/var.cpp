@@ -1,11 +1,14 @@
 // The slow paths of recording: no active tape, constant operands, Vars of
 // enclosing tapes (read as constants), and stale or foreign Vars (errors).
 #include <cmath>
+#include <initializer_list>
+#include <source_location>
 #include <stdexcept>
 #include <string>
 
 #include <fmt/format.h>
 
+#include <autodiff/tape.hpp>
 #include <autodiff/var.hpp>
 
 namespace ad::detail {
@@ -19,9 +22,16 @@ const Tape* find_live_tape(std::uint32_t stamp) noexcept {
   return nullptr;
 }
 
-[[noreturn]] void throw_stale(OpCode code, const Var& v, const Tape& active) {
+// True when a live tape of this thread had `stamp` before its last clear().
+bool cleared_on_this_thread(std::uint32_t stamp) noexcept {
+  for (const Tape* t = innermost_tape; t != nullptr; t = t->enclosing())
+    if (t->previous_stamp() == stamp) return true;
+  return false;
+}
+
+[[noreturn]] void throw_stale(OpCode code, const Var& v) {
   const std::string op(op_info(code).name);
-  if (active.previous_stamp() == v.stamp())
+  if (cleared_on_this_thread(v.stamp()))
     throw std::logic_error(fmt::format(
         "ad::{}: an operand (node {}, value {}) was recorded before tape.clear(); Vars do not survive "
         "clear(): record them again",
@@ -39,36 +49,87 @@ Operand classify(OpCode code, const Var& v, const Tape& active) {
   if (stamp == 0) return Operand::constant;
   if (stamp == active.stamp()) return Operand::recorded;
   if (find_live_tape(stamp) != nullptr) return Operand::constant;  // an enclosing tape's Var
-  throw_stale(code, v, active);
+  throw_stale(code, v);
+}
+
+// With nothing recording (no tape on this thread, or inside NoGrad) an operand
+// is read as a constant, but it still must not be stale: a Var of a cleared or
+// destroyed recording, or of another thread's tape, is an error here too.
+void check_not_stale(OpCode code, const Var& v) {
+  if (v.stamp() != 0 && find_live_tape(v.stamp()) == nullptr) throw_stale(code, v);
 }
 
 OpCode constant_rhs_form(OpCode var_var) { return static_cast<OpCode>(static_cast<int>(var_var) + 1); }
 OpCode constant_lhs_form(OpCode var_var) { return static_cast<OpCode>(static_cast<int>(var_var) + 2); }
 
+std::string location_text(std::source_location where) {
+  if (where.line() == 0) return "an operator (operators cannot report a source line)";
+  return fmt::format("{}:{}", where.file_name(), where.line());
+}
+
 }  // namespace
 
-Var Recorder::unary_slow(OpCode code, const Var& x, double y) {
-  Tape* t = active_tape;
-  if (t != nullptr) classify(code, x, *t);  // throws for stale operands
-  return Var(y, 0, 0);                      // a constant in, a constant out
+std::string source_text(std::source_location where) { return location_text(where); }
+
+// Anomaly mode: the op just recorded as node `id` must have a finite value.
+Var Recorder::checked(Tape& t, Var result, OpCode code, std::initializer_list<double> inputs, std::source_location where) {
+  t.remember_location(result.id(), where);
+  if (!std::isfinite(result.value()))
+    throw AnomalyError(fmt::format("ad::DetectAnomaly: {} produced {} from input{} {} (node #{}), recorded at {}",
+                                   op_info(code).name, result.value(), inputs.size() > 1 ? "s" : "",
+                                   fmt::join(inputs, ", "), result.id(), location_text(where)));
+  return result;
 }
 
-Var Recorder::binary_slow(OpCode code, const Var& a, const Var& b, double y) {
+Var Recorder::leaf_slow(Tape& t, double v) {
+  if (!std::isfinite(v))
+    throw AnomalyError(fmt::format("ad::DetectAnomaly: a leaf (an input Var) was made from the value {}", v));
+  return Var(v, t.push(v, pack(OpCode::leaf, 0, 0)), t.stamp_);
+}
+
+Var Recorder::unary_slow(OpCode code, const Var& x, double y, std::source_location where) {
   Tape* t = active_tape;
-  if (t == nullptr) return Var(y, 0, 0);
+  if (t == nullptr) {
+    check_not_stale(code, x);
+    return Var(y, 0, 0);
+  }
+  if (classify(code, x, *t) == Operand::constant) return Var(y, 0, 0);  // a constant in, a constant out
+  // Recorded operand on the slow path: anomaly mode.
+  return Recorder::checked(*t, Var(y, t->push(y, pack(code, x.id_, 0)), t->stamp_), code, {x.value_}, where);
+}
+
+Var Recorder::binary_slow(OpCode code, const Var& a, const Var& b, double y, std::source_location where) {
+  Tape* t = active_tape;
+  if (t == nullptr) {
+    check_not_stale(code, a);
+    check_not_stale(code, b);
+    return Var(y, 0, 0);
+  }
   const Operand ka = classify(code, a, *t);
   const Operand kb = classify(code, b, *t);
+  Var result;
   if (ka == Operand::recorded && kb == Operand::recorded)
-    return Var(y, t->push(y, pack(code, a.id_, b.id_)), t->stamp_);
-  if (ka == Operand::recorded) return record_with_constant(*t, constant_rhs_form(code), a.id_, b.value_, y);
-  if (kb == Operand::recorded) return record_with_constant(*t, constant_lhs_form(code), b.id_, a.value_, y);
-  return Var(y, 0, 0);
+    result = Var(y, t->push(y, pack(code, a.id_, b.id_)), t->stamp_);
+  else if (ka == Operand::recorded)
+    result = record_with_constant(*t, constant_rhs_form(code), a.id_, b.value_, y);
+  else if (kb == Operand::recorded)
+    result = record_with_constant(*t, constant_lhs_form(code), b.id_, a.value_, y);
+  else
+    return Var(y, 0, 0);
+  return t->anomaly_enabled() ? Recorder::checked(*t, result, code, {a.value_, b.value_}, where) : result;
 }
 
-Var Recorder::constant_operand_slow(OpCode code, const Var& x, double, double y) {
+Var Recorder::constant_operand_slow(OpCode code, const Var& x, double c, double y, std::source_location where) {
   Tape* t = active_tape;
-  if (t != nullptr) classify(code, x, *t);
-  return Var(y, 0, 0);
+  if (t == nullptr) {
+    check_not_stale(code, x);
+    return Var(y, 0, 0);
+  }
+  if (classify(code, x, *t) == Operand::constant) return Var(y, 0, 0);
+  // Recorded operand on the slow path: anomaly mode.
+  const bool constant_left = op_info(code).operands == OperandKinds::constant_var;
+  const Var result = record_with_constant(*t, code, x.id_, c, y);
+  return Recorder::checked(*t, result, code, {constant_left ? c : x.value_, constant_left ? x.value_ : c}, where);
 }
 
 Tape& Recorder::owner(const Var& v, const char* what) {
