@@ -9,6 +9,7 @@
 #include <iterator>
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <fcntl.h>
@@ -76,6 +77,45 @@ class Reader {
   const std::string& path_;
   std::size_t pos_ = 0;
 };
+
+std::uint64_t little_endian_u64(const std::vector<std::uint8_t>& bytes, std::size_t at) {
+  std::uint64_t value = 0;
+  for (std::size_t i = 8; i-- > 0;) value = (value << 8) | bytes[at + i];
+  return value;
+}
+
+// Why the checksum does not match, as precisely as the bytes allow: a whole
+// model followed by extra bytes (its checksum then sits earlier in the file),
+// a file shorter than its layer headers describe (cut short), or changed
+// contents. `depth` and `element` come from the header, already validated.
+std::string checksum_mismatch(const std::vector<std::uint8_t>& bytes, std::uint32_t depth, std::size_t element) {
+  constexpr std::size_t header_size = 16;
+  // FNV-1a runs over the bytes in order, so one pass gives the hash of every
+  // prefix: h is the hash of bytes [0, end) when compared.
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (std::size_t end = 0; end + 8 < bytes.size(); ++end) {
+    if (end >= header_size && little_endian_u64(bytes, end) == h)
+      return fmt::format("{} trailing bytes after the end of the model (its checksum ends at byte {})",
+                         bytes.size() - end - 8, end + 8);
+    h ^= bytes[end];
+    h *= 0x100000001b3ull;
+  }
+  std::uint64_t needed = header_size;
+  for (std::uint32_t L = 0; L < depth && needed <= bytes.size(); ++L) {
+    if (needed + 17 > bytes.size()) {
+      needed += 17;
+      break;
+    }
+    const std::uint64_t inputs = little_endian_u64(bytes, needed), outputs = little_endian_u64(bytes, needed + 8);
+    if (inputs > max_layer_width || outputs > max_layer_width) break;  // a corrupt size field
+    needed += 17 + outputs + (inputs * outputs + outputs) * element;
+  }
+  if (needed + 8 > bytes.size())
+    return fmt::format("truncated or corrupt: the layers described need {} bytes but the file has {}, and the checksum "
+                       "does not match",
+                       needed + 8, bytes.size());
+  return "corrupt: the checksum does not match the contents";
+}
 
 void write_atomically(const std::string& path, const std::vector<std::uint8_t>& bytes) {
   static std::atomic<unsigned> counter{0};
@@ -154,7 +194,7 @@ NetworkT<T> load(const std::string& path) {
   if (bytes.size() < 8) r.fail("truncated: no room for the checksum");
   std::uint64_t stored = 0;
   for (int i = 7; i >= 0; --i) stored = (stored << 8) | bytes[bytes.size() - 8 + static_cast<std::size_t>(i)];
-  if (stored != fnv1a(bytes.data(), bytes.size() - 8)) r.fail("corrupt: the checksum does not match the contents");
+  if (stored != fnv1a(bytes.data(), bytes.size() - 8)) r.fail(checksum_mismatch(bytes, depth, dtype == 0 ? 4 : 8));
 
   const std::size_t element = dtype == 0 ? 4 : 8;
   auto read_value = [&](const char* what) -> T {
