@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <bit>
 #include <cstdint>
 #include <memory>
 #include <source_location>
@@ -158,9 +159,17 @@ class Tape {
     *end_ = detail::Node{value, word};
     return static_cast<std::uint32_t>(end_++ - nodes_);
   }
-  std::uint32_t push_constant(double c) {
+  // The index of constant `c` for an op of code `code`: the same constant as
+  // the last one this op code used is stored once (loops repeat their
+  // literals: `1.0 - x[i]`, `100.0 * a`), else it is appended.
+  std::uint32_t constant_index(OpCode code, double c) {
+    LastConstant& last = last_constant_[static_cast<std::size_t>(code)];
+    if (last.index < constants_.size() && std::bit_cast<std::uint64_t>(constants_[last.index]) ==
+                                              std::bit_cast<std::uint64_t>(c)) [[likely]]
+      return last.index;
     constants_.push_back(c);
-    return static_cast<std::uint32_t>(constants_.size() - 1);
+    last.index = static_cast<std::uint32_t>(constants_.size() - 1);
+    return last.index;
   }
   void grow();
   void check_index(const Var& v, const char* what) const;
@@ -184,6 +193,11 @@ class Tape {
   std::vector<std::pair<std::uint32_t, std::source_location>> locations_;  // anomaly mode only, by node id
   std::uint32_t previous_stamp_ = 0;  // the stamp before the last clear(), for error messages
   std::vector<double> constants_;
+  struct LastConstant {
+    std::uint32_t index = 0xFFFFFFFFu;
+  };
+  LastConstant last_constant_[op_code_count];
+  std::uint32_t leading_leaves_ = 0;  // nodes 0 .. leading_leaves_-1 are all leaves
   std::vector<double> adjoints_;  // filled by backward(); size = root + 1
   Tape* enclosing_ = nullptr;     // the next outer live tape of this thread
   Tape* recording_before_ = nullptr;  // detail::active_tape before this tape, restored at destruction

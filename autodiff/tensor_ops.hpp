@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <source_location>
 #include <type_traits>
 #include <vector>
@@ -71,6 +72,27 @@ template <class T> TensorT<T> mean(const TensorT<T>& x, const std::vector<std::i
 // The maximum; its gradient goes to the first maximal element of each group.
 template <class T> TensorT<T> max(const TensorT<T>& x, std::source_location where = std::source_location::current());
 template <class T> TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim = false, std::source_location where = std::source_location::current());
+// Braced axis lists (`ad::sum(x, {0})`, of int or int64_t) pick these
+// overloads: without them `{1}` would convert to the scalar of the
+// element-wise max(x, 1.0).
+template <class T> TensorT<T> sum(const TensorT<T>& x, std::initializer_list<int> axes, bool keepdim = false, std::source_location where = std::source_location::current()) {
+  return sum(x, std::vector<std::int64_t>(axes.begin(), axes.end()), keepdim, where);
+}
+template <class T> TensorT<T> sum(const TensorT<T>& x, std::initializer_list<std::int64_t> axes, bool keepdim = false, std::source_location where = std::source_location::current()) {
+  return sum(x, std::vector<std::int64_t>(axes), keepdim, where);
+}
+template <class T> TensorT<T> mean(const TensorT<T>& x, std::initializer_list<int> axes, bool keepdim = false, std::source_location where = std::source_location::current()) {
+  return mean(x, std::vector<std::int64_t>(axes.begin(), axes.end()), keepdim, where);
+}
+template <class T> TensorT<T> mean(const TensorT<T>& x, std::initializer_list<std::int64_t> axes, bool keepdim = false, std::source_location where = std::source_location::current()) {
+  return mean(x, std::vector<std::int64_t>(axes), keepdim, where);
+}
+template <class T> TensorT<T> max(const TensorT<T>& x, std::initializer_list<int> axes, bool keepdim = false, std::source_location where = std::source_location::current()) {
+  return max(x, std::vector<std::int64_t>(axes.begin(), axes.end()), keepdim, where);
+}
+template <class T> TensorT<T> max(const TensorT<T>& x, std::initializer_list<std::int64_t> axes, bool keepdim = false, std::source_location where = std::source_location::current()) {
+  return max(x, std::vector<std::int64_t>(axes), keepdim, where);
+}
 // log(sum(exp(x))) along one axis, computed without overflow.
 template <class T> TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis = -1, bool keepdim = false, std::source_location where = std::source_location::current());
 template <class T> TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis = -1, std::source_location where = std::source_location::current());

@@ -104,7 +104,11 @@ struct Recorder {
     if (t == nullptr) return Var(v, 0, 0);
     if (t->anomaly_) [[unlikely]]
       return leaf_slow(*t, v);
-    return Var(v, t->push(v, pack(OpCode::leaf, 0, 0)), t->stamp_);
+    const std::uint32_t id = t->push(v, pack(OpCode::leaf, 0, 0));
+    // Leaves recorded before any op (a function's inputs) form a prefix the
+    // sweep never needs to visit: a leaf passes nothing on.
+    if (id == t->leading_leaves_) ++t->leading_leaves_;
+    return Var(v, id, t->stamp_);
   }
 
   template <class Op>
@@ -144,7 +148,7 @@ struct Recorder {
   }
 
   static Var record_with_constant(Tape& t, OpCode code, std::uint32_t var_id, double c, double y) {
-    const std::uint32_t k = t.push_constant(c);
+    const std::uint32_t k = t.constant_index(code, c);
     return Var(y, t.push(y, pack(code, var_id, k)), t.stamp_);
   }
 
@@ -152,9 +156,11 @@ struct Recorder {
   // Anomaly mode: remembers where `result` was recorded and throws
   // AnomalyError if its value is not finite.
   static Var checked(Tape& t, Var result, OpCode code, std::initializer_list<double> inputs, std::source_location where);
-  static Var unary_slow(OpCode code, const Var& x, double y, std::source_location where);
-  static Var binary_slow(OpCode code, const Var& a, const Var& b, double y, std::source_location where);
-  static Var constant_operand_slow(OpCode code, const Var& x, double c, double y, std::source_location where);
+  // Operands by value: taking their address would force the caller to keep
+  // a loop's running Var (`s += x`) in memory instead of registers.
+  static Var unary_slow(OpCode code, Var x, double y, std::source_location where);
+  static Var binary_slow(OpCode code, Var a, Var b, double y, std::source_location where);
+  static Var constant_operand_slow(OpCode code, Var x, double c, double y, std::source_location where);
   // The live tape of this thread that `v` belongs to; throws when there is none.
   static Tape& owner(const Var& v, const char* what);
 };

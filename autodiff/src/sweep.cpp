@@ -1,6 +1,7 @@
 // The reverse sweep: one pass over the tape from the root down to node 0.
 // Each case is generated from the op table (scalar_ops.hpp); nothing here
 // knows any op's derivative.
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cmath>
@@ -25,7 +26,9 @@ void Tape::sweep(std::uint32_t root) {
   const detail::Node* nodes = nodes_;
   const double* constants = constants_.data();
   double* adj = adjoints_.data();
-  for (std::uint32_t k = root + 1; k-- > 0;) {
+  // Below leading_leaves_ every node is a leaf: nothing to push.
+  const std::uint32_t stop = std::min(leading_leaves_, root);
+  for (std::uint32_t k = root + 1; k-- > stop;) {
     const double g = adj[k];
     if ((std::bit_cast<std::uint64_t>(g) << 1) == 0) [[unlikely]]  // +0 or -0, tested on the bits
       continue;

@@ -67,8 +67,10 @@ void Tape::clear() noexcept {
   set_anomaly(anomaly_);
   locations_.clear();
   end_ = nodes_;
+  leading_leaves_ = 0;
   if (tensor_tape_) tensor_tape_->clear();
   constants_.clear();
+  for (auto& last : last_constant_) last = LastConstant{};
   adjoints_.clear();
 }
 

@@ -71,6 +71,15 @@ TensorT<T> record_with_inputs(std::source_location where, std::string_view op, c
   if (!needs_grad) return TensorT<T>(std::move(out));
   TensorTape* tape = current_tensor_tape();
   if (tape == nullptr) return TensorT<T>(std::move(out));  // NoGrad
+  for (const TensorT<T>* in : inputs) {
+    const TensorImpl<T>& i = in->impl();
+    if (i.node != nullptr && i.tape != nullptr && i.tape != tape)
+      throw std::logic_error(fmt::format(
+          "ad::{}: an input ('{}' {}) was recorded on another tape than the one recording now (an enclosing "
+          "ad::Tape, or the default tape outside one); one op cannot join two recordings: detach() the input to "
+          "use its values as a constant",
+          op, i.name, i.shape.to_string()));
+  }
   auto node = std::make_unique<LambdaNode<T, Backward>>(op, std::move(backward));
   node->where = where;
   for (const TensorT<T>* in : inputs) node->inputs.push_back(in->impl_ptr());

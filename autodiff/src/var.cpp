@@ -84,10 +84,12 @@ Var Recorder::checked(Tape& t, Var result, OpCode code, std::initializer_list<do
 Var Recorder::leaf_slow(Tape& t, double v) {
   if (!std::isfinite(v))
     throw AnomalyError(fmt::format("ad::DetectAnomaly: a leaf (an input Var) was made from the value {}", v));
-  return Var(v, t.push(v, pack(OpCode::leaf, 0, 0)), t.stamp_);
+  const std::uint32_t id = t.push(v, pack(OpCode::leaf, 0, 0));
+  if (id == t.leading_leaves_) ++t.leading_leaves_;
+  return Var(v, id, t.stamp_);
 }
 
-Var Recorder::unary_slow(OpCode code, const Var& x, double y, std::source_location where) {
+Var Recorder::unary_slow(OpCode code, Var x, double y, std::source_location where) {
   Tape* t = active_tape;
   if (t == nullptr) {
     check_not_stale(code, x);
@@ -98,7 +100,7 @@ Var Recorder::unary_slow(OpCode code, const Var& x, double y, std::source_locati
   return Recorder::checked(*t, Var(y, t->push(y, pack(code, x.id_, 0)), t->stamp_), code, {x.value_}, where);
 }
 
-Var Recorder::binary_slow(OpCode code, const Var& a, const Var& b, double y, std::source_location where) {
+Var Recorder::binary_slow(OpCode code, Var a, Var b, double y, std::source_location where) {
   Tape* t = active_tape;
   if (t == nullptr) {
     check_not_stale(code, a);
@@ -119,7 +121,7 @@ Var Recorder::binary_slow(OpCode code, const Var& a, const Var& b, double y, std
   return t->anomaly_enabled() ? Recorder::checked(*t, result, code, {a.value_, b.value_}, where) : result;
 }
 
-Var Recorder::constant_operand_slow(OpCode code, const Var& x, double c, double y, std::source_location where) {
+Var Recorder::constant_operand_slow(OpCode code, Var x, double c, double y, std::source_location where) {
   Tape* t = active_tape;
   if (t == nullptr) {
     check_not_stale(code, x);
