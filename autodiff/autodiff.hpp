@@ -10,8 +10,11 @@
 //   L.backward();                        // W.grad() = dL/dW
 #pragma once
 
+#include <autodiff/custom_op.hpp>
 #include <autodiff/format.hpp>
 #include <autodiff/gemm.hpp>
+#include <autodiff/gradcheck.hpp>
+#include <autodiff/graph.hpp>
 #include <autodiff/op_code.hpp>
 #include <autodiff/scalar_ops.hpp>
 #include <autodiff/shape.hpp>

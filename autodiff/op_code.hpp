@@ -22,6 +22,8 @@ enum class OpCode : std::uint8_t {
 #define AD_BINARY_CODE(name, Struct) name, name##_vc, name##_cv,
   AD_BINARY_OPS(AD_BINARY_CODE)
 #undef AD_BINARY_CODE
+  custom_unary,   // a user-defined op (ad::CustomOp), one operand
+  custom_binary,  // a user-defined op, two operands
   count_
 };
 

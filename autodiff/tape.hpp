@@ -18,6 +18,7 @@
 #include <memory>
 #include <source_location>
 #include <span>
+#include <string_view>
 #include <utility>
 #include <stdexcept>
 #include <vector>
@@ -61,6 +62,7 @@ constexpr std::uint64_t pack(OpCode op, std::uint32_t a, std::uint32_t b) noexce
 
 struct Recorder;  // the recording functions (var.hpp) and their slow paths
 class TensorTape;  // the tensor recording (tensor_tape.hpp)
+struct CustomScalarOp;  // a user-defined scalar op (custom_op.hpp)
 
 // Depth of nested NoGrad scopes on this thread (tensor ops record only at 0).
 extern constinit thread_local int no_grad_depth;
@@ -77,6 +79,7 @@ inline constexpr std::uint32_t unmatchable_stamp = 0xFFFFFFFFu;
 struct NodeView {
   std::uint32_t id;
   OpCode op;
+  std::string_view name;      // the op's name (a custom op's own name)
   double value;
   std::uint32_t input_count;  // 0 (leaf), 1 or 2 tape inputs
   std::uint32_t inputs[2];    // tape node ids of the inputs, in operand order
@@ -113,6 +116,8 @@ class Tape {
   std::size_t bytes_used() const noexcept;
   std::size_t bytes_reserved() const noexcept;
 
+  // The definition of the user-defined op recorded as node `id`.
+  const detail::CustomScalarOp& custom_op(std::uint32_t id) const;
   // Where node `id` was recorded, if it was recorded in anomaly mode.
   const std::source_location* location_of(std::uint32_t id) const noexcept;
   // The graph, read-only: node `id` as recorded.
@@ -191,6 +196,8 @@ class Tape {
   std::uint32_t match_stamp_ = 0;
   bool anomaly_ = false;
   std::vector<std::pair<std::uint32_t, std::source_location>> locations_;  // anomaly mode only, by node id
+  // The definitions of user-defined ops, by node id (recording order).
+  std::vector<std::pair<std::uint32_t, std::shared_ptr<const detail::CustomScalarOp>>> custom_ops_;
   std::uint32_t previous_stamp_ = 0;  // the stamp before the last clear(), for error messages
   std::vector<double> constants_;
   struct LastConstant {

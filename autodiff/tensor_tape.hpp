@@ -85,6 +85,7 @@ struct TensorNode {
   virtual void backward(TensorImplBase& output) = 0;
 
   std::string_view op;
+  std::string owned_name;  // storage for `op` when it is not a literal (user-defined ops)
   std::vector<std::shared_ptr<TensorImplBase>> inputs;
   std::source_location where;  // the line that called the op (empty for operators)
 };

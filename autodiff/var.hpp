@@ -20,6 +20,7 @@
 #include <compare>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <source_location>
 #include <span>
 #include <string>
@@ -161,6 +162,10 @@ struct Recorder {
   static Var unary_slow(OpCode code, Var x, double y, std::source_location where);
   static Var binary_slow(OpCode code, Var a, Var b, double y, std::source_location where);
   static Var constant_operand_slow(OpCode code, Var x, double c, double y, std::source_location where);
+  // A user-defined op (custom_op.hpp): recorded with its definition kept
+  // beside the tape.
+  static Var custom(const std::shared_ptr<const CustomScalarOp>& def, Var x, std::source_location where);
+  static Var custom(const std::shared_ptr<const CustomScalarOp>& def, Var a, Var b, std::source_location where);
   // The live tape of this thread that `v` belongs to; throws when there is none.
   static Tape& owner(const Var& v, const char* what);
 };

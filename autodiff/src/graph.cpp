@@ -81,7 +81,7 @@ Graph graph(const Var& root) {
     GraphNode n;
     n.id = g.nodes.size();
     n.tape_id = k;
-    n.op = std::string(op_info(v.op).name);
+    n.op = std::string(v.name);
     n.is_leaf = v.op == OpCode::leaf;
     n.requires_grad = true;
     for (std::uint32_t i = 0; i < v.input_count; ++i) n.inputs.push_back(id_of.at(v.inputs[i]));

@@ -18,6 +18,8 @@ constexpr std::array<OpInfo, op_code_count> make_op_table() {
   table[i++] = {#name, OperandKinds::constant_var};
   AD_BINARY_OPS(AD_BINARY_INFO)
 #undef AD_BINARY_INFO
+  table[i++] = {"custom", OperandKinds::var};
+  table[i++] = {"custom", OperandKinds::var_var};
   return table;
 }
 

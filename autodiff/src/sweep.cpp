@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <autodiff/custom_op.hpp>
 #include <autodiff/scalar_ops.hpp>
 #include <autodiff/tape.hpp>
 #include <autodiff/var.hpp>
@@ -69,6 +70,18 @@ void Tape::sweep(std::uint32_t root) {
   }
         AD_BINARY_OPS(AD_SWEEP_BINARY)
 #undef AD_SWEEP_BINARY
+      case OpCode::custom_unary: {
+        const detail::CustomScalarOp& op = custom_op(k);
+        push(n.a(), g * op.derivative1(nodes[n.a()].value, y));
+        break;
+      }
+      case OpCode::custom_binary: {
+        const detail::CustomScalarOp& op = custom_op(k);
+        const double a = nodes[n.a()].value, b = nodes[n.b()].value;
+        push(n.a(), g * op.d_a(a, b, y));
+        push(n.b(), g * op.d_b(a, b, y));
+        break;
+      }
       case OpCode::count_:
         break;
     }

@@ -6,6 +6,9 @@
 #include <stdexcept>
 #include <string>
 
+#include <fmt/format.h>
+
+#include <autodiff/custom_op.hpp>
 #include <autodiff/tape.hpp>
 #include <autodiff/tensor_tape.hpp>
 #include <autodiff/var.hpp>
@@ -66,6 +69,7 @@ void Tape::clear() noexcept {
   stamp_ = detail::fresh_stamp();
   set_anomaly(anomaly_);
   locations_.clear();
+  custom_ops_.clear();
   end_ = nodes_;
   leading_leaves_ = 0;
   if (tensor_tape_) tensor_tape_->clear();
@@ -88,6 +92,14 @@ void Tape::grow() {
   nodes_ = static_cast<detail::Node*>(grown);
   end_ = nodes_ + size;
   limit_ = nodes_ + wanted;
+}
+
+const detail::CustomScalarOp& Tape::custom_op(std::uint32_t id) const {
+  auto it = std::lower_bound(custom_ops_.begin(), custom_ops_.end(), id,
+                             [](const auto& entry, std::uint32_t key) { return entry.first < key; });
+  if (it == custom_ops_.end() || it->first != id)
+    throw std::logic_error(fmt::format("ad::Tape: node {} is not a user-defined op", id));
+  return *it->second;
 }
 
 const std::source_location* Tape::location_of(std::uint32_t id) const noexcept {
@@ -132,6 +144,8 @@ NodeView Tape::node(std::uint32_t id) const {
   NodeView v{};
   v.id = id;
   v.op = n.op();
+  v.name = op_info(n.op()).name;
+  if (n.op() == OpCode::custom_unary || n.op() == OpCode::custom_binary) v.name = custom_op(id).name;
   v.value = n.value;
   switch (op_info(n.op()).operands) {
     case OperandKinds::none:
