@@ -56,6 +56,10 @@ class NetworkT {
   NetworkT clone() const;
 
  private:
+  // Names the parameters "layer<L>/W" and "layer<L>/b" (graph pictures group
+  // a layer's nodes by that prefix; gradient reports list them by name).
+  void name_parameters();
+
   std::vector<DenseT<T>> layers_;
 };
 

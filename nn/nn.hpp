@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nn/activation.hpp>
+#include <nn/check_gradients.hpp>
 #include <nn/layer.hpp>
 #include <nn/loss.hpp>
 #include <nn/network.hpp>

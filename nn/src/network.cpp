@@ -14,6 +14,16 @@ NetworkT<T>::NetworkT(const std::vector<std::size_t>& sizes, Activation hidden, 
         fmt::format("nn::Network: needs at least an input and an output size, got {} sizes", sizes.size()));
   for (std::size_t L = 1; L < sizes.size(); ++L)
     layers_.emplace_back(sizes[L - 1], sizes[L], L + 1 == sizes.size() ? output : hidden, rng, init);
+  name_parameters();
+}
+
+template <class T>
+void NetworkT<T>::name_parameters() {
+  for (std::size_t L = 0; L < layers_.size(); ++L) {
+    auto p = layers_[L].parameters();
+    if (p[0].name().empty()) p[0].name(fmt::format("layer{}/W", L + 1));
+    if (p[1].name().empty()) p[1].name(fmt::format("layer{}/b", L + 1));
+  }
 }
 
 template <class T>
@@ -23,6 +33,7 @@ NetworkT<T>::NetworkT(std::vector<DenseT<T>> layers) : layers_(std::move(layers)
     if (layers_[L].inputs() != layers_[L - 1].outputs())
       throw std::invalid_argument(fmt::format("nn::Network: layer {} has {} outputs but layer {} expects {} inputs", L,
                                               layers_[L - 1].outputs(), L + 1, layers_[L].inputs()));
+  name_parameters();
 }
 
 template <class T>
@@ -91,8 +102,10 @@ typename NetworkT<T>::Trace NetworkT<T>::forward_trace(const ad::TensorT<T>& x) 
   Trace trace;
   trace.a.push_back(ad::TensorT<T>());
   trace.z.push_back(x);
-  for (const auto& layer : layers_) {
-    auto out = layer.forward(trace.z.back());
+  for (std::size_t L = 0; L < layers_.size(); ++L) {
+    auto out = layers_[L].forward(trace.z.back());
+    out.a.name(fmt::format("layer{}/a", L + 1));
+    out.z.name(fmt::format("layer{}/z", L + 1));
     trace.a.push_back(out.a);
     trace.z.push_back(out.z);
   }
