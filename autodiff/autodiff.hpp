@@ -15,6 +15,7 @@
 #include <autodiff/gemm.hpp>
 #include <autodiff/gradcheck.hpp>
 #include <autodiff/graph.hpp>
+#include <autodiff/higher_order.hpp>
 #include <autodiff/op_code.hpp>
 #include <autodiff/scalar_ops.hpp>
 #include <autodiff/shape.hpp>

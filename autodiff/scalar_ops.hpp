@@ -20,13 +20,26 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <type_traits>
 
 namespace ad::ops {
+
+// A constant of the scalar type T. For ad::Var it records nothing (a
+// recorded sweep's constant partials then cost no tape nodes); for float and
+// double it is the number.
+template <class T>
+T constant(double v) {
+  if constexpr (std::is_arithmetic_v<T>)
+    return static_cast<T>(v);
+  else
+    return T::constant(v);
+}
 
 using std::abs;
 using std::cos;
 using std::cosh;
 using std::exp;
+using std::hypot;
 using std::log;
 using std::pow;
 using std::sin;
@@ -37,7 +50,7 @@ using std::sqrt;
 
 struct Neg {
   static double value(double x) { return -x; }
-  template <class T> static T derivative(const T&, const T&) { return T(-1.0); }
+  template <class T> static T derivative(const T&, const T&) { return constant<T>(-1.0); }
 };
 
 struct Sin {
@@ -123,7 +136,7 @@ struct Abs {
   static double value(double x) { return std::fabs(x); }
   // sign(x), with abs'(0) = 0 (the subgradient PyTorch and JAX use).
   template <class T> static T derivative(const T& x, const T&) {
-    return T(x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0));
+    return constant<T>(x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0));
   }
 };
 
@@ -160,27 +173,27 @@ struct Heaviside {
   static double value(double x) { return x >= 0.0 ? 1.0 : 0.0; }
   // Zero everywhere (the jump at 0 has no derivative; nn offers surrogate
   // gradients for training through a step).
-  template <class T> static T derivative(const T&, const T&) { return T(0.0); }
+  template <class T> static T derivative(const T&, const T&) { return constant<T>(0.0); }
 };
 
 struct Relu {
   static double value(double x) { return x > 0.0 ? x : 0.0; }
   // relu'(0) = 0, as in PyTorch and JAX.
-  template <class T> static T derivative(const T& x, const T&) { return T(x > 0.0 ? 1.0 : 0.0); }
+  template <class T> static T derivative(const T& x, const T&) { return constant<T>(x > 0.0 ? 1.0 : 0.0); }
 };
 
 // ---- binary ops: y = value(a, b), dy/da = d_a(a, b, y), dy/db = d_b(a, b, y)
 
 struct Add {
   static double value(double a, double b) { return a + b; }
-  template <class T> static T d_a(const T&, const T&, const T&) { return T(1.0); }
-  template <class T> static T d_b(const T&, const T&, const T&) { return T(1.0); }
+  template <class T> static T d_a(const T&, const T&, const T&) { return constant<T>(1.0); }
+  template <class T> static T d_b(const T&, const T&, const T&) { return constant<T>(1.0); }
 };
 
 struct Sub {
   static double value(double a, double b) { return a - b; }
-  template <class T> static T d_a(const T&, const T&, const T&) { return T(1.0); }
-  template <class T> static T d_b(const T&, const T&, const T&) { return T(-1.0); }
+  template <class T> static T d_a(const T&, const T&, const T&) { return constant<T>(1.0); }
+  template <class T> static T d_b(const T&, const T&, const T&) { return constant<T>(-1.0); }
 };
 
 struct Mul {
@@ -200,7 +213,7 @@ struct Pow {
   static double value(double a, double b) { return std::pow(a, b); }
   // b a^(b-1); taken as 0 when b == 0 (a^0 is constant), which avoids 0 * inf at a = 0.
   template <class T> static T d_a(const T& a, const T& b, const T&) {
-    if (b == 0.0) return T(0.0);
+    if (b == 0.0) return constant<T>(0.0);
     return b * pow(a, b - 1.0);
   }
   // a^b log(a) for a > 0. At a = 0 with b >= 0 it is 0 (the limit from the
@@ -208,8 +221,8 @@ struct Pow {
   // PyTorch: no derivative in b exists there.
   template <class T> static T d_b(const T& a, const T& b, const T& y) {
     if (a > 0.0) return y * log(a);
-    if (a == 0.0 && b >= 0.0) return T(0.0);
-    return T(std::numeric_limits<double>::quiet_NaN());
+    if (a == 0.0 && b >= 0.0) return constant<T>(0.0);
+    return constant<T>(std::numeric_limits<double>::quiet_NaN());
   }
 };
 
@@ -217,13 +230,15 @@ struct Atan2 {
   // atan2(a, b): the angle of the point (b, a).
   static double value(double a, double b) { return std::atan2(a, b); }
   // d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2); taken as 0 at the origin.
+  // Divided twice by r = hypot(a, b): a^2 + b^2 itself underflows to 0 for
+  // |a|, |b| < 1e-154, which would wrongly hit the origin's convention.
   template <class T> static T d_a(const T& a, const T& b, const T&) {
-    const T r2 = a * a + b * b;
-    return r2 == 0.0 ? T(0.0) : b / r2;
+    const T r = hypot(a, b);
+    return r == 0.0 ? constant<T>(0.0) : b / r / r;
   }
   template <class T> static T d_b(const T& a, const T& b, const T&) {
-    const T r2 = a * a + b * b;
-    return r2 == 0.0 ? T(0.0) : -a / r2;
+    const T r = hypot(a, b);
+    return r == 0.0 ? constant<T>(0.0) : -a / r / r;
   }
 };
 
@@ -231,10 +246,10 @@ struct Hypot {
   static double value(double a, double b) { return std::hypot(a, b); }
   // d/da sqrt(a^2 + b^2) = a / y; taken as 0 at the origin (a subgradient).
   template <class T> static T d_a(const T& a, const T&, const T& y) {
-    return y == 0.0 ? T(0.0) : a / y;
+    return y == 0.0 ? constant<T>(0.0) : a / y;
   }
   template <class T> static T d_b(const T&, const T& b, const T& y) {
-    return y == 0.0 ? T(0.0) : b / y;
+    return y == 0.0 ? constant<T>(0.0) : b / y;
   }
 };
 
@@ -242,10 +257,10 @@ struct Min {
   static double value(double a, double b) { return b < a ? b : a; }
   // The smaller input gets the whole adjoint; a tie splits it evenly (as JAX does).
   template <class T> static T d_a(const T& a, const T& b, const T&) {
-    return T(a < b ? 1.0 : (a == b ? 0.5 : 0.0));
+    return constant<T>(a < b ? 1.0 : (a == b ? 0.5 : 0.0));
   }
   template <class T> static T d_b(const T& a, const T& b, const T&) {
-    return T(b < a ? 1.0 : (a == b ? 0.5 : 0.0));
+    return constant<T>(b < a ? 1.0 : (a == b ? 0.5 : 0.0));
   }
 };
 
@@ -253,10 +268,10 @@ struct Max {
   static double value(double a, double b) { return a < b ? b : a; }
   // The larger input gets the whole adjoint; a tie splits it evenly.
   template <class T> static T d_a(const T& a, const T& b, const T&) {
-    return T(a > b ? 1.0 : (a == b ? 0.5 : 0.0));
+    return constant<T>(a > b ? 1.0 : (a == b ? 0.5 : 0.0));
   }
   template <class T> static T d_b(const T& a, const T& b, const T&) {
-    return T(b > a ? 1.0 : (a == b ? 0.5 : 0.0));
+    return constant<T>(b > a ? 1.0 : (a == b ? 0.5 : 0.0));
   }
 };
 

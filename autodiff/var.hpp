@@ -40,6 +40,9 @@ class Var {
   // A leaf on the active tape holding `v`; a constant when nothing records.
   Var(double v);  // NOLINT(google-explicit-constructor): `Var x = 0.5` is the point
 
+  // A constant holding `v`: records nothing, even while a tape is active.
+  static Var constant(double v) noexcept { return Var(v, 0, 0); }
+
   double value() const noexcept { return value_; }
   // Node id on its tape (meaningless for a constant).
   std::uint32_t id() const noexcept { return id_; }
@@ -166,6 +169,8 @@ struct Recorder {
   // beside the tape.
   static Var custom(const std::shared_ptr<const CustomScalarOp>& def, Var x, std::source_location where);
   static Var custom(const std::shared_ptr<const CustomScalarOp>& def, Var a, Var b, std::source_location where);
+  // The reverse sweep recorded on the tape (higher_order.hpp).
+  static std::vector<Var> recorded_gradient(const Var& y, std::span<const Var> xs);
   // The live tape of this thread that `v` belongs to; throws when there is none.
   static Tape& owner(const Var& v, const char* what);
 };

@@ -1,0 +1,169 @@
+// Gradients of gradients for scalar code: a *recorded* reverse sweep returns
+// the gradient as Vars on the tape, so it can be differentiated again.
+//
+//   ad::Tape tape;
+//   std::vector<ad::Var> x = {1.0, 2.0};
+//   ad::Var f = ...;
+//   std::vector<ad::Var> g = ad::gradient_recorded(f, x);   // df/dx, recorded
+//   double d2f_dx0dx1 = ad::gradient(g[0], x)[1];
+//
+//   auto Hv = ad::hvp(f, x0, v);     // Hessian-vector product, f: span<const Var> -> Var
+//   auto H  = ad::hessian(f, x0);    // n Hessian rows from one recorded gradient
+//   auto J  = ad::jacobian(F, x0);   // F: span<const Var> -> vector<Var>; one sweep per row
+//
+// The recorded sweep instantiates each op's derivative formula from the op
+// table (scalar_ops.hpp) with T = ad::Var, so every built-in op has its
+// second derivative. User-defined ops (ad::CustomOp) give their derivative
+// as plain doubles: differentiating through them twice throws.
+// Tensor code has no recorded backward yet (its backward lambdas run on
+// plain arrays); this header is for ad::Var.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <autodiff/tape.hpp>
+#include <autodiff/var.hpp>
+
+namespace ad {
+
+// d y / d x_i as Vars recorded on y's tape (which must be the active tape), so
+// that they can be differentiated again. The sweep appends its nodes to the
+// tape: the tape grows by a few nodes per node swept.
+std::vector<Var> gradient_recorded(const Var& y, std::span<const Var> xs);
+
+namespace detail {
+template <class F>
+Var call_scalar(F& f, const std::vector<Var>& x) {
+  return f(std::span<const Var>(x));
+}
+}  // namespace detail
+
+// H(x) v for f: span<const Var> -> Var, at a cost of a few gradients: one
+// recorded gradient, its inner product with v, one more sweep.
+template <class F>
+std::vector<double> hvp(F&& f, const std::vector<double>& x, const std::vector<double>& v) {
+  if (v.size() != x.size())
+    throw std::invalid_argument(fmt::format("ad::hvp: direction has {} entries for {} inputs", v.size(), x.size()));
+  Tape tape;
+  const std::vector<Var> xs(x.begin(), x.end());
+  const Var y = detail::call_scalar(f, xs);
+  if (y.is_constant()) return std::vector<double>(x.size(), 0.0);
+  const std::vector<Var> g = gradient_recorded(y, xs);
+  Var g_dot_v = 0.0;
+  for (std::size_t i = 0; i < g.size(); ++i) g_dot_v += g[i] * v[i];
+  if (g_dot_v.is_constant()) return std::vector<double>(x.size(), 0.0);
+  return gradient(g_dot_v, xs);
+}
+
+// The Hessian of f at x, row by row: one recorded gradient, then one sweep
+// from each of its entries.
+template <class F>
+std::vector<std::vector<double>> hessian(F&& f, const std::vector<double>& x) {
+  Tape tape;
+  const std::vector<Var> xs(x.begin(), x.end());
+  const Var y = detail::call_scalar(f, xs);
+  std::vector<std::vector<double>> H(x.size(), std::vector<double>(x.size(), 0.0));
+  if (y.is_constant()) return H;
+  const std::vector<Var> g = gradient_recorded(y, xs);
+  for (std::size_t i = 0; i < g.size(); ++i)
+    if (!g[i].is_constant()) H[i] = gradient(g[i], xs);
+  return H;
+}
+
+// The Jacobian of F: span<const Var> -> std::vector<Var> at x, by reverse
+// mode: one recording, one sweep per output (row).
+template <class F>
+std::vector<std::vector<double>> jacobian(F&& f, const std::vector<double>& x) {
+  Tape tape;
+  const std::vector<Var> xs(x.begin(), x.end());
+  const std::vector<Var> ys = f(std::span<const Var>(xs));
+  std::vector<std::vector<double>> J(ys.size(), std::vector<double>(x.size(), 0.0));
+  for (std::size_t r = 0; r < ys.size(); ++r)
+    if (!ys[r].is_constant()) J[r] = gradient(ys[r], xs);
+  return J;
+}
+
+// The vector-Jacobian product u^T J of F at x (one sweep).
+template <class F>
+std::vector<double> vjp(F&& f, const std::vector<double>& x, const std::vector<double>& u) {
+  Tape tape;
+  const std::vector<Var> xs(x.begin(), x.end());
+  const std::vector<Var> ys = f(std::span<const Var>(xs));
+  if (u.size() != ys.size())
+    throw std::invalid_argument(fmt::format("ad::vjp: {} weights for {} outputs", u.size(), ys.size()));
+  Var s = 0.0;
+  for (std::size_t r = 0; r < ys.size(); ++r) s += ys[r] * u[r];
+  if (s.is_constant()) return std::vector<double>(x.size(), 0.0);
+  return gradient(s, xs);
+}
+
+struct GradgradcheckReport {
+  bool ok = true;
+  double max_abs_error = 0;
+  double max_rel_error = 0;
+  std::size_t directions = 0;
+  std::string to_string() const {
+    return fmt::format("gradgradcheck: {} ({} directions, max abs error {:.3e}, max rel error {:.3e})\n",
+                       ok ? "PASSED" : "FAILED", directions, max_abs_error, max_rel_error);
+  }
+};
+
+// Second-order check: H v from hvp() against central differences of the
+// gradient, (grad f(x + h v) - grad f(x - h v)) / 2h, along `directions`
+// pseudo-random directions (entries +-1, reproducible).
+template <class F>
+GradgradcheckReport gradgradcheck(F&& f, const std::vector<double>& x, std::size_t directions = 3, double h = 1e-5,
+                                  double abs_tolerance = 1e-5, double rel_tolerance = 1e-3) {
+  GradgradcheckReport report;
+  auto grad_at = [&](const std::vector<double>& p) {
+    Tape tape;
+    const std::vector<Var> xs(p.begin(), p.end());
+    const Var y = detail::call_scalar(f, xs);
+    return y.is_constant() ? std::vector<double>(p.size(), 0.0) : gradient(y, xs);
+  };
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  for (std::size_t d = 0; d < directions; ++d) {
+    std::vector<double> v(x.size());
+    for (double& e : v) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      e = (state >> 63) ? 1.0 : -1.0;
+    }
+    const std::vector<double> Hv = hvp(f, x, v);
+    std::vector<double> plus = x, minus = x;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      plus[i] += h * v[i];
+      minus[i] -= h * v[i];
+    }
+    const std::vector<double> gp = grad_at(plus), gm = grad_at(minus);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double numeric = (gp[i] - gm[i]) / (2 * h);
+      const double err = std::fabs(Hv[i] - numeric);
+      report.max_abs_error = std::max(report.max_abs_error, err);
+      if (std::fabs(numeric) > abs_tolerance)
+        report.max_rel_error = std::max(report.max_rel_error, err / std::fabs(numeric));
+      if (err > abs_tolerance + rel_tolerance * std::fabs(numeric)) report.ok = false;
+    }
+    ++report.directions;
+  }
+  return report;
+}
+
+}  // namespace ad
+
+template <>
+struct fmt::formatter<ad::GradgradcheckReport> : fmt::formatter<std::string> {
+  template <class FormatContext>
+  auto format(const ad::GradgradcheckReport& r, FormatContext& ctx) const {
+    return fmt::formatter<std::string>::format(r.to_string(), ctx);
+  }
+};

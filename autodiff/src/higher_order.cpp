@@ -1,0 +1,106 @@
+// The recorded reverse sweep: the same chain rule as src/sweep.cpp, but with
+// adjoints and partial derivatives as Vars recorded on the tape, so the
+// result can be swept again (Hessian-vector products, Hessians).
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include <autodiff/custom_op.hpp>
+#include <autodiff/higher_order.hpp>
+#include <autodiff/scalar_ops.hpp>
+
+namespace ad {
+
+namespace detail {
+
+std::vector<Var> Recorder::recorded_gradient(const Var& y, std::span<const Var> xs) {
+  Tape& tape = owner(y, "gradient_recorded");
+  if (active_tape != &tape)
+    throw std::logic_error(
+        "ad::gradient_recorded: the output's tape must be the one recording (not inside NoGrad or an inner tape): "
+        "the gradient is recorded on it");
+  for (std::size_t i = 0; i < xs.size(); ++i)
+    if (!tape.owns(xs[i]))
+      throw std::logic_error(fmt::format("ad::gradient_recorded: input {} (value {}) is not a Var of the output's tape",
+                                         i, xs[i].value()));
+  const std::uint32_t root = y.id_;
+  const std::uint32_t stamp = tape.stamp_;
+  std::vector<Var> adj(std::size_t{root} + 1);
+  std::vector<char> reached(std::size_t{root} + 1, 0);
+  adj[root] = Var(1.0, 0, 0);  // the seed, a constant
+  reached[root] = 1;
+  // adj[input] += g * partial, recording as little as the partial allows:
+  // constant partials of 0, 1 and -1 (sums, differences, steps) add no node.
+  auto add = [&](std::uint32_t input, const Var& g, const Var& partial) {
+    Var contribution;
+    if (partial.is_constant()) {
+      const double p = partial.value();
+      if (p == 0.0) return;
+      contribution = p == 1.0 ? g : (p == -1.0 ? -g : g * p);
+    } else {
+      contribution = g * partial;
+    }
+    adj[input] = reached[input] ? adj[input] + contribution : contribution;
+    reached[input] = 1;
+  };
+  // A handle to an existing node. The tape grows while we sweep (the sweep
+  // records), so nodes are read by index every time, never by pointer.
+  auto node_var = [&](std::uint32_t id) { return Var(tape.nodes_[id].value, id, stamp); };
+  for (std::uint32_t k = root + 1; k-- > 0;) {
+    if (!reached[k]) continue;
+    const Var g = adj[k];
+    const std::uint64_t word = tape.nodes_[k].word;
+    const detail::Node n{tape.nodes_[k].value, word};
+    const Var yk = node_var(k);
+    switch (n.op()) {
+      case OpCode::leaf:
+        break;
+#define AD_RECORDED_UNARY(name, Struct)                              \
+  case OpCode::name:                                                 \
+    add(n.a(), g, ops::Struct::derivative(node_var(n.a()), yk));    \
+    break;
+        AD_UNARY_OPS(AD_RECORDED_UNARY)
+#undef AD_RECORDED_UNARY
+#define AD_RECORDED_BINARY(name, Struct)                                        \
+  case OpCode::name: {                                                          \
+    const Var a = node_var(n.a()), b = node_var(n.b());                         \
+    add(n.a(), g, ops::Struct::d_a(a, b, yk));                                 \
+    add(n.b(), g, ops::Struct::d_b(a, b, yk));                                 \
+    break;                                                                      \
+  }                                                                             \
+  case OpCode::name##_vc: {                                                     \
+    const Var a = node_var(n.a()), c(tape.constants_[n.b()], 0, 0);             \
+    add(n.a(), g, ops::Struct::d_a(a, c, yk));                                 \
+    break;                                                                      \
+  }                                                                             \
+  case OpCode::name##_cv: {                                                     \
+    const Var c(tape.constants_[n.b()], 0, 0), b = node_var(n.a());             \
+    add(n.a(), g, ops::Struct::d_b(c, b, yk));                                 \
+    break;                                                                      \
+  }
+        AD_BINARY_OPS(AD_RECORDED_BINARY)
+#undef AD_RECORDED_BINARY
+      case OpCode::custom_unary:
+      case OpCode::custom_binary:
+        throw std::logic_error(fmt::format(
+            "ad::gradient_recorded: node {} is the user-defined op '{}', whose derivative is given as plain doubles: "
+            "it has no second derivative",
+            k, tape.custom_op(k).name));
+      case OpCode::count_:
+        break;
+    }
+  }
+  std::vector<Var> out(xs.size());
+  for (std::size_t i = 0; i < xs.size(); ++i)
+    if (xs[i].id_ <= root && reached[xs[i].id_]) out[i] = adj[xs[i].id_];
+  return out;
+}
+
+}  // namespace detail
+
+std::vector<Var> gradient_recorded(const Var& y, std::span<const Var> xs) {
+  if (y.is_constant()) return std::vector<Var>(xs.size());
+  return detail::Recorder::recorded_gradient(y, xs);
+}
+
+}  // namespace ad
