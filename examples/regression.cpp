@@ -84,10 +84,10 @@ int main(int argc, char** argv) try {
   tour::Plot losses("sin(x) regression: training loss", "epoch", "loss C");
   losses.log_y().line("SGD, momentum 0.9", epoch_axis, h_sgd.loss).line("Adam", epoch_axis, h_adam.loss);
   tour::Plot fit("sin(x) regression: the fitted functions", "x", "y");
-  fit.line("sin(x)", grid, truth, "#7f7f7f")
-      .line("SGD+momentum", grid, f_sgd)
-      .line("Adam", grid, f_adam)
-      .scatter("training points", xs, ys, "#2ca02c");
+  fit.scatter("training points", xs, ys, "#bbbbbb")
+      .line("sin(x)", grid, truth, "#000000")
+      .line("SGD+momentum", grid, f_sgd, "#1f77b4")
+      .line("Adam", grid, f_adam, "#d62728");
   const auto loss_path = out / "regression_loss.svg", fit_path = out / "regression_fit.svg";
   losses.write(loss_path);
   fit.write(fit_path);

@@ -113,9 +113,12 @@ class Plot {
                              "stroke-width=\"0.5\"/>\n",
                              px(series.x[i]), py(series.y[i]), radius, series.color);
       } else {
+        // Long curves are thinned to about 1000 vertices (more than the pixels across).
+        const std::size_t stride = std::max<std::size_t>(1, series.x.size() / 1000);
         std::string points;
         for (std::size_t i = 0; i < series.x.size(); ++i)
-          if (drawable(series.y[i])) points += fmt::format("{:.1f},{:.1f} ", px(series.x[i]), py(series.y[i]));
+          if ((i % stride == 0 || i + 1 == series.x.size()) && drawable(series.y[i]))
+            points += fmt::format("{:.1f},{:.1f} ", px(series.x[i]), py(series.y[i]));
         s += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\"/>\n", points,
                          series.color);
       }
@@ -179,7 +182,13 @@ class Plot {
     double step = 1;
     if (!decades) {
       const double raw = (hi - lo) / count, magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-      step = raw / magnitude < 1.5 ? magnitude : raw / magnitude < 3.5 ? 2 * magnitude : 5 * magnitude;
+      const double r = raw / magnitude;
+      step = (r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10) * magnitude;
+    } else if (hi - lo <= 2.5) {  // few decades: 1, 2 and 5 times each power of ten
+      for (double decade = std::floor(lo); decade <= hi; ++decade)
+        for (double m : {1.0, 2.0, 5.0})
+          if (const double v = decade + std::log10(m); v >= lo && v <= hi) t.push_back(v);
+      return t;
     } else {
       step = std::max(1.0, std::ceil((hi - lo) / count));
     }
@@ -187,7 +196,9 @@ class Plot {
       t.push_back(std::fabs(v) < 1e-12 * step ? 0.0 : v);
     return t;
   }
-  static std::string label(double v) { return fmt::format("{:.3g}", v); }
+  static std::string label(double v) {
+    return v == std::round(v) && std::fabs(v) < 1e7 ? fmt::format("{:.0f}", v) : fmt::format("{:.3g}", v);
+  }
   static std::string escape(const std::string& text) {
     std::string s;
     for (char c : text) s += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
