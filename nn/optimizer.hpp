@@ -6,12 +6,24 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <type_traits>
 #include <vector>
 
 #include <autodiff/tensor.hpp>
 
 namespace nn {
+
+// Everything an optimiser remembers between steps, for checkpoints
+// (nn/checkpoint.hpp): restoring it with load_state() makes the following
+// steps bit-identical to those of the optimiser it was taken from.
+struct OptimizerState {
+  std::string kind;                          // "GradientDescent", "SGD", "Adam"
+  double learning_rate = 0.0;
+  std::uint64_t steps = 0;                   // steps taken (Adam's bias correction)
+  std::vector<std::vector<double>> buffers;  // per-parameter memory (SGD: velocity; Adam: m..., then v...)
+};
 
 template <class T>
 class Optimizer {
@@ -27,6 +39,14 @@ class Optimizer {
   double learning_rate() const noexcept { return learning_rate_; }
   // Changes the step size (schedules); must be finite and > 0.
   void set_learning_rate(double learning_rate);
+  // The optimiser's name, as in OptimizerState::kind (user-defined optimisers
+  // without state may keep the default).
+  virtual const char* kind() const noexcept { return "Optimizer"; }
+  // The state to checkpoint, and its restoration (throws std::invalid_argument
+  // for a state of another optimiser kind or other parameter sizes). Float
+  // buffers are stored as double, which is exact.
+  virtual OptimizerState state() const;
+  virtual void load_state(const OptimizerState& state);
 
  protected:
   std::vector<ad::TensorT<T>> parameters_;
@@ -41,6 +61,7 @@ class GradientDescent final : public Optimizer<T> {
  public:
   GradientDescent(std::vector<ad::TensorT<T>> parameters, std::type_identity_t<T> learning_rate);
   void step() override;
+  const char* kind() const noexcept override { return "GradientDescent"; }
 };
 
 // Stochastic gradient descent with momentum mu (classical: v <- mu v + g,
@@ -52,6 +73,9 @@ class SGD final : public Optimizer<T> {
   SGD(std::vector<ad::TensorT<T>> parameters, std::type_identity_t<T> learning_rate,
       std::type_identity_t<T> momentum = 0, bool nesterov = false);
   void step() override;
+  const char* kind() const noexcept override { return "SGD"; }
+  OptimizerState state() const override;
+  void load_state(const OptimizerState& state) override;
 
  private:
   T momentum_;
@@ -70,6 +94,9 @@ class Adam final : public Optimizer<T> {
        std::type_identity_t<T> epsilon = T(1e-8));
   void step() override;
   std::size_t steps_taken() const noexcept { return steps_; }
+  const char* kind() const noexcept override { return "Adam"; }
+  OptimizerState state() const override;
+  void load_state(const OptimizerState& state) override;
 
  private:
   T beta1_, beta2_, epsilon_;

@@ -35,6 +35,16 @@ struct FitOptions {
   // Print a live progress line (epoch, loss, samples/s) to stderr.
   bool progress = false;
   std::uint64_t seed = 0;  // for shuffling
+  // Crash-safe training (nn/checkpoint.hpp): every `checkpoint_every` epochs
+  // (0: never) and when training stops, the whole training state is written
+  // atomically to `checkpoint_path`. With `resume`, a checkpoint found there
+  // is loaded first and training continues from it, bit-identically to a run
+  // that was never interrupted (a missing file starts from scratch; a
+  // corrupt one throws). Resuming needs the same network shape, optimiser
+  // kind, data and options.
+  std::string checkpoint_path = {};  // an initializer, so designated initialisers may omit it
+  std::size_t checkpoint_every = 0;
+  bool resume = false;
 };
 
 struct History {

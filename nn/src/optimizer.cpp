@@ -35,6 +35,43 @@ void Optimizer<T>::set_learning_rate(double learning_rate) {
 }
 
 template <class T>
+OptimizerState Optimizer<T>::state() const {
+  return OptimizerState{kind(), learning_rate_, 0, {}};
+}
+
+template <class T>
+void Optimizer<T>::load_state(const OptimizerState& state) {
+  if (state.kind != kind())
+    throw std::invalid_argument(
+        fmt::format("nn::{}::load_state: the state is of a {} optimiser", kind(), state.kind.empty() ? "nameless" : state.kind));
+  if (!state.buffers.empty())
+    throw std::invalid_argument(fmt::format("nn::{}::load_state: {} unexpected state buffers", kind(), state.buffers.size()));
+  check_rate(state.learning_rate, "learning rate", "Optimizer::load_state");
+  learning_rate_ = state.learning_rate;
+}
+
+namespace {
+
+// Per-parameter buffers to and from their double form, sizes checked.
+template <class T>
+void append_buffers(std::vector<std::vector<double>>& out, const std::vector<std::vector<T>>& buffers) {
+  for (const auto& b : buffers) out.emplace_back(b.begin(), b.end());
+}
+template <class T>
+void restore_buffers(std::vector<std::vector<T>>& buffers, const std::vector<std::vector<double>>& in, std::size_t first,
+                     const char* optimizer) {
+  for (std::size_t k = 0; k < buffers.size(); ++k) {
+    const auto& source = in[first + k];
+    if (source.size() != buffers[k].size())
+      throw std::invalid_argument(fmt::format("nn::{}::load_state: buffer {} holds {} values, parameter {} has {}",
+                                              optimizer, first + k, source.size(), k, buffers[k].size()));
+    for (std::size_t i = 0; i < source.size(); ++i) buffers[k][i] = static_cast<T>(source[i]);
+  }
+}
+
+}  // namespace
+
+template <class T>
 GradientDescent<T>::GradientDescent(std::vector<ad::TensorT<T>> parameters, std::type_identity_t<T> learning_rate)
     : Optimizer<T>(std::move(parameters)) {
   check_rate(learning_rate, "learning rate", "GradientDescent");
@@ -80,6 +117,22 @@ void SGD<T>::step() {
 }
 
 template <class T>
+OptimizerState SGD<T>::state() const {
+  OptimizerState s = Optimizer<T>::state();
+  append_buffers(s.buffers, velocity_);
+  return s;
+}
+
+template <class T>
+void SGD<T>::load_state(const OptimizerState& state) {
+  if (state.kind == kind() && state.buffers.size() != velocity_.size())
+    throw std::invalid_argument(fmt::format("nn::SGD::load_state: {} velocity buffers for {} parameters",
+                                            state.buffers.size(), velocity_.size()));
+  Optimizer<T>::load_state(OptimizerState{state.kind, state.learning_rate, 0, {}});
+  restore_buffers(velocity_, state.buffers, 0, "SGD");
+}
+
+template <class T>
 Adam<T>::Adam(std::vector<ad::TensorT<T>> parameters, std::type_identity_t<T> learning_rate,
               std::type_identity_t<T> beta1, std::type_identity_t<T> beta2, std::type_identity_t<T> epsilon)
     : Optimizer<T>(std::move(parameters)), beta1_(beta1), beta2_(beta2), epsilon_(epsilon) {
@@ -116,6 +169,26 @@ void Adam<T>::step() {
       theta[i] -= eta * m_hat / (std::sqrt(v_hat) + epsilon_);
     }
   }
+}
+
+template <class T>
+OptimizerState Adam<T>::state() const {
+  OptimizerState s = Optimizer<T>::state();
+  s.steps = steps_;
+  append_buffers(s.buffers, m_);
+  append_buffers(s.buffers, v_);
+  return s;
+}
+
+template <class T>
+void Adam<T>::load_state(const OptimizerState& state) {
+  if (state.kind == kind() && state.buffers.size() != 2 * m_.size())
+    throw std::invalid_argument(fmt::format("nn::Adam::load_state: {} moment buffers for {} parameters (2 per parameter)",
+                                            state.buffers.size(), m_.size()));
+  Optimizer<T>::load_state(OptimizerState{state.kind, state.learning_rate, 0, {}});
+  restore_buffers(m_, state.buffers, 0, "Adam");
+  restore_buffers(v_, state.buffers, m_.size(), "Adam");
+  steps_ = static_cast<std::size_t>(state.steps);
 }
 
 template class Optimizer<float>;

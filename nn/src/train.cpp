@@ -4,12 +4,15 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <sstream>
 #include <stdexcept>
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 
 #include <autodiff/tape.hpp>
 #include <autodiff/tensor_ops.hpp>
+#include <nn/checkpoint.hpp>
 #include <nn/train.hpp>
 
 namespace nn {
@@ -21,6 +24,19 @@ void check_options(const FitOptions& o) {
         fmt::format("nn::fit: validation_fraction must be in [0, 1), got {}", o.validation_fraction));
   if (!(o.tolerance >= 0.0) || !std::isfinite(o.tolerance))
     throw std::invalid_argument(fmt::format("nn::fit: tolerance must be finite and >= 0, got {}", o.tolerance));
+  if ((o.checkpoint_every > 0 || o.resume) && o.checkpoint_path.empty())
+    throw std::invalid_argument("nn::fit: checkpoint_every and resume need a checkpoint_path");
+}
+
+bool file_exists(const std::string& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0;
+}
+
+std::string rng_text(const std::mt19937_64& rng) {
+  std::ostringstream out;
+  out << rng;
+  return out.str();
 }
 
 }  // namespace
@@ -47,9 +63,43 @@ History fit_with(NetworkT<T>& net, const ad::TensorT<T>& X, const ad::TensorT<T>
   History history;
   double best = std::numeric_limits<double>::infinity();
   std::size_t epochs_without_improvement = 0;
+  std::size_t first_epoch = 0;
+  if (options.resume && file_exists(options.checkpoint_path)) {
+    const TrainingState saved = load_checkpoint(options.checkpoint_path, net, optimizer);
+    if (saved.order.size() != n_train || saved.loss.size() != saved.epoch ||
+        (n_validation ? saved.validation_loss.size() != saved.epoch : !saved.validation_loss.empty()))
+      throw std::runtime_error(fmt::format(
+          "nn::fit: checkpoint '{}' was written for other data or options ({} training samples, {} epochs of history)",
+          options.checkpoint_path, saved.order.size(), saved.loss.size()));
+    std::istringstream(saved.rng) >> rng;
+    std::copy(saved.order.begin(), saved.order.end(), order.begin());
+    best = saved.best;
+    epochs_without_improvement = static_cast<std::size_t>(saved.epochs_without_improvement);
+    first_epoch = static_cast<std::size_t>(saved.epoch);
+    history.loss = saved.loss;
+    history.validation_loss = saved.validation_loss;
+    history.epochs = first_epoch;
+    // A run that had stopped by its own rule stays stopped.
+    if (saved.stop_reason == "no_improvement" || saved.stop_reason == "diverged") {
+      history.stop_reason = saved.stop_reason;
+      return history;
+    }
+  }
+  auto checkpoint = [&](std::size_t epochs_done, const std::string& stop_reason) {
+    TrainingState state;
+    state.epoch = epochs_done;
+    state.rng = rng_text(rng);
+    state.order.assign(order.begin(), order.end());
+    state.best = best;
+    state.epochs_without_improvement = epochs_without_improvement;
+    state.loss = history.loss;
+    state.validation_loss = history.validation_loss;
+    state.stop_reason = stop_reason;
+    save_checkpoint(options.checkpoint_path, net, optimizer, state);
+  };
   history.stop_reason = "max_epochs";
   const auto start = std::chrono::steady_clock::now();
-  for (std::size_t epoch = 0; epoch < options.max_epochs; ++epoch) {
+  for (std::size_t epoch = first_epoch; epoch < options.max_epochs; ++epoch) {
     if (batch < n_train && options.shuffle) std::shuffle(order.begin(), order.end(), rng);
     double total = 0.0;
     std::size_t batches = 0;
@@ -98,7 +148,10 @@ History fit_with(NetworkT<T>& net, const ad::TensorT<T>& X, const ad::TensorT<T>
       history.stop_reason = "no_improvement";
       break;
     }
+    if (options.checkpoint_every > 0 && (epoch + 1) % options.checkpoint_every == 0 && epoch + 1 < options.max_epochs)
+      checkpoint(epoch + 1, {});
   }
+  if (options.checkpoint_every > 0) checkpoint(history.epochs, history.stop_reason);
   if (options.progress) fmt::print(stderr, "\n");
   return history;
 }

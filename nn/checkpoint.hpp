@@ -1,0 +1,75 @@
+// nn checkpoints: everything nn::fit needs to continue a training run as if
+// it had never stopped (the parameters, the optimiser's memory, the shuffling
+// RNG and sample order, the epoch, the loss history and the early-stopping
+// counters), in one versioned, checksummed file (.adck).
+//
+//   nn::fit(net, X, Y, nn::mse_loss, opt, {.max_epochs = 500, .checkpoint_path = "run.adck",
+//                                           .checkpoint_every = 10, .resume = true});
+//
+// Killed at any moment, a run restarted with the same arguments and
+// `resume = true` reaches a bit-identical result to an uninterrupted run.
+//
+// Format, version 1 (little-endian, IEEE 754; "str" is u32 length + bytes):
+//   "ADCK"                      4 bytes magic
+//   u32 version                 = 1
+//   u8  dtype                   0 = float32, 1 = float64 (the parameters' type)
+//   u8[3] reserved              = 0
+//   u32 depth d, u64 sizes[d+1] the network's n_0 .. n_d (checked on load)
+//   u64 P, T theta[P]           the parameters, in NetworkT::flat_parameters() order
+//   str optimiser kind, f64 learning rate, u64 steps,
+//   u32 buffer count, per buffer: u64 length, f64 values[length]
+//   u64 epochs completed
+//   str RNG state               std::mt19937_64 in its standard text form
+//   u64 n, u64 order[n]         the training-sample order (shuffled in place every epoch)
+//   f64 best monitored loss, u64 epochs without improvement
+//   u64 n, f64 loss[n]; u64 m, f64 validation_loss[m]
+//   str stop reason             "" while running
+//   u64 checksum                FNV-1a (64-bit) of every byte before it
+//
+// Writing is atomic: a temporary file in the same folder is written, flushed
+// to disk (fsync), renamed over the target and the folder flushed, so the
+// path always holds either the previous checkpoint or the new one, whole.
+// Loading checks every field and throws std::runtime_error naming the file
+// and the problem (missing, truncated, not a checkpoint, unsupported version,
+// corrupt checksum, a network or optimiser that does not match).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nn/network.hpp>
+#include <nn/optimizer.hpp>
+
+namespace nn {
+
+// The training loop's own state, beside the network and optimiser.
+struct TrainingState {
+  std::uint64_t epoch = 0;                  // epochs completed
+  std::string rng;                          // the shuffling RNG (std::mt19937_64 text form)
+  std::vector<std::uint64_t> order;         // the sample order
+  double best = 0.0;                        // best monitored loss so far
+  std::uint64_t epochs_without_improvement = 0;
+  std::vector<double> loss;
+  std::vector<double> validation_loss;
+  std::string stop_reason;                  // empty while the run goes on
+};
+
+template <class T>
+void save_checkpoint(const std::string& path, const NetworkT<T>& net, const Optimizer<T>& optimizer,
+                     const TrainingState& state);
+
+// Restores `net`'s parameters and `optimizer`'s state from the file (they
+// must have the sizes and kind it was saved with) and returns the rest.
+template <class T>
+TrainingState load_checkpoint(const std::string& path, NetworkT<T>& net, Optimizer<T>& optimizer);
+
+extern template void save_checkpoint(const std::string&, const NetworkT<float>&, const Optimizer<float>&,
+                                     const TrainingState&);
+extern template void save_checkpoint(const std::string&, const NetworkT<double>&, const Optimizer<double>&,
+                                     const TrainingState&);
+extern template TrainingState load_checkpoint(const std::string&, NetworkT<float>&, Optimizer<float>&);
+extern template TrainingState load_checkpoint(const std::string&, NetworkT<double>&, Optimizer<double>&);
+
+}  // namespace nn
