@@ -160,7 +160,8 @@ struct Logistic {
 };
 
 struct Softsign {
-  static double value(double x) { return x / (1.0 + std::fabs(x)); }
+  // The limit +-1 at +-inf (x / (1 + |x|) would be inf / inf = NaN there).
+  static double value(double x) { return std::isinf(x) ? std::copysign(1.0, x) : x / (1.0 + std::fabs(x)); }
   // d/dx x / (1 + |x|) = 1 / (1 + |x|)^2
   template <class T> static T derivative(const T& x, const T&) {
     const T d = 1.0 + abs(x);
