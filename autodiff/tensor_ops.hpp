@@ -114,6 +114,11 @@ template <class T> TensorT<T> stack(const std::vector<TensorT<T>>& xs, std::int6
 // [m, k] x [k, n] -> [m, n]; with more axes, a batch of products over the
 // leading axes (which must match, or one operand be 2-d and shared).
 template <class T> TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, std::source_location where = std::source_location::current());
+// x W^T + b for x [batch, in], W [out, in], b [out] (b may be empty): a
+// fully connected layer's pre-activation as one op (PyTorch's F.linear): one
+// product reading W in place (no transposed copy) with the bias added in the
+// same pass; backward: dx = dy W, dW = dy^T x, db = column sums of dy.
+template <class T> TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias, std::source_location where = std::source_location::current());
 // The inner product of two 1-d tensors of equal length.
 template <class T> TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b, std::source_location where = std::source_location::current());
 

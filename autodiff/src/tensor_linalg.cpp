@@ -1,5 +1,6 @@
 // matmul and dot. Products go through ad::linalg::gemm (our packed kernel or
 // the system CBLAS; docs/decisions/0002-matmul-path.md).
+#include <algorithm>
 #include <stdexcept>
 
 #include <autodiff/gemm.hpp>
@@ -108,6 +109,48 @@ TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b, std::source_location wh
   });
 }
 
+template <class T>
+TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias, std::source_location where) {
+  detail::check_input(x, "linear");
+  detail::check_input(weight, "linear");
+  TensorImpl<T>& ix = x.impl();
+  TensorImpl<T>& iw = weight.impl();
+  const bool has_bias = bias.defined();
+  if (has_bias) detail::check_input(bias, "linear");
+  if (ix.shape.rank() != 2 || iw.shape.rank() != 2 || ix.shape[1] != iw.shape[1] ||
+      (has_bias && (bias.rank() != 1 || bias.shape()[0] != iw.shape[0])))
+    throw std::invalid_argument(fmt::format(
+        "ad::linear: needs x [batch, in], weight [out, in] and bias [out]; got x {}, weight {}, bias {}",
+        ix.shape.to_string(), iw.shape.to_string(), has_bias ? bias.shape().to_string() : std::string("none")));
+  const std::size_t batch = ix.shape[0], in = ix.shape[1], out = iw.shape[0];
+  std::vector<T> y(batch * out);
+  // y = bias broadcast over rows, then y += x W^T (beta = 1 keeps the bias).
+  if (has_bias)
+    for (std::size_t r = 0; r < batch; ++r)
+      std::copy(bias.values().begin(), bias.values().end(), y.begin() + static_cast<std::ptrdiff_t>(r * out));
+  linalg::gemm<T>(false, true, batch, out, in, T(1), ix.values.data(), in, iw.values.data(), in,
+                  has_bias ? T(1) : T(0), y.data(), out);
+  TensorImpl<T>* ib = has_bias ? &bias.impl() : nullptr;
+  std::vector<const TensorT<T>*> inputs{&x, &weight};
+  if (has_bias) inputs.push_back(&bias);
+  return detail::record_with_inputs<T>(
+      where, "linear", Shape{batch, out}, std::move(y), inputs,
+      [px = &ix, pw = &iw, ib, batch, in, out](TensorImpl<T>& o) {
+        const T* dy = o.grad.data();
+        if (T* gx = grad_of(*px))  // dx += dy W: [batch, out] x [out, in]
+          linalg::gemm<T>(false, false, batch, in, out, T(1), dy, out, pw->values.data(), in, T(1), gx, in);
+        if (T* gw = grad_of(*pw))  // dW += dy^T x: [out, batch] x [batch, in]
+          linalg::gemm<T>(true, false, out, in, batch, T(1), dy, out, px->values.data(), in, T(1), gw, in);
+        if (ib != nullptr)
+          if (T* gb = grad_of(*ib))
+            for (std::size_t r = 0; r < batch; ++r)
+              for (std::size_t c = 0; c < out; ++c) gb[c] += dy[r * out + c];
+      });
+}
+
+template TensorT<float> linear(const TensorT<float>&, const TensorT<float>&, const TensorT<float>&, std::source_location);
+template TensorT<double> linear(const TensorT<double>&, const TensorT<double>&, const TensorT<double>&,
+                                std::source_location);
 template TensorT<float> matmul(const TensorT<float>&, const TensorT<float>&, std::source_location);
 template TensorT<double> matmul(const TensorT<double>&, const TensorT<double>&, std::source_location);
 template TensorT<float> dot(const TensorT<float>&, const TensorT<float>&, std::source_location);

@@ -70,7 +70,7 @@ typename DenseT<T>::Output DenseT<T>::forward(const ad::TensorT<T>& x) const {
         inputs(), inputs(), inputs()));
   const ad::TensorT<T> rows = single ? ad::reshape(x, ad::Shape{1, inputs()}) : x;
   // a = x W^T + b: each row of the batch is the textbook's W x + b.
-  ad::TensorT<T> a = ad::matmul(rows, weights_.t()) + bias_;
+  ad::TensorT<T> a = ad::linear(rows, weights_, bias_);
   if (single) a = ad::reshape(a, ad::Shape{outputs()});
   ad::TensorT<T> z = apply(activations_, a, heaviside_gradient_);
   return {a, z};
