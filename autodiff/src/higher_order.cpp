@@ -37,6 +37,11 @@ std::vector<Var> Recorder::recorded_gradient(const Var& y, std::span<const Var> 
       const double p = partial.value();
       if (p == 0.0) return;
       contribution = p == 1.0 ? g : (p == -1.0 ? -g : g * p);
+    } else if (g.is_constant()) {
+      // Adjoints stay constant along linear chains (sums, scalings): the
+      // common `f += term` loop needs no node per multiplication by 1.
+      const double c = g.value();
+      contribution = c == 1.0 ? partial : (c == -1.0 ? -partial : partial * c);
     } else {
       contribution = g * partial;
     }
