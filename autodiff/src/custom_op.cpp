@@ -1,5 +1,7 @@
 #include <cmath>
+#include <initializer_list>
 #include <stdexcept>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -45,6 +47,10 @@ Var CustomOp::operator()(const Var& a, const Var& b, std::source_location where)
 
 namespace detail {
 
+// Anomaly mode's check of an op's unrecorded (constant) result (var.cpp).
+void check_constant_result(std::string_view op, double y, std::initializer_list<double> inputs,
+                           std::source_location where);
+
 // Operands are resolved as for built-in ops: an operand of the recording tape
 // is a node; a constant (or an enclosing tape's Var) becomes a fresh leaf so
 // the node has two inputs; a stale Var throws (via the binary slow path's
@@ -54,8 +60,9 @@ Var Recorder::custom(const std::shared_ptr<const CustomScalarOp>& def, Var x, st
   Tape* t = active_tape;
   if (t == nullptr || x.stamp_ != t->stamp_) {
     // Not an operand of the recording tape: a constant result (stale Vars
-    // are diagnosed by the ordinary slow path).
-    unary_slow(OpCode::neg, x, -x.value_, where);
+    // are diagnosed by the ordinary slow path, given a dummy finite result).
+    unary_slow(OpCode::neg, x, 0.0, where);
+    check_constant_result(def->name, y, {x.value_}, where);
     return Var(y, 0, 0);
   }
   const Var result(y, t->push(y, pack(OpCode::custom_unary, x.id_, 0)), t->stamp_);
@@ -69,7 +76,8 @@ Var Recorder::custom(const std::shared_ptr<const CustomScalarOp>& def, Var a, Va
   const bool a_recorded = t != nullptr && a.stamp_ == t->stamp_;
   const bool b_recorded = t != nullptr && b.stamp_ == t->stamp_;
   if (!a_recorded && !b_recorded) {
-    binary_slow(OpCode::add, a, b, a.value_ + b.value_, where);  // diagnoses stale operands
+    binary_slow(OpCode::add, a, b, 0.0, where);  // diagnoses stale operands
+    check_constant_result(def->name, y, {a.value_, b.value_}, where);
     return Var(y, 0, 0);
   }
   if (!a_recorded) a = leaf(a.value_);
@@ -96,7 +104,7 @@ TensorT<T> custom_op(std::string name, const std::vector<TensorT<T>>& inputs, co
     impls.push_back(&x.impl());
   }
   TensorT<T> out = detail::record_with_inputs<T>(
-      where, "custom", shape, std::move(values), handles,
+      where, name, shape, std::move(values), handles,
       [impls, fn = std::move(backward)](detail::TensorImpl<T>& o) {
         CustomGradient<T> g;
         g.output = o.values;
@@ -109,7 +117,8 @@ TensorT<T> custom_op(std::string name, const std::vector<TensorT<T>>& inputs, co
         }
         fn(g);
       });
-  // The op's own name, kept by the node (TensorNode::op is a view).
+  // The op's own name (anomaly messages above used it already), kept by the
+  // node: TensorNode::op is a view, so far of `name`, from now on of its copy.
   if (detail::TensorNode* node = out.impl().node.get()) {
     node->owned_name = std::move(name);
     node->op = node->owned_name;

@@ -98,7 +98,7 @@ void Tape::report_adjoint_anomaly(std::uint32_t node, std::uint32_t input, doubl
   throw AnomalyError(fmt::format(
       "ad::DetectAnomaly: the backward of {} (node #{}, value {}, inputs {}) sent {} to node #{} (adjoint of the "
       "output {}), recorded at {}",
-      op_info(v.op).name, node, nodes_[node].value, inputs, contribution, input, adjoint,
+      v.name, node, nodes_[node].value, inputs, contribution, input, adjoint,
       where ? detail::source_text(*where) : std::string("an unknown place (recorded before anomaly detection was on)")));
 }
 

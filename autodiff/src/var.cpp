@@ -5,9 +5,11 @@
 #include <source_location>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
+#include <autodiff/custom_op.hpp>
 #include <autodiff/tape.hpp>
 #include <autodiff/var.hpp>
 
@@ -69,15 +71,29 @@ std::string location_text(std::source_location where) {
 
 }  // namespace
 
+// Anomaly mode checks every value an op produces, recorded or not: an op on
+// constants (or on an enclosing tape's Vars) gives a constant, and a tensor op
+// on constants is checked too.
+void check_constant_result(std::string_view op, double y, std::initializer_list<double> inputs,
+                           std::source_location where) {
+  if (anomaly_depth > 0 && !std::isfinite(y)) [[unlikely]]
+    throw AnomalyError(fmt::format("ad::DetectAnomaly: {} produced {} from constant input{} {} (not recorded), at {}",
+                                   op, y, inputs.size() > 1 ? "s" : "", fmt::join(inputs, ", "), location_text(where)));
+}
+
 std::string source_text(std::source_location where) { return location_text(where); }
 
 // Anomaly mode: the op just recorded as node `id` must have a finite value.
 Var Recorder::checked(Tape& t, Var result, OpCode code, std::initializer_list<double> inputs, std::source_location where) {
   t.remember_location(result.id(), where);
-  if (!std::isfinite(result.value()))
+  if (!std::isfinite(result.value())) {
+    // A user-defined op is named by its definition, not by its op code.
+    const bool custom = code == OpCode::custom_unary || code == OpCode::custom_binary;
+    const std::string_view name = custom ? std::string_view(t.custom_op(result.id()).name) : op_info(code).name;
     throw AnomalyError(fmt::format("ad::DetectAnomaly: {} produced {} from input{} {} (node #{}), recorded at {}",
-                                   op_info(code).name, result.value(), inputs.size() > 1 ? "s" : "",
+                                   name, result.value(), inputs.size() > 1 ? "s" : "",
                                    fmt::join(inputs, ", "), result.id(), location_text(where)));
+  }
   return result;
 }
 
@@ -91,11 +107,11 @@ Var Recorder::leaf_slow(Tape& t, double v) {
 
 Var Recorder::unary_slow(OpCode code, Var x, double y, std::source_location where) {
   Tape* t = active_tape;
-  if (t == nullptr) {
-    check_not_stale(code, x);
+  if (t == nullptr || classify(code, x, *t) == Operand::constant) {  // a constant in, a constant out
+    if (t == nullptr) check_not_stale(code, x);
+    check_constant_result(op_info(code).name, y, {x.value_}, where);
     return Var(y, 0, 0);
   }
-  if (classify(code, x, *t) == Operand::constant) return Var(y, 0, 0);  // a constant in, a constant out
   // Recorded operand on the slow path: anomaly mode.
   return Recorder::checked(*t, Var(y, t->push(y, pack(code, x.id_, 0)), t->stamp_), code, {x.value_}, where);
 }
@@ -105,6 +121,7 @@ Var Recorder::binary_slow(OpCode code, Var a, Var b, double y, std::source_locat
   if (t == nullptr) {
     check_not_stale(code, a);
     check_not_stale(code, b);
+    check_constant_result(op_info(code).name, y, {a.value_, b.value_}, where);
     return Var(y, 0, 0);
   }
   const Operand ka = classify(code, a, *t);
@@ -116,20 +133,22 @@ Var Recorder::binary_slow(OpCode code, Var a, Var b, double y, std::source_locat
     result = record_with_constant(*t, constant_rhs_form(code), a.id_, b.value_, y);
   else if (kb == Operand::recorded)
     result = record_with_constant(*t, constant_lhs_form(code), b.id_, a.value_, y);
-  else
+  else {
+    check_constant_result(op_info(code).name, y, {a.value_, b.value_}, where);
     return Var(y, 0, 0);
+  }
   return t->anomaly_enabled() ? Recorder::checked(*t, result, code, {a.value_, b.value_}, where) : result;
 }
 
 Var Recorder::constant_operand_slow(OpCode code, Var x, double c, double y, std::source_location where) {
   Tape* t = active_tape;
-  if (t == nullptr) {
-    check_not_stale(code, x);
+  const bool constant_left = op_info(code).operands == OperandKinds::constant_var;
+  if (t == nullptr || classify(code, x, *t) == Operand::constant) {
+    if (t == nullptr) check_not_stale(code, x);
+    check_constant_result(op_info(code).name, y, {constant_left ? c : x.value_, constant_left ? x.value_ : c}, where);
     return Var(y, 0, 0);
   }
-  if (classify(code, x, *t) == Operand::constant) return Var(y, 0, 0);
   // Recorded operand on the slow path: anomaly mode.
-  const bool constant_left = op_info(code).operands == OperandKinds::constant_var;
   const Var result = record_with_constant(*t, code, x.id_, c, y);
   return Recorder::checked(*t, result, code, {constant_left ? c : x.value_, constant_left ? x.value_ : c}, where);
 }
