@@ -1,0 +1,70 @@
+// Writes the seed corpus of the fuzz targets: small valid files of each
+// format (and a few near misses), one folder per target.
+//   make_corpus <folder>   ->  <folder>/load, <folder>/idx, <folder>/checkpoint
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <autodiff/tensor_ops.hpp>
+#include <nn/checkpoint.hpp>
+#include <nn/nn.hpp>
+
+namespace {
+
+void write(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+}
+
+std::vector<std::uint8_t> idx(std::uint8_t type, const std::vector<std::uint32_t>& dims, std::size_t element) {
+  std::vector<std::uint8_t> b{0, 0, type, static_cast<std::uint8_t>(dims.size())};
+  std::size_t count = 1;
+  for (std::uint32_t d : dims) {
+    for (int shift = 24; shift >= 0; shift -= 8) b.push_back(static_cast<std::uint8_t>(d >> shift));
+    count *= d;
+  }
+  for (std::size_t i = 0; i < count * element; ++i) b.push_back(static_cast<std::uint8_t>(i * 37));
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    fmt::print(stderr, "usage: make_corpus <folder>\n");
+    return 2;
+  }
+  const std::filesystem::path root = argv[1];
+  for (const char* target : {"load", "idx", "checkpoint"}) std::filesystem::create_directories(root / target);
+
+  std::mt19937_64 rng(1);
+  nn::Network small({2, 3, 1}, nn::Activation::tanh, nn::Activation::identity, rng);
+  nn::save(small, (root / "load" / "small-double.adnn").string());
+  nn::NetworkT<float> single({3, 2, 2}, nn::Activation::relu, nn::Activation::logistic, rng);
+  nn::save(single, (root / "load" / "float.adnn").string());
+  nn::Network mixed({1, 4, 2, 1}, nn::Activation::softsign, nn::Activation::heaviside, rng);
+  mixed.layers()[1].set_heaviside_gradient(nn::HeavisideGradient::logistic_surrogate);
+  nn::save(mixed, (root / "load" / "three-layers.adnn").string());
+
+  write(root / "idx" / "labels.idx1", idx(0x08, {5}, 1));
+  write(root / "idx" / "images.idx3", idx(0x08, {2, 3, 3}, 1));
+  write(root / "idx" / "int16.idx2", idx(0x0B, {2, 2}, 2));
+  write(root / "idx" / "float64.idx1", idx(0x0E, {3}, 8));
+  write(root / "idx" / "empty.idx2", idx(0x0D, {0, 4}, 4));
+
+  nn::Network net({2, 8, 8, 1}, nn::Activation::tanh, nn::Activation::identity, rng);
+  nn::Adam<double> adam(net.parameters());
+  nn::TrainingState state;
+  state.epoch = 2;
+  state.rng = "1 2 3";
+  state.order = {0, 1, 2};
+  state.best = 0.5;
+  state.loss = {1.0, 0.5};
+  nn::save_checkpoint((root / "checkpoint" / "adam.adck").string(), net, adam, state);
+  fmt::print("seed corpus written to {}\n", root.string());
+  return 0;
+}
