@@ -32,8 +32,8 @@
 namespace {
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr std::size_t default_scalar_graphs = 1500;
-constexpr std::size_t default_tensor_graphs = 250;
+constexpr std::size_t default_scalar_graphs = 3000;
+constexpr std::size_t default_tensor_graphs = 500;
 #else
 constexpr std::size_t default_scalar_graphs = 4000;
 constexpr std::size_t default_tensor_graphs = 1000;
