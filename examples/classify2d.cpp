@@ -70,8 +70,9 @@ int main(int argc, char** argv) try {
   }
   fmt::print("two moons, {} points (noise 0.15); 2-16-16-1 tanh network, {} parameters\n", n,
              net.parameter_count());
-  fmt::print("full-batch Adam (eta 0.01), {} epochs: cross-entropy {:.3f} -> {:.4f}, training accuracy {:.1f}%\n",
-             history.epochs, history.loss.front(), history.loss.back(), 100.0 * double(correct) / double(n));
+  fmt::print(
+      "full-batch Adam (eta 0.01), {} epochs: cross-entropy {:.3f} -> {:.4f}, training accuracy {:.1f}%\n",
+      history.epochs, history.loss.front(), history.loss.back(), 100.0 * double(correct) / double(n));
 
   // p(x) = sigma(s(x)) on a grid covering the data.
   const std::size_t nx = 80, ny = 60;
@@ -94,7 +95,9 @@ int main(int argc, char** argv) try {
     (data.label[i] > 0.5 ? by : ay).push_back(data.x[2 * i + 1]);
   }
   tour::Plot plot("two moons: p(class 1 | x) and the decision boundary", "x1", "x2");
-  plot.field(nx, ny, x0, x1, y0, y1, probability).scatter("class 0", ax, ay, "#1f77b4").scatter("class 1", bx, by, "#d62728");
+  plot.field(nx, ny, x0, x1, y0, y1, probability)
+      .scatter("class 0", ax, ay, "#1f77b4")
+      .scatter("class 1", bx, by, "#d62728");
   const auto path = out / "classify2d.svg";
   plot.write(path, 700, 480);
 

@@ -59,9 +59,11 @@ int main(int argc, char** argv) try {
     std::mt19937_64 init(2);
     nn::Network line({1, 1}, nn::Activation::identity, nn::Activation::identity, init);
     nn::GradientDescent<double> opt(line.parameters(), 0.1);
-    const nn::History h = nn::fit(line, X, Y, loss, opt, {.max_epochs = epochs, .tolerance = 0.0, .patience = epochs});
+    const nn::History h =
+        nn::fit(line, X, Y, loss, opt, {.max_epochs = epochs, .tolerance = 0.0, .patience = epochs});
     const std::vector<double> theta = line.flat_parameters();  // w, b
-    fmt::print("  {:<14} w = {:+.3f}  b = {:+.3f}   (final loss {:.4f})\n", name, theta[0], theta[1], h.loss.back());
+    fmt::print("  {:<14} w = {:+.3f}  b = {:+.3f}   (final loss {:.4f})\n", name, theta[0], theta[1],
+               h.loss.back());
     return theta;
   };
   fmt::print("line fit to y = 2x + 1 with 20% outliers (+6), gradient descent, {} epochs:\n", epochs);

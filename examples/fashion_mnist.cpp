@@ -19,14 +19,15 @@
 // training loss per batch and the test accuracy per epoch).
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <exception>
 #include <filesystem>
 #include <numbers>
 #include <numeric>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -51,8 +52,8 @@ constexpr const char* class_names[10] = {"T-shirt/top", "Trouser", "Pullover", "
                                          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
 struct Split {
-  ad::TensorF images;                // [n, 784], pixels / 255
-  std::vector<std::size_t> labels;   // n labels in 0 .. 9
+  ad::TensorF images;               // [n, 784], pixels / 255
+  std::vector<std::size_t> labels;  // n labels in 0 .. 9
 };
 
 // The file `name` in `dir`, compressed (.gz) or not; "" when neither exists.
@@ -74,7 +75,8 @@ Split load(const fs::path& images_path, const fs::path& labels_path, std::size_t
   for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = float(images.pixels[i]) / 255.0f;
   Split s{ad::TensorF::from({n, 784}, std::move(pixels)), {}};
   for (std::size_t i = 0; i < n; ++i) {
-    if (labels[i] > 9) throw std::runtime_error(fmt::format("{}: label {} of sample {}", labels_path.string(), labels[i], i));
+    if (labels[i] > 9)
+      throw std::runtime_error(fmt::format("{}: label {} of sample {}", labels_path.string(), labels[i], i));
     s.labels.push_back(labels[i]);
   }
   return s;
@@ -86,13 +88,15 @@ std::vector<std::size_t> argmax_rows(const ad::TensorF& logits) {
   const auto v = logits.values();
   std::vector<std::size_t> best(n);
   for (std::size_t i = 0; i < n; ++i)
-    best[i] = std::size_t(std::max_element(v.begin() + std::ptrdiff_t(i * c), v.begin() + std::ptrdiff_t(i * c + c)) -
-                          (v.begin() + std::ptrdiff_t(i * c)));
+    best[i] = std::size_t(
+        std::max_element(v.begin() + std::ptrdiff_t(i * c), v.begin() + std::ptrdiff_t(i * c + c)) -
+        (v.begin() + std::ptrdiff_t(i * c)));
   return best;
 }
 
 // Test accuracy, and the confusion matrix (row: true class, column: predicted).
-double evaluate(const nn::NetworkT<float>& net, const Split& test, std::vector<std::size_t>* confusion = nullptr) {
+double evaluate(const nn::NetworkT<float>& net, const Split& test,
+                std::vector<std::size_t>* confusion = nullptr) {
   ad::NoGrad off;
   const std::size_t n = test.labels.size();
   std::size_t correct = 0;
@@ -116,9 +120,9 @@ class ProgressBar {
             double samples_per_second, double eta_seconds) {
     if (!enabled_) return;
     const std::size_t width = 24, filled = width * batch / batches;
-    fmt::print(stderr, "\repoch {}/{} [{}{}] batch {:>3}/{} loss {:.4f} {:>6.0f} samples/s ETA {:>4.0f} s ", epoch,
-               epochs, std::string(filled, '#'), std::string(width - filled, '.'), batch, batches, loss,
-               samples_per_second, eta_seconds);
+    fmt::print(stderr, "\repoch {}/{} [{}{}] batch {:>3}/{} loss {:.4f} {:>6.0f} samples/s ETA {:>4.0f} s ",
+               epoch, epochs, std::string(filled, '#'), std::string(width - filled, '.'), batch, batches,
+               loss, samples_per_second, eta_seconds);
     std::fflush(stderr);
   }
   void clear() {
@@ -132,19 +136,25 @@ class ProgressBar {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const tour::Args args(argc, argv, {"--epochs", "--lr", "--threads", "--data", "--batch"}, {"--constant-lr"});
+  const tour::Args args(argc, argv, {"--epochs", "--lr", "--threads", "--data", "--batch"},
+                        {"--constant-lr"});
   const fs::path data_dir = args.get("--data", "/usr/share/datasets/fashion-mnist");
   const std::size_t epochs = std::size_t(args.get_int("--epochs", args.smoke() ? 1 : args.quick() ? 3 : 20));
   const std::size_t batch = std::size_t(args.get_int("--batch", 128));
   const double lr0 = args.get_double("--lr", 1e-3);
+  const bool constant_lr = args.has("--constant-lr");
+  if (epochs == 0 || batch == 0) throw std::invalid_argument("--epochs and --batch must be at least 1");
   const int threads = int(args.get_int("--threads", 0));  // 0: one per hardware thread
   ad::linalg::set_gemm_threads(threads);
 
-  const fs::path files[4] = {find(data_dir, "train-images-idx3-ubyte"), find(data_dir, "train-labels-idx1-ubyte"),
-                             find(data_dir, "t10k-images-idx3-ubyte"), find(data_dir, "t10k-labels-idx1-ubyte")};
+  const fs::path files[4] = {
+      find(data_dir, "train-images-idx3-ubyte"), find(data_dir, "train-labels-idx1-ubyte"),
+      find(data_dir, "t10k-images-idx3-ubyte"), find(data_dir, "t10k-labels-idx1-ubyte")};
   if (std::any_of(std::begin(files), std::end(files), [](const fs::path& p) { return p.empty(); })) {
-    fmt::print("Fashion-MNIST not found in {} (install it with `apt-get install dataset-fashion-mnist`, or pass "
-               "--data DIR): skipped.\n", data_dir.string());
+    fmt::print(
+        "Fashion-MNIST not found in {} (install it with `apt-get install dataset-fashion-mnist`, or pass "
+        "--data DIR): skipped.\n",
+        data_dir.string());
     return 0;
   }
   const fs::path out = args.out_dir();
@@ -154,28 +164,33 @@ int main(int argc, char** argv) try {
   const Split train = load(files[0], files[1], train_limit);
   const Split test = load(files[2], files[3], test_limit);
   const std::size_t n = train.labels.size(), batches = (n + batch - 1) / batch;
-  fmt::print("Fashion-MNIST from {}: {} training and {} test images, read in {:.1f} s\n", data_dir.string(), n,
-             test.labels.size(), std::chrono::duration<double>(Clock::now() - load_start).count());
+  fmt::print("Fashion-MNIST from {}: {} training and {} test images, read in {:.1f} s\n", data_dir.string(),
+             n, test.labels.size(), std::chrono::duration<double>(Clock::now() - load_start).count());
 
   std::mt19937_64 rng(2024);
-  nn::NetworkT<float> net({784, 256, 128, 10}, nn::Activation::relu, nn::Activation::identity, rng, nn::Init::he);
+  nn::NetworkT<float> net({784, 256, 128, 10}, nn::Activation::relu, nn::Activation::identity, rng,
+                          nn::Init::he);
   nn::Adam<float> opt(net.parameters(), float(lr0));
-  fmt::print("MLP 784-256-128-10 (ReLU, float, He init), {} parameters; Adam, batch {}, {} epoch(s), learning rate "
-             "{} {}; matmul: {} with {} thread(s)\n",
-             net.parameter_count(), batch, epochs, lr0, args.has("--constant-lr") ? "constant" : "with cosine decay",
-             ad::linalg::gemm_backend(), ad::linalg::get_gemm_threads());
+  fmt::print(
+      "MLP 784-256-128-10 (ReLU, float, He init), {} parameters; Adam, batch {}, {} epoch(s), learning rate "
+      "{} {}; matmul: {} with {} thread(s)\n",
+      net.parameter_count(), batch, epochs, lr0, constant_lr ? "constant" : "with cosine decay",
+      ad::linalg::gemm_backend(), ad::linalg::get_gemm_threads());
 
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::vector<double> batch_loss, accuracy;
   ProgressBar bar;
   double train_seconds = 0;
-  const bool constant_lr = args.has("--constant-lr");
   for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
-    if (!constant_lr) opt.set_learning_rate(std::max(lr0 * 0.5 * (1 + std::cos(std::numbers::pi * double(epoch) / double(epochs))), 1e-9));
+    if (!constant_lr) {  // cosine decay: eta_e = eta_0 (1 + cos(pi e / E)) / 2
+      const double eta = lr0 * 0.5 * (1 + std::cos(std::numbers::pi * double(epoch) / double(epochs)));
+      opt.set_learning_rate(std::max(eta, 1e-9));  // must stay > 0
+    }
     std::shuffle(order.begin(), order.end(), rng);
     const auto epoch_start = Clock::now();
-    const std::clock_t cpu_start = std::clock();  // CPU time of all threads: on a shared machine wall time also counts waiting
+    // CPU time of all threads: on a shared machine the wall time also counts waiting.
+    const std::clock_t cpu_start = std::clock();
     double epoch_loss = 0;
     for (std::size_t b = 0; b < batches; ++b) {
       const std::vector<std::size_t> rows(order.begin() + std::ptrdiff_t(b * batch),
@@ -192,7 +207,8 @@ int main(int argc, char** argv) try {
         const double elapsed = std::chrono::duration<double>(Clock::now() - epoch_start).count();
         const double per_batch = (train_seconds + elapsed) / double(epoch * batches + b + 1);
         bar.show(epoch + 1, epochs, b + 1, batches, epoch_loss / double(b + 1),
-                 double(std::min(n, (b + 1) * batch)) / elapsed, per_batch * double((epochs - epoch) * batches - b - 1));
+                 double(std::min(n, (b + 1) * batch)) / elapsed,
+                 per_batch * double((epochs - epoch) * batches - b - 1));
       }
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
@@ -200,10 +216,11 @@ int main(int argc, char** argv) try {
     train_seconds += seconds;
     accuracy.push_back(evaluate(net, test));
     bar.clear();
-    fmt::print("epoch {:>2}/{}: lr {:.2e}  train loss {:.4f}  train time {:.2f} s ({:.0f} samples/s, CPU {:.2f} s)  "
-               "test accuracy {:.2f}%\n",
-               epoch + 1, epochs, opt.learning_rate(), epoch_loss / double(batches), seconds, double(n) / seconds,
-               cpu_seconds, 100 * accuracy.back());
+    fmt::print(
+        "epoch {:>2}/{}: lr {:.2e}  train loss {:.4f}  train time {:.2f} s ({:.0f} samples/s, CPU {:.2f} s)  "
+        "test accuracy {:.2f}%\n",
+        epoch + 1, epochs, opt.learning_rate(), epoch_loss / double(batches), seconds, double(n) / seconds,
+        cpu_seconds, 100 * accuracy.back());
     std::fflush(stdout);
   }
   std::vector<std::size_t> confusion;
@@ -228,7 +245,8 @@ int main(int argc, char** argv) try {
   for (std::size_t first = 0; first < batch_loss.size(); first += 20) {
     const std::size_t last = std::min(batch_loss.size(), first + 20);
     at.push_back(double(last) / double(batches));
-    smoothed.push_back(std::accumulate(batch_loss.begin() + std::ptrdiff_t(first), batch_loss.begin() + std::ptrdiff_t(last), 0.0) /
+    smoothed.push_back(std::accumulate(batch_loss.begin() + std::ptrdiff_t(first),
+                                       batch_loss.begin() + std::ptrdiff_t(last), 0.0) /
                        double(last - first));
   }
   for (std::size_t e = 0; e < accuracy.size(); ++e) {

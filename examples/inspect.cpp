@@ -50,9 +50,10 @@ void show_graph(const std::filesystem::path& out) {
     else
       fmt::print("  `{}` failed\n", command);
   } else {
-    fmt::print("  Graphviz's `dot` is not installed: `apt-get install graphviz`, then\n"
-               "  dot -Tsvg {} -o {}\n",
-               dot_path.string(), svg_path.string());
+    fmt::print(
+        "  Graphviz's `dot` is not installed: `apt-get install graphviz`, then\n"
+        "  dot -Tsvg {} -o {}\n",
+        dot_path.string(), svg_path.string());
   }
 }
 
@@ -63,15 +64,17 @@ void find_nan() {
   {
     // Without anomaly mode the NaN just flows through to the result.
     const ad::Var f = ad::log(x - y) * y + x;
-    fmt::print("without anomaly mode: f = log(x - y) y + x = {} at x = 0.5, y = 2 (no hint where it came from)\n",
-               f.value());
+    fmt::print(
+        "without anomaly mode: f = log(x - y) y + x = {} at x = 0.5, y = 2 (no hint where it came from)\n",
+        f.value());
   }
   try {
     ad::DetectAnomaly detect;  // every op on this thread is checked while it lives
     const ad::Var f = ad::log(x - y) * y + x;
     fmt::print("not reached: {}\n", f.value());
   } catch (const ad::AnomalyError& e) {
-    fmt::print("with ad::DetectAnomaly, the first op that produced a NaN throws ad::AnomalyError:\n  {}\n", e.what());
+    fmt::print("with ad::DetectAnomaly, the first op that produced a NaN throws ad::AnomalyError:\n  {}\n",
+               e.what());
   }
 }
 

@@ -41,8 +41,8 @@ nn::Perceptron learn(const char* name, const std::vector<double>& targets, std::
   fmt::print("       learned hyperplane {}   ({})\n", p.hyperplane(), result.verdict);
   fmt::print("       x1 x2 | target  output\n");
   for (std::size_t i = 0; i < corners.size(); ++i)
-    fmt::print("        {:g}  {:g} |   {:g}      {:g}{}\n", corners[i][0], corners[i][1], targets[i], p(corners[i]),
-               p(corners[i]) == targets[i] ? "" : "   <- wrong");
+    fmt::print("        {:g}  {:g} |   {:g}      {:g}{}\n", corners[i][0], corners[i][1], targets[i],
+               p(corners[i]), p(corners[i]) == targets[i] ? "" : "   <- wrong");
   return p;
 }
 
@@ -55,7 +55,9 @@ tour::Plot panel(const std::string& name, const std::vector<double>& targets, co
     (targets[i] > 0.5 ? y1 : y0).push_back(corners[i][1]);
   }
   tour::Plot plot(name, "x1", "x2");
-  plot.limits(-0.5, 1.5, -0.5, 1.5).scatter("target 0", x0, y0, "#1f77b4").scatter("target 1", x1, y1, "#d62728");
+  plot.limits(-0.5, 1.5, -0.5, 1.5)
+      .scatter("target 0", x0, y0, "#1f77b4")
+      .scatter("target 1", x1, y1, "#d62728");
   const double w1 = p.weights()[0], w2 = p.weights()[1], b = p.bias();
   if (w2 != 0)  // x2 = -(w1 x1 + b) / w2
     plot.line("learned line", {-0.5, 1.5}, {-(w1 * -0.5 + b) / w2, -(w1 * 1.5 + b) / w2}, "#2ca02c");

@@ -49,12 +49,14 @@ int main(int argc, char** argv) try {
 
   // Xavier initialisation keeps tanh away from saturation for inputs up to pi.
   std::mt19937_64 rng(7);
-  const nn::Network initial({1, 16, 16, 1}, nn::Activation::tanh, nn::Activation::identity, rng, nn::Init::xavier);
+  const nn::Network initial({1, 16, 16, 1}, nn::Activation::tanh, nn::Activation::identity, rng,
+                            nn::Init::xavier);
   nn::Network sgd_net = initial.clone(), adam_net = initial.clone();
   nn::SGD<double> sgd(sgd_net.parameters(), /*learning_rate=*/0.02, /*momentum=*/0.9);
   nn::Adam<double> adam(adam_net.parameters(), /*learning_rate=*/0.005);
 
-  const nn::FitOptions options{.max_epochs = epochs, .batch_size = 16, .tolerance = 0.0, .patience = epochs, .seed = 3};
+  const nn::FitOptions options{
+      .max_epochs = epochs, .batch_size = 16, .tolerance = 0.0, .patience = epochs, .seed = 3};
   fmt::print("1-16-16-1 tanh network ({} parameters), {} points, batches of 16, {} epochs\n",
              initial.parameter_count(), n, epochs);
   const nn::History h_sgd = nn::fit(sgd_net, X, Y, nn::mse_loss, sgd, options);

@@ -39,8 +39,8 @@ class Plot {
   // A field of values in [0, 1] on an nx x ny grid over [x0, x1] x [y0, y1]
   // (row-major, y rows from y0 upwards), drawn under the series, blending
   // color_low (0) to color_high (1) through white at 0.5.
-  Plot& field(std::size_t nx, std::size_t ny, double x0, double x1, double y0, double y1, std::vector<double> values,
-              unsigned color_low = 0x1f77b4, unsigned color_high = 0xd62728) {
+  Plot& field(std::size_t nx, std::size_t ny, double x0, double x1, double y0, double y1,
+              std::vector<double> values, unsigned color_low = 0x1f77b4, unsigned color_high = 0xd62728) {
     if (values.size() != nx * ny) throw std::invalid_argument("tour::Plot::field: values must be nx * ny");
     field_ = {nx, ny, x0, x1, y0, y1, std::move(values), color_low, color_high};
     include(x0, y0);
@@ -62,7 +62,8 @@ class Plot {
   std::string svg(double width = 640, double height = 420) const {
     std::size_t longest_label = 0;
     for (const Series& series : series_) longest_label = std::max(longest_label, series.label.size());
-    const double left = 70, right = longest_label ? 50 + 7.5 * double(longest_label) : 20, top = 40, bottom = 50;
+    const double left = 70, right = longest_label ? 50 + 7.5 * double(longest_label) : 20, top = 40,
+                 bottom = 50;
     const double pw = width - left - right, ph = height - top - bottom;
     double x_lo = x_min_, x_hi = x_max_, y_lo = transform(y_min_), y_hi = transform(y_max_);
     if (!(x_hi > x_lo)) x_hi = x_lo + 1;
@@ -77,41 +78,46 @@ class Plot {
 
     std::string s = fmt::format(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-        "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" "
+        "fill=\"white\"/>\n",
         width, height);
-    s += fmt::format("<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">{}</text>\n", left + pw / 2,
-                     escape(title_));
+    s += fmt::format("<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">{}</text>\n",
+                     left + pw / 2, escape(title_));
     if (!field_.values.empty()) s += field_svg(px, py);
     // ticks and grid
     for (double t : ticks(x_lo, x_hi, false, std::max(3.0, pw / 75))) {
-      s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#ddd\"/>"
-                       "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
-                       px(t), top, top + ph, top + ph + 16, label(t));
+      s += fmt::format(
+          "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#ddd\"/>"
+          "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
+          px(t), top, top + ph, top + ph + 16, label(t));
     }
     for (double t : ticks(y_lo, y_hi, log_y_, std::max(3.0, ph / 55))) {
       const double y = top + (1.0 - (t - y_lo) / (y_hi - y_lo)) * ph;
-      s += fmt::format("<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"#ddd\"/>"
-                       "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
-                       left, y, left + pw, left - 6, y + 4, label(log_y_ ? std::pow(10.0, t) : t));
+      s += fmt::format(
+          "<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"#ddd\"/>"
+          "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
+          left, y, left + pw, left - 6, y + 4, label(log_y_ ? std::pow(10.0, t) : t));
     }
-    s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n", left,
-                     top, pw, ph);
+    s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n",
+                     left, top, pw, ph);
     s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", left + pw / 2, height - 12,
                      escape(x_label_));
     s += fmt::format("<text transform=\"translate(16,{}) rotate(-90)\" text-anchor=\"middle\">{}{}</text>\n",
                      top + ph / 2, escape(y_label_), log_y_ ? " (log scale)" : "");
     // series, clipped to the frame
-    s += fmt::format("<clipPath id=\"{0}\"><rect x=\"{1}\" y=\"{2}\" width=\"{3}\" height=\"{4}\"/></clipPath>\n"
-                     "<g clip-path=\"url(#{0})\">\n",
-                     id_, left, top, pw, ph);
+    s += fmt::format(
+        "<clipPath id=\"{0}\"><rect x=\"{1}\" y=\"{2}\" width=\"{3}\" height=\"{4}\"/></clipPath>\n"
+        "<g clip-path=\"url(#{0})\">\n",
+        id_, left, top, pw, ph);
     for (const Series& series : series_) {
       if (series.points) {
         const double radius = series.x.size() <= 20 ? 6 : 2.5;  // a handful of points can be big
         for (std::size_t i = 0; i < series.x.size(); ++i)
           if (drawable(series.y[i]))
-            s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\" stroke=\"white\" "
-                             "stroke-width=\"0.5\"/>\n",
-                             px(series.x[i]), py(series.y[i]), radius, series.color);
+            s += fmt::format(
+                "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\" stroke=\"white\" "
+                "stroke-width=\"0.5\"/>\n",
+                px(series.x[i]), py(series.y[i]), radius, series.color);
       } else {
         // Long curves are thinned to about 1000 vertices (more than the pixels across).
         const std::size_t stride = std::max<std::size_t>(1, series.x.size() / 1000);
@@ -119,8 +125,8 @@ class Plot {
         for (std::size_t i = 0; i < series.x.size(); ++i)
           if ((i % stride == 0 || i + 1 == series.x.size()) && drawable(series.y[i]))
             points += fmt::format("{:.1f},{:.1f} ", px(series.x[i]), py(series.y[i]));
-        s += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\"/>\n", points,
-                         series.color);
+        s += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\"/>\n",
+                         points, series.color);
       }
     }
     s += "</g>\n";
@@ -130,7 +136,8 @@ class Plot {
       if (series.label.empty()) continue;  // unlabelled series stay out of the legend
       const double y = top + 10 + 20 * double(entry++);
       if (series.points)
-        s += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"4\" fill=\"{}\"/>", left + pw + 22, y, series.color);
+        s +=
+            fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"4\" fill=\"{}\"/>", left + pw + 22, y, series.color);
       else
         s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"/>",
                          left + pw + 12, y, left + pw + 32, y, series.color);
@@ -160,7 +167,8 @@ class Plot {
   };
 
   void add(Series series) {
-    if (series.x.size() != series.y.size()) throw std::invalid_argument("tour::Plot: x and y differ in length");
+    if (series.x.size() != series.y.size())
+      throw std::invalid_argument("tour::Plot: x and y differ in length");
     if (series.color.empty()) series.color = palette[series_.size() % std::size(palette)];
     for (std::size_t i = 0; i < series.x.size(); ++i)
       if (drawable(series.y[i])) include(series.x[i], series.y[i]);
@@ -215,7 +223,8 @@ class Plot {
       const unsigned target = v < 0.5 ? f.low : f.high;
       const double strength = 0.55 * std::round(12 * std::fabs(2 * v - 1)) / 12;  // white at 0.5
       int rgb[3];
-      for (int c = 0; c < 3; ++c) rgb[c] = int(std::lround(255 + strength * (double((target >> (16 - 8 * c)) & 0xff) - 255)));
+      for (int c = 0; c < 3; ++c)
+        rgb[c] = int(std::lround(255 + strength * (double((target >> (16 - 8 * c)) & 0xff) - 255)));
       return fmt::format("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]);
     };
     std::string s = "<g shape-rendering=\"crispEdges\">\n";
@@ -227,8 +236,8 @@ class Plot {
         std::size_t end = i + 1;
         while (end < f.nx && colour(f.values[j * f.nx + end]) == fill) ++end;
         const double x = px(f.x0 + double(i) * dx);
-        s += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"/>\n", x, top,
-                         px(f.x0 + double(end) * dx) - x + 0.5, height, fill);
+        s += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"/>\n",
+                         x, top, px(f.x0 + double(end) * dx) - x + 0.5, height, fill);
         i = end;
       }
     }
@@ -254,8 +263,9 @@ class Plot {
 inline void write_panels(const std::filesystem::path& path, const std::vector<Plot>& panels, double width,
                          double height) {
   std::ofstream out(path);
-  out << fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\">\n",
-                     width * double(panels.size()), height);
+  out << fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\">\n",
+      width * double(panels.size()), height);
   for (std::size_t k = 0; k < panels.size(); ++k) {
     std::string panel = panels[k].svg(width, height);
     panel.insert(4, fmt::format(" x=\"{}\"", width * double(k)));  // after "<svg"

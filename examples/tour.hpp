@@ -37,12 +37,13 @@ class Args {
       if (is_valued) {
         if (i + 1 >= argc) throw std::invalid_argument(fmt::format("{} needs a value", arg));
         values_[std::string(arg)] = argv[++i];
-      } else if (arg == "--quick" || arg == "--smoke" || std::find(switches.begin(), switches.end(), arg) != switches.end()) {
+      } else if (arg == "--quick" || arg == "--smoke" ||
+                 std::find(switches.begin(), switches.end(), arg) != switches.end()) {
         flags_.emplace(arg);
       } else {
-        throw std::invalid_argument(fmt::format("unknown argument '{}' (known: --quick --smoke --out DIR{}{})", arg,
-                                                known_suffix(valued), switches.size() ? " " : "",
-                                                fmt::join(switches, " ")));
+        throw std::invalid_argument(
+            fmt::format("unknown argument '{}' (known: --quick --smoke --out DIR{}{})", arg,
+                        known_suffix(valued), switches.size() ? " " : "", fmt::join(switches, " ")));
       }
     }
   }

@@ -32,8 +32,9 @@ int main(int argc, char** argv) try {
   std::mt19937_64 rng(1);
   nn::Network net({2, 4, 1}, nn::Activation::tanh, nn::Activation::identity, rng, nn::Init::normal);
   nn::GradientDescent<double> opt(net.parameters(), /*learning_rate=*/0.1);
-  fmt::print("network 2-4-1, tanh hidden layer, identity output: {} parameters, N(0, 1) initialisation (seed 1)\n",
-             net.parameter_count());
+  fmt::print(
+      "network 2-4-1, tanh hidden layer, identity output: {} parameters, N(0, 1) initialisation (seed 1)\n",
+      net.parameter_count());
   fmt::print("full-batch gradient descent, eta = 0.1, {} epochs, loss 1/(2N) sum (f(x) - y)^2\n", epochs);
 
   // tolerance 0 and patience = epochs: run every epoch, as the textbook does.

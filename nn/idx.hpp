@@ -1,7 +1,8 @@
 // nn::read_idx: arrays in the IDX format of the MNIST family of data sets
 // (MNIST, Fashion-MNIST), plain or gzip-compressed.
 //
-//   nn::IdxImages train = nn::load_idx_images("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
+//   nn::IdxImages train =
+//   nn::load_idx_images("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
 //   std::vector<std::uint8_t> labels = nn::load_idx_labels(".../train-labels-idx1-ubyte.gz");
 //
 // Format (all integers big-endian):

@@ -35,7 +35,8 @@ struct Scratch {
   }
   std::string write(const std::string& name, const std::vector<std::uint8_t>& bytes) const {
     const fs::path path = dir / name;
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
     return path.string();
   }
 };
@@ -96,7 +97,8 @@ TEST_CASE("a valid label file reads back as one byte per label") {
 
 TEST_CASE("multi-byte elements are stored big-endian and read in this machine's order") {
   Scratch scratch;
-  const std::string path = scratch.write("ints", idx(0x0C, {2}, {0x00, 0x00, 0x01, 0x02, 0xFF, 0xFF, 0xFF, 0xFE}));
+  const std::string path =
+      scratch.write("ints", idx(0x0C, {2}, {0x00, 0x00, 0x01, 0x02, 0xFF, 0xFF, 0xFF, 0xFE}));
   const nn::IdxArray a = nn::read_idx(path);
   REQUIRE(a.bytes.size() == 8);
   std::int32_t values[2];
@@ -137,8 +139,8 @@ TEST_CASE("a missing file is an error naming it") {
 
 TEST_CASE("truncated data is an error that says how much is missing") {
   Scratch scratch;
-  std::vector<std::uint8_t> bytes = three_images();
-  bytes.resize(bytes.size() - 5);
+  const std::vector<std::uint8_t> full = three_images();
+  const std::vector<std::uint8_t> bytes(full.begin(), full.end() - 5);  // the last 5 pixels lost
   const std::string path = scratch.write("short", bytes);
   const std::string message = error_of([&] { nn::read_idx(path); });
   CHECK(contains(message, path));
@@ -150,7 +152,8 @@ TEST_CASE("a truncated header is an error") {
   Scratch scratch;
   CHECK(contains(error_of([&] { nn::read_idx(scratch.write("tiny", {0, 0})); }), "truncated"));
   const std::vector<std::uint8_t> half_dims = {0, 0, 0x08, 3, 0, 0, 0, 3, 0, 0};
-  CHECK(contains(error_of([&] { nn::read_idx(scratch.write("half", half_dims)); }), "header of a rank-3 array"));
+  CHECK(contains(error_of([&] { nn::read_idx(scratch.write("half", half_dims)); }),
+                 "header of a rank-3 array"));
 }
 
 TEST_CASE("a bad magic number is an error") {
@@ -163,8 +166,10 @@ TEST_CASE("a bad magic number is an error") {
 
 TEST_CASE("an unknown data type code and a zero rank are errors") {
   Scratch scratch;
-  CHECK(contains(error_of([&] { nn::read_idx(scratch.write("type", idx(0x07, {1}, {0}))); }), "unknown IDX data type"));
-  CHECK(contains(error_of([&] { nn::read_idx(scratch.write("rank", idx(0x08, {}, {}))); }), "number of dimensions 0"));
+  CHECK(contains(error_of([&] { nn::read_idx(scratch.write("type", idx(0x07, {1}, {0}))); }),
+                 "unknown IDX data type"));
+  CHECK(contains(error_of([&] { nn::read_idx(scratch.write("rank", idx(0x08, {}, {}))); }),
+                 "number of dimensions 0"));
 }
 
 TEST_CASE("bytes after the described data are reported as corruption") {

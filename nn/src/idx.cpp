@@ -7,6 +7,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include <sys/wait.h>  // WEXITSTATUS
+
 #include <fmt/format.h>
 
 #include <nn/idx.hpp>
@@ -48,27 +50,41 @@ std::vector<std::uint8_t> gunzip(const std::string& path) {
 }
 
 std::uint32_t big_endian_u32(const std::uint8_t* p) {
-  return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | std::uint32_t(p[3]);
+  return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 |
+         std::uint32_t(p[3]);
 }
 
 bool known(std::uint8_t code) {
   switch (IdxType(code)) {
-    case IdxType::u8: case IdxType::i8: case IdxType::i16: case IdxType::i32: case IdxType::f32: case IdxType::f64:
+    case IdxType::u8:
+    case IdxType::i8:
+    case IdxType::i16:
+    case IdxType::i32:
+    case IdxType::f32:
+    case IdxType::f64:
       return true;
   }
   return false;
 }
 
-std::string dims_text(const std::vector<std::size_t>& dims) { return fmt::format("[{}]", fmt::join(dims, ", ")); }
+std::string dims_text(const std::vector<std::size_t>& dims) {
+  return fmt::format("[{}]", fmt::join(dims, ", "));
+}
 
 }  // namespace
 
 std::size_t element_size(IdxType type) noexcept {
   switch (type) {
-    case IdxType::u8: case IdxType::i8: return 1;
-    case IdxType::i16: return 2;
-    case IdxType::i32: case IdxType::f32: return 4;
-    case IdxType::f64: return 8;
+    case IdxType::u8:
+    case IdxType::i8:
+      return 1;
+    case IdxType::i16:
+      return 2;
+    case IdxType::i32:
+    case IdxType::f32:
+      return 4;
+    case IdxType::f64:
+      return 8;
   }
   return 0;
 }
@@ -83,13 +99,15 @@ IdxArray parse_idx(std::span<const std::uint8_t> file, const std::string& source
   if (file.size() < 4)
     fail(source, fmt::format("truncated: {} bytes, shorter than the 4-byte IDX header", file.size()));
   if (file[0] != 0 || file[1] != 0)
-    fail(source, fmt::format("not an IDX file: magic bytes {:#04x} {:#04x}, expected 0x00 0x00", file[0], file[1]));
+    fail(source,
+         fmt::format("not an IDX file: magic bytes {:#04x} {:#04x}, expected 0x00 0x00", file[0], file[1]));
   if (!known(file[2])) fail(source, fmt::format("unknown IDX data type code {:#04x}", file[2]));
   const std::size_t rank = file[3];
   if (rank < 1 || rank > 8) fail(source, fmt::format("unsupported number of dimensions {} (1 to 8)", rank));
   const std::size_t header = 4 + 4 * rank;
   if (file.size() < header)
-    fail(source, fmt::format("truncated: {} bytes, the header of a rank-{} array needs {}", file.size(), rank, header));
+    fail(source, fmt::format("truncated: {} bytes, the header of a rank-{} array needs {}", file.size(), rank,
+                             header));
 
   IdxArray array;
   array.type = IdxType(file[2]);
@@ -103,8 +121,8 @@ IdxArray parse_idx(std::span<const std::uint8_t> file, const std::string& source
   }
   const std::size_t expected = count * size, present = file.size() - header;
   if (present < expected)
-    fail(source, fmt::format("truncated: dimensions {} need {} bytes of data, the file has {}", dims_text(array.dims),
-                             expected, present));
+    fail(source, fmt::format("truncated: dimensions {} need {} bytes of data, the file has {}",
+                             dims_text(array.dims), expected, present));
   if (present > expected)
     fail(source, fmt::format("corrupt: {} bytes after the {} bytes of data that dimensions {} describe",
                              present - expected, expected, dims_text(array.dims)));
@@ -128,16 +146,18 @@ IdxArray read_idx(const std::string& path) {
 IdxImages load_idx_images(const std::string& path) {
   IdxArray a = read_idx(path);
   if (a.type != IdxType::u8 || a.dims.size() != 3)
-    fail(path, fmt::format("expected images (unsigned bytes, 3 dimensions), found type {:#04x} with dimensions {}",
-                           std::uint8_t(a.type), dims_text(a.dims)));
+    fail(path,
+         fmt::format("expected images (unsigned bytes, 3 dimensions), found type {:#04x} with dimensions {}",
+                     std::uint8_t(a.type), dims_text(a.dims)));
   return {a.dims[0], a.dims[1], a.dims[2], std::move(a.bytes)};
 }
 
 std::vector<std::uint8_t> load_idx_labels(const std::string& path) {
   IdxArray a = read_idx(path);
   if (a.type != IdxType::u8 || a.dims.size() != 1)
-    fail(path, fmt::format("expected labels (unsigned bytes, 1 dimension), found type {:#04x} with dimensions {}",
-                           std::uint8_t(a.type), dims_text(a.dims)));
+    fail(path,
+         fmt::format("expected labels (unsigned bytes, 1 dimension), found type {:#04x} with dimensions {}",
+                     std::uint8_t(a.type), dims_text(a.dims)));
   return std::move(a.bytes);
 }
 
