@@ -42,7 +42,7 @@ class Args {
         flags_.emplace(arg);
       } else {
         throw std::invalid_argument(
-            fmt::format("unknown argument '{}' (known: --quick --smoke --out DIR{}{})", arg,
+            fmt::format("unknown argument '{}' (known: --quick --smoke --out DIR{}{}{})", arg,
                         known_suffix(valued), switches.size() ? " " : "", fmt::join(switches, " ")));
       }
     }
