@@ -271,7 +271,7 @@ std::vector<BadInput> catalogue() {
        EXPECT(std::runtime_error), {"nn::load", "does-not-exist.adnn", "cannot open"}},
       {"an empty model file", load_bytes("empty.adnn", [](std::vector<char>& b) { b.clear(); }),
        EXPECT(std::runtime_error), {"nn::load", "empty.adnn", "truncated"}},
-      {"a truncated model file", load_bytes("truncated.adnn", [](std::vector<char>& b) { b.resize(b.size() - 13); }),
+      {"a truncated model file", load_bytes("truncated.adnn", [](std::vector<char>& b) { b.erase(b.end() - 13, b.end()); }),
        EXPECT(std::runtime_error), {"nn::load", "truncated.adnn", "truncated"}},
       {"a corrupt model file", load_bytes("corrupt.adnn", [](std::vector<char>& b) { b[40] ^= 0x01; }),
        EXPECT(std::runtime_error), {"nn::load", "corrupt.adnn", "checksum"}},
