@@ -1,0 +1,229 @@
+// The portable gemm: gemm_kernel.ipp compiled for each instruction set, the
+// run-time choice between them, and the split of large products over threads.
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <string_view>
+#include <type_traits>
+
+#include "gemm_internal.hpp"
+
+// Function multiversioning by hand: the kernels are compiled three times
+// under different target pragmas and picked once from cpuid. The build keeps
+// its baseline flags (no -march=native), so the library runs on any x86-64
+// and still uses AVX2/AVX-512 where the CPU has them.
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define AD_GEMM_X86_DISPATCH 1
+#else
+#define AD_GEMM_X86_DISPATCH 0
+#endif
+
+namespace ad::linalg::detail {
+
+namespace baseline {
+// SSE2 on x86-64 (16 registers), NEON elsewhere: 6 x 2 accumulators.
+constexpr std::size_t vector_bytes = 16;
+constexpr std::size_t tile_rows = 6;
+constexpr std::size_t tile_vectors = 2;
+#include "gemm_kernel.ipp"
+}  // namespace baseline
+
+#if AD_GEMM_X86_DISPATCH
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+namespace avx2 {
+// 16 ymm registers: 6 x 2 accumulators, 2 for B, 1 for the broadcast.
+constexpr std::size_t vector_bytes = 32;
+constexpr std::size_t tile_rows = 6;
+constexpr std::size_t tile_vectors = 2;
+#include "gemm_kernel.ipp"
+}  // namespace avx2
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma"))), \
+                             apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
+#endif
+namespace avx512 {
+// 32 zmm registers: 12 x 2 accumulators, 2 for B; A is broadcast straight
+// from memory by the FMA.
+constexpr std::size_t vector_bytes = 64;
+constexpr std::size_t tile_rows = 12;
+constexpr std::size_t tile_vectors = 2;
+#include "gemm_kernel.ipp"
+}  // namespace avx512
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#endif  // AD_GEMM_X86_DISPATCH
+
+namespace {
+
+template <class T>
+struct KernelsOf {
+  void (*direct)(const GemmProblem<T>&);
+  void (*packed)(const GemmProblem<T>&);
+  std::size_t mr, nr;  // tile shape, to split work on tile boundaries
+};
+
+struct Kernels {
+  const char* isa;
+  KernelsOf<float> f32;
+  KernelsOf<double> f64;
+};
+
+// The table entry for one instruction-set namespace.
+#define AD_GEMM_KERNELS_OF(isa, T) \
+  { isa::direct<T>, isa::packed<T>, isa::Blocking<T>::mr, isa::Blocking<T>::nr }
+#define AD_GEMM_KERNELS(isa) \
+  { #isa, AD_GEMM_KERNELS_OF(isa, float), AD_GEMM_KERNELS_OF(isa, double) }
+
+constexpr Kernels baseline_kernels = AD_GEMM_KERNELS(baseline);
+#if AD_GEMM_X86_DISPATCH
+constexpr Kernels avx2_kernels = AD_GEMM_KERNELS(avx2);
+constexpr Kernels avx512_kernels = AD_GEMM_KERNELS(avx512);
+#endif
+#undef AD_GEMM_KERNELS
+#undef AD_GEMM_KERNELS_OF
+
+bool cpu_has(std::string_view isa) noexcept {
+  if (isa == "baseline") return true;
+#if AD_GEMM_X86_DISPATCH
+  __builtin_cpu_init();
+  // __builtin_cpu_supports also checks that the OS saves the wide registers.
+  if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (isa == "avx512") {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma");
+  }
+#endif
+  return false;
+}
+
+const Kernels* kernels_for(std::string_view isa) noexcept {
+#if AD_GEMM_X86_DISPATCH
+  if (isa == "avx512") return &avx512_kernels;
+  if (isa == "avx2") return &avx2_kernels;
+#endif
+  if (isa == "baseline") return &baseline_kernels;
+  return nullptr;
+}
+
+const Kernels* best_kernels() noexcept {
+  for (const char* isa : {"avx512", "avx2"}) {
+    if (cpu_has(isa)) return kernels_for(isa);
+  }
+  return &baseline_kernels;
+}
+
+std::atomic<const Kernels*> selected_kernels{nullptr};
+
+const Kernels& kernels() noexcept {
+  const Kernels* chosen = selected_kernels.load(std::memory_order_acquire);
+  if (chosen == nullptr) {
+    chosen = best_kernels();
+    selected_kernels.store(chosen, std::memory_order_release);
+  }
+  return *chosen;
+}
+
+template <class T>
+const KernelsOf<T>& kernels_of() noexcept {
+  if constexpr (std::is_same_v<T, float>) {
+    return kernels().f32;
+  } else {
+    return kernels().f64;
+  }
+}
+
+// One product cut into `parts` slabs of whole tiles along its longer side
+// of C; every slab is an independent product with the same k.
+template <class T>
+struct Split {
+  const GemmProblem<T>* problem;
+  void (*kernel)(const GemmProblem<T>&);
+  bool along_n;
+  std::size_t step;
+
+  static void run(void* context, int part) {
+    const Split& s = *static_cast<const Split*>(context);
+    const GemmProblem<T>& p = *s.problem;
+    const std::size_t extent = s.along_n ? p.n : p.m;
+    const std::size_t begin = std::min(extent, static_cast<std::size_t>(part) * s.step);
+    const std::size_t size = std::min(s.step, extent - begin);
+    if (size == 0) return;
+    s.kernel(s.along_n ? p.block(0, p.m, begin, size) : p.block(begin, size, 0, p.n));
+  }
+};
+
+}  // namespace
+
+const char* portable_isa() noexcept { return kernels().isa; }
+
+bool select_portable_isa(std::string_view isa) noexcept {
+  if (isa.empty() || isa == "best") {
+    selected_kernels.store(best_kernels(), std::memory_order_release);
+    return true;
+  }
+  const Kernels* wanted = kernels_for(isa);
+  if (wanted == nullptr || !cpu_has(isa)) return false;
+  selected_kernels.store(wanted, std::memory_order_release);
+  return true;
+}
+
+template <class T>
+void gemm_portable(const GemmProblem<T>& p, int threads) {
+  const KernelsOf<T>& k = kernels_of<T>();
+  const std::size_t product = p.m * p.n * p.k;
+  if (product <= direct_product_limit) {
+    k.direct(p);
+    return;
+  }
+  // Packing pads op(A) to whole MR-row slivers and op(B) to NR-column ones:
+  // with fewer rows than a sliver, or at most half a sliver of columns, most
+  // of the packed kernel's work would be padding, so skinny products take
+  // the direct kernel too, whatever their size.
+  const bool skinny = p.m < k.mr || 2 * p.n <= k.nr;
+  void (*kernel)(const GemmProblem<T>&) = skinny ? k.direct : k.packed;
+
+  // Slabs of whole tiles along the longer side of C, two per thread (so that
+  // a thread that starts late still takes a share), each at least
+  // parallel_part_limit multiply-adds. Every slab packs its own panels: the
+  // price of slabs that need no synchronisation between them.
+  const bool along_n = p.n >= p.m;
+  const std::size_t extent = along_n ? p.n : p.m;
+  const std::size_t granule = along_n ? k.nr : k.mr;
+  const std::size_t wanted = threads > 1 ? 2 * static_cast<std::size_t>(threads) : 1;
+  std::size_t parts = std::min({wanted, product / parallel_part_limit, extent / granule});
+  if (parts <= 1) {
+    kernel(p);
+    return;
+  }
+  // Equal shares rounded up to whole tiles; the last slab takes the rest.
+  const std::size_t share = (extent + parts - 1) / parts;
+  const std::size_t step = (share + granule - 1) / granule * granule;
+  parts = (extent + step - 1) / step;
+  Split<T> split{&p, kernel, along_n, step};
+  run_parts(threads, static_cast<int>(parts), &Split<T>::run, &split);
+}
+
+template void gemm_portable<float>(const GemmProblem<float>&, int);
+template void gemm_portable<double>(const GemmProblem<double>&, int);
+
+}  // namespace ad::linalg::detail
