@@ -48,7 +48,7 @@ extern template void gemm<double>(bool, bool, std::size_t, std::size_t, std::siz
                                   std::size_t, const double*, std::size_t, double, double*, std::size_t);
 
 enum class GemmBackend {
-  automatic,  // the library's choice, the default: currently the portable kernel for every size
+  automatic,  // the default: the build's choice, CMake option AD_GEMM_DEFAULT=portable (default) or cblas
   portable,   // our own kernels for every size
   cblas,      // the system CBLAS for every product with m, n, k > 0 and alpha != 0
 };

@@ -104,14 +104,26 @@ if(NOT ad_blas_mode STREQUAL "OFF")
   endif()
 endif()
 
+# Which implementation GemmBackend::automatic (the default) uses when a CBLAS
+# was found: our portable kernel (default; measured level with OpenBLAS on the
+# project's shapes and steadier on a shared machine) or the CBLAS.
+set(AD_GEMM_DEFAULT portable CACHE STRING "Default matrix-multiply backend when a CBLAS is found: portable or cblas")
+set_property(CACHE AD_GEMM_DEFAULT PROPERTY STRINGS portable cblas)
+if(NOT AD_GEMM_DEFAULT MATCHES "^(portable|cblas)$")
+  message(FATAL_ERROR "AD_GEMM_DEFAULT must be portable or cblas (got '${AD_GEMM_DEFAULT}')")
+endif()
+
 if(ad_cblas_found)
   target_compile_definitions(autodiff PRIVATE AD_HAVE_CBLAS)
+  if(AD_GEMM_DEFAULT STREQUAL "cblas")
+    target_compile_definitions(autodiff PRIVATE AD_GEMM_DEFAULT_CBLAS)
+  endif()
   if(ad_cblas_is_openblas)
     target_compile_definitions(autodiff PRIVATE AD_HAVE_OPENBLAS)
   endif()
   target_include_directories(autodiff PRIVATE ${ad_cblas_includes})
   target_link_libraries(autodiff PRIVATE ${ad_cblas_libraries})
-  message(STATUS "ad: matrix products use the CBLAS in ${ad_cblas_libraries} (AD_BLAS=${AD_BLAS})")
+  message(STATUS "ad: CBLAS found in ${ad_cblas_libraries} (AD_BLAS=${AD_BLAS}); default backend: ${AD_GEMM_DEFAULT}")
 else()
   message(STATUS "ad: matrix products use the portable kernel only (AD_BLAS=${AD_BLAS})")
 endif()

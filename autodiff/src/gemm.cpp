@@ -24,6 +24,20 @@ namespace ad::linalg {
 namespace {
 
 std::atomic<GemmBackend> selected_backend{GemmBackend::automatic};
+
+// What `automatic` means is the build's choice: CMake option AD_GEMM_DEFAULT
+// (portable, the default: docs/decisions/0002-matmul-path.md; or cblas, which
+// then uses the CBLAS found at configure time for every product).
+constexpr bool automatic_is_cblas =
+#if defined(AD_HAVE_CBLAS) && defined(AD_GEMM_DEFAULT_CBLAS)
+    true;
+#else
+    false;
+#endif
+
+[[maybe_unused]] bool uses_cblas(GemmBackend b) noexcept {
+  return b == GemmBackend::cblas || (b == GemmBackend::automatic && automatic_is_cblas);
+}
 std::atomic<int> requested_threads{0};  // < 1: one per hardware thread
 
 int effective_threads() noexcept {
@@ -99,7 +113,7 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
   }
   const detail::GemmProblem<T> problem{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
 #ifdef AD_HAVE_CBLAS
-  if (selected_backend.load(std::memory_order_relaxed) == GemmBackend::cblas && cblas_gemm(problem)) return;
+  if (uses_cblas(selected_backend.load(std::memory_order_relaxed)) && cblas_gemm(problem)) return;
 #endif
   detail::gemm_portable(problem, effective_threads());
 }
@@ -130,7 +144,7 @@ bool gemm_has_cblas() noexcept {
 
 const char* gemm_backend() noexcept {
 #ifdef AD_HAVE_CBLAS
-  if (get_gemm_backend() == GemmBackend::cblas) {
+  if (uses_cblas(get_gemm_backend())) {
 #ifdef AD_HAVE_OPENBLAS
     return "openblas";
 #else
