@@ -18,149 +18,20 @@
 
 #include <nn/checkpoint.hpp>
 
+#include "binary_io.hpp"
+
 namespace nn {
 namespace {
 
 constexpr char magic[4] = {'A', 'D', 'C', 'K'};
 constexpr std::uint32_t format_version = 1;
 
-std::uint64_t fnv1a(const std::uint8_t* data, std::size_t n) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (std::size_t i = 0; i < n; ++i) {
-    h ^= data[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-// GCC 12 reports a false "writing 1 byte into a region of size 0" for the
-// appends below once they are inlined into save_checkpoint (GCC bug 106199).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstringop-overflow"
-#endif
-class Encoder {
- public:
-  template <class U>
-  void put(U value) {
-    static_assert(std::is_trivially_copyable_v<U>);
-    std::uint8_t raw[sizeof(U)];
-    std::memcpy(raw, &value, sizeof(U));
-    if constexpr (std::endian::native == std::endian::big) std::reverse(raw, raw + sizeof(U));
-    append(raw, sizeof(U));
-  }
-  void put_string(const std::string& s) {
-    put(static_cast<std::uint32_t>(s.size()));
-    append(s.data(), s.size());
-  }
-  void append(const void* data, std::size_t n) {
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    bytes.insert(bytes.end(), p, p + n);
-  }
-  std::vector<std::uint8_t> bytes;
-};
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
-class Decoder {
- public:
-  Decoder(const std::vector<std::uint8_t>& bytes, std::size_t end, const std::string& path)
-      : bytes_(bytes), end_(end), path_(path) {}
-  template <class U>
-  U get(const char* what) {
-    need(sizeof(U), what);
-    std::uint8_t raw[sizeof(U)];
-    std::memcpy(raw, bytes_.data() + pos_, sizeof(U));
-    if constexpr (std::endian::native == std::endian::big) std::reverse(raw, raw + sizeof(U));
-    pos_ += sizeof(U);
-    U value;
-    std::memcpy(&value, raw, sizeof(U));
-    return value;
-  }
-  std::string get_string(const char* what) {
-    const auto n = get<std::uint32_t>(what);
-    need(n, what);
-    std::string s(bytes_.begin() + static_cast<std::ptrdiff_t>(pos_), bytes_.begin() + static_cast<std::ptrdiff_t>(pos_ + n));
-    pos_ += n;
-    return s;
-  }
-  // A count of `element`-byte items that must fit in what is left.
-  std::uint64_t get_count(std::size_t element, const char* what) {
-    const auto n = get<std::uint64_t>(what);
-    if (n > (end_ - pos_) / element)
-      fail(fmt::format("truncated or corrupt: {} says {} entries, more than the file holds", what, n));
-    return n;
-  }
-  bool at_end() const { return pos_ == end_; }
-  [[noreturn]] void fail(const std::string& why) const {
-    throw std::runtime_error(fmt::format("nn::load_checkpoint: '{}': {}", path_, why));
-  }
-
- private:
-  void need(std::size_t n, const char* what) const {
-    if (end_ - pos_ < n) fail(fmt::format("truncated: the file ends while reading {} at byte {}", what, pos_));
-  }
-  const std::vector<std::uint8_t>& bytes_;
-  std::size_t end_;
-  const std::string& path_;
-  std::size_t pos_ = 0;
-};
-
-[[noreturn]] void write_failed(const std::string& what, const std::string& path, int err) {
-  throw std::runtime_error(fmt::format("nn::save_checkpoint: {} '{}': {}", what, path, std::strerror(err)));
-}
-
-// temp file + fsync + rename + fsync of the folder: after a crash at any
-// point the target is the old file or the complete new one.
-void write_atomically(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  static std::atomic<unsigned> counter{0};
-  const std::string temporary = fmt::format("{}.tmp-{}-{}", path, ::getpid(), counter++);
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) write_failed("cannot create", temporary, errno);
-  for (std::size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      write_failed("writing failed on", temporary, err);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    write_failed("flushing failed on", temporary, err);
-  }
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(temporary.c_str());
-    write_failed("closing failed on", temporary, err);
-  }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(temporary.c_str());
-    write_failed("cannot replace", path, err);
-  }
-  // The rename itself is durable once the folder's entry is on disk.
-  const std::size_t slash = path.find_last_of('/');
-  const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);  // best effort: some file systems refuse fsync on folders
-    ::close(dir);
-  }
-}
-
 }  // namespace
 
 template <class T>
 void save_checkpoint(const std::string& path, const NetworkT<T>& net, const Optimizer<T>& optimizer,
                      const TrainingState& state) {
-  Encoder e;
+  detail::ByteWriter e;
   for (char c : magic) e.put(static_cast<std::uint8_t>(c));
   e.put(format_version);
   e.put(static_cast<std::uint8_t>(std::is_same_v<T, float> ? 0 : 1));
@@ -191,8 +62,8 @@ void save_checkpoint(const std::string& path, const NetworkT<T>& net, const Opti
   e.put(static_cast<std::uint64_t>(state.validation_loss.size()));
   for (double v : state.validation_loss) e.put(v);
   e.put_string(state.stop_reason);
-  e.put(fnv1a(e.bytes.data(), e.bytes.size()));
-  write_atomically(path, e.bytes);
+  e.put(detail::fnv1a(e.bytes.data(), e.bytes.size()));
+  detail::write_atomically(path, e.bytes, "nn::save_checkpoint");
 }
 
 template <class T>
@@ -201,7 +72,7 @@ TrainingState load_checkpoint(const std::string& path, NetworkT<T>& net, Optimiz
   if (!in)
     throw std::runtime_error(fmt::format("nn::load_checkpoint: cannot open '{}': {}", path, std::strerror(errno)));
   const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  Decoder header(bytes, bytes.size(), path);
+  detail::ByteReader header(bytes, bytes.size(), path, "nn::load_checkpoint");
   for (char c : magic)
     if (header.get<std::uint8_t>("the magic bytes") != static_cast<std::uint8_t>(c))
       header.fail("not a checkpoint file (wrong magic bytes)");
@@ -211,10 +82,10 @@ TrainingState load_checkpoint(const std::string& path, NetworkT<T>& net, Optimiz
   if (bytes.size() < 16) header.fail("truncated: no room for the checksum");
   std::uint64_t stored = 0;
   for (std::size_t i = 8; i-- > 0;) stored = (stored << 8) | bytes[bytes.size() - 8 + i];
-  if (stored != fnv1a(bytes.data(), bytes.size() - 8))
+  if (stored != detail::fnv1a(bytes.data(), bytes.size() - 8))
     header.fail("corrupt or truncated: the checksum does not match the contents");
 
-  Decoder d(bytes, bytes.size() - 8, path);
+  detail::ByteReader d(bytes, bytes.size() - 8, path, "nn::load_checkpoint");
   for (int i = 0; i < 8; ++i) d.get<std::uint8_t>("the header");
   const auto dtype = d.get<std::uint8_t>("the element type");
   const std::uint8_t expected_dtype = std::is_same_v<T, float> ? 0 : 1;

@@ -19,6 +19,8 @@
 
 #include <nn/serialize.hpp>
 
+#include "binary_io.hpp"
+
 namespace nn {
 namespace {
 
@@ -26,57 +28,6 @@ constexpr char magic[4] = {'A', 'D', 'N', 'N'};
 constexpr std::uint32_t format_version = 1;
 // A layer larger than this is certainly a corrupt size field, not a model.
 constexpr std::uint64_t max_layer_width = std::uint64_t{1} << 26;
-
-std::uint64_t fnv1a(const std::uint8_t* data, std::size_t n) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (std::size_t i = 0; i < n; ++i) {
-    h ^= data[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-class Writer {
- public:
-  template <class U>
-  void put(U value) {
-    static_assert(std::is_trivially_copyable_v<U>);
-    std::uint8_t bytes[sizeof(U)];
-    std::memcpy(bytes, &value, sizeof(U));
-    if constexpr (std::endian::native == std::endian::big) std::reverse(bytes, bytes + sizeof(U));
-    const std::size_t at = buffer.size();
-    buffer.resize(at + sizeof(U));
-    std::memcpy(buffer.data() + at, bytes, sizeof(U));
-  }
-  std::vector<std::uint8_t> buffer;
-};
-
-class Reader {
- public:
-  Reader(const std::vector<std::uint8_t>& bytes, const std::string& path) : bytes_(bytes), path_(path) {}
-  template <class U>
-  U get(const char* what) {
-    if (bytes_.size() - pos_ < sizeof(U))
-      fail(fmt::format("truncated: the file ends while reading {} at byte {}", what, pos_));
-    std::uint8_t raw[sizeof(U)];
-    std::memcpy(raw, bytes_.data() + pos_, sizeof(U));
-    if constexpr (std::endian::native == std::endian::big) std::reverse(raw, raw + sizeof(U));
-    pos_ += sizeof(U);
-    U value;
-    std::memcpy(&value, raw, sizeof(U));
-    return value;
-  }
-  std::size_t position() const { return pos_; }
-  std::size_t remaining() const { return bytes_.size() - pos_; }
-  [[noreturn]] void fail(const std::string& why) const {
-    throw std::runtime_error(fmt::format("nn::load: '{}': {}", path_, why));
-  }
-
- private:
-  const std::vector<std::uint8_t>& bytes_;
-  const std::string& path_;
-  std::size_t pos_ = 0;
-};
 
 std::uint64_t little_endian_u64(const std::vector<std::uint8_t>& bytes, std::size_t at) {
   std::uint64_t value = 0;
@@ -117,43 +68,11 @@ std::string checksum_mismatch(const std::vector<std::uint8_t>& bytes, std::uint3
   return "corrupt: the checksum does not match the contents";
 }
 
-void write_atomically(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  static std::atomic<unsigned> counter{0};
-  const std::string temporary = fmt::format("{}.tmp-{}-{}", path, ::getpid(), counter++);
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw std::runtime_error(fmt::format("nn::save: cannot create '{}': {}", temporary, std::strerror(errno)));
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      throw std::runtime_error(fmt::format("nn::save: writing '{}' failed: {}", temporary, std::strerror(err)));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  // Data on disk before the rename makes it visible: after a crash the target
-  // is either the old file or the complete new one.
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(temporary.c_str());
-    throw std::runtime_error(fmt::format("nn::save: flushing '{}' failed: {}", temporary, std::strerror(err)));
-  }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(temporary.c_str());
-    throw std::runtime_error(fmt::format("nn::save: cannot replace '{}': {}", path, std::strerror(err)));
-  }
-}
-
 }  // namespace
 
 template <class T>
 void save(const NetworkT<T>& net, const std::string& path) {
-  Writer w;
+  detail::ByteWriter w;
   for (char c : magic) w.put(static_cast<std::uint8_t>(c));
   w.put(format_version);
   w.put(static_cast<std::uint8_t>(std::is_same_v<T, float> ? 0 : 1));
@@ -167,8 +86,8 @@ void save(const NetworkT<T>& net, const std::string& path) {
     for (T v : layer.weights().values()) w.put(v);
     for (T v : layer.bias().values()) w.put(v);
   }
-  w.put(fnv1a(w.buffer.data(), w.buffer.size()));
-  write_atomically(path, w.buffer);
+  w.put(detail::fnv1a(w.bytes.data(), w.bytes.size()));
+  detail::write_atomically(path, w.bytes, "nn::save");
 }
 
 template <class T>
@@ -176,7 +95,7 @@ NetworkT<T> load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(fmt::format("nn::load: cannot open '{}': {}", path, std::strerror(errno)));
   const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  Reader r(bytes, path);
+  detail::ByteReader r(bytes, bytes.size(), path, "nn::load");
   for (char c : magic)
     if (r.get<std::uint8_t>("the magic bytes") != static_cast<std::uint8_t>(c))
       r.fail("not an .adnn model file (wrong magic bytes)");
@@ -194,7 +113,7 @@ NetworkT<T> load(const std::string& path) {
   if (bytes.size() < 8) r.fail("truncated: no room for the checksum");
   std::uint64_t stored = 0;
   for (int i = 7; i >= 0; --i) stored = (stored << 8) | bytes[bytes.size() - 8 + static_cast<std::size_t>(i)];
-  if (stored != fnv1a(bytes.data(), bytes.size() - 8)) r.fail(checksum_mismatch(bytes, depth, dtype == 0 ? 4 : 8));
+  if (stored != detail::fnv1a(bytes.data(), bytes.size() - 8)) r.fail(checksum_mismatch(bytes, depth, dtype == 0 ? 4 : 8));
 
   const std::size_t element = dtype == 0 ? 4 : 8;
   auto read_value = [&](const char* what) -> T {
