@@ -32,6 +32,12 @@ if(AD_BENCH_LIBTORCH AND ad_libtorch_users)
     target_include_directories(bench_libtorch_peer SYSTEM PRIVATE ${TORCH_INCLUDE_DIRS})
     target_link_libraries(bench_libtorch_peer PUBLIC ${TORCH_LIBRARIES} ${AD_BENCH_OPENBLAS_LIBRARY}
                                               PRIVATE ad_warnings)
+    # Peak RSS of ours is measured in a build without LibTorch: merely loading
+    # LibTorch's libraries makes about 150 MB resident.
+    if(TARGET bench_mlp)
+      add_executable(bench_mlp_without_peers ${PROJECT_SOURCE_DIR}/bench/bench_mlp.cpp)
+      target_link_libraries(bench_mlp_without_peers PRIVATE ad::autodiff ad::nn ad_warnings)
+    endif()
     foreach(program IN LISTS ad_libtorch_users)
       target_link_libraries(${program} PRIVATE bench_libtorch_peer)
       target_compile_definitions(${program} PRIVATE AD_BENCH_HAVE_LIBTORCH=1)
