@@ -22,5 +22,6 @@
 #include <autodiff/tape.hpp>
 #include <autodiff/tensor.hpp>
 #include <autodiff/tensor_format.hpp>
+#include <autodiff/tensor_higher_order.hpp>
 #include <autodiff/tensor_ops.hpp>
 #include <autodiff/var.hpp>

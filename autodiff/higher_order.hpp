@@ -15,8 +15,8 @@
 // table (scalar_ops.hpp) with T = ad::Var, so every built-in op has its
 // second derivative. User-defined ops (ad::CustomOp) give their derivative
 // as plain doubles: differentiating through them twice throws.
-// Tensor code has no recorded backward yet (its backward lambdas run on
-// plain arrays); this header is for ad::Var.
+// This header is for ad::Var; tensor code has the same helpers in
+// tensor_higher_order.hpp.
 #pragma once
 
 #include <algorithm>

@@ -10,11 +10,14 @@
 // - `value` runs on plain doubles during recording.
 // - The derivatives are templates over the scalar type `T` and receive the
 //   inputs and the op's own output `y` (often the cheapest way to write them:
-//   exp' = y, tanh' = 1 - y^2). The sweep instantiates them with T = double; a
-//   recorded backward (gradients of gradients) can instantiate them with
-//   T = ad::Var, which is why they call maths functions unqualified.
+//   exp' = y, tanh' = 1 - y^2). The sweep instantiates them with T = double;
+//   the recorded backward (gradients of gradients) instantiates them with
+//   T = ad::Var, and the tensor ops' recorded backward with T = ad::TensorT,
+//   which is why they call maths functions unqualified. (Formulas that branch
+//   on a value, `x > 0`, cannot run on a whole tensor: tensor_elementwise.cpp
+//   gives those ops element-wise forms of the same formulas.)
 // - Points where an op is not differentiable have a documented convention,
-//   pinned by tests/test_conventions.cpp and listed in docs/conventions.md.
+//   pinned by tests/test_scalar_conventions.cpp and listed in docs/conventions.md.
 #pragma once
 
 #include <cmath>

@@ -49,6 +49,9 @@ class TensorT {
   static TensorT from(const Shape& shape, std::vector<T> values);
   static TensorT from(const Shape& shape, std::initializer_list<T> values);
   static TensorT scalar(T value);
+  // A one-element constant: what the op table's derivative formulas
+  // (scalar_ops.hpp) call `constant<T>(v)`, so that they also run on tensors.
+  static TensorT constant(double value) { return scalar(static_cast<T>(value)); }
   // i.i.d. N(0, 1) and U[0, 1) draws from `rng` (reproducible for a seed).
   static TensorT randn(const Shape& shape, std::mt19937_64& rng);
   static TensorT rand(const Shape& shape, std::mt19937_64& rng);

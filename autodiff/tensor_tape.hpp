@@ -26,9 +26,16 @@ struct TensorNode;
 
 enum class DType : std::uint8_t { float32, float64 };
 
-template <class T> constexpr DType dtype_of();
-template <> constexpr DType dtype_of<float>() { return DType::float32; }
-template <> constexpr DType dtype_of<double>() { return DType::float64; }
+template <class T>
+constexpr DType dtype_of();
+template <>
+constexpr DType dtype_of<float>() {
+  return DType::float32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return DType::float64;
+}
 constexpr std::string_view dtype_name(DType d) { return d == DType::float32 ? "float32" : "float64"; }
 
 // The state every tensor has, whatever its element type.
@@ -41,7 +48,7 @@ struct TensorImplBase {
   DType dtype;
   Shape shape;
   std::string name;
-  bool requires_grad = false;  // a leaf the user asked gradients for, or a result of such
+  bool requires_grad = false;   // a leaf the user asked gradients for, or a result of such
   bool graph_released = false;  // its node was freed by backward() (values stay usable)
   bool stale = false;           // its tape was cleared or destroyed: its history is gone
 
@@ -116,11 +123,26 @@ class TensorTape {
   // The recorded tensors in tape order (null where one has died).
   const std::vector<TensorImplBase*>& records() const noexcept { return slots_; }
 
+  // While a Pin lives, recording never compacts the tape, so slot numbers
+  // stay valid: the recorded sweep walks the tape by slot while its own ops
+  // append to it.
+  class Pin {
+   public:
+    explicit Pin(TensorTape& tape) noexcept : tape_(tape) { ++tape_.pinned_; }
+    ~Pin() { --tape_.pinned_; }
+    Pin(const Pin&) = delete;
+    Pin& operator=(const Pin&) = delete;
+
+   private:
+    TensorTape& tape_;
+  };
+
  private:
   void compact();
 
   std::vector<TensorImplBase*> slots_;
   std::size_t compact_at_ = 1024;  // compact dead slots when the tape reaches this length
+  std::size_t pinned_ = 0;         // live Pins
 };
 
 // Anomaly mode: throws AnomalyError when the backward of `output`'s node left

@@ -13,7 +13,8 @@ namespace ad {
 
 CustomOp::CustomOp(std::string name, std::function<double(double)> value,
                    std::function<double(double, double)> derivative) {
-  if (!value || !derivative) throw std::invalid_argument(fmt::format("ad::CustomOp '{}': needs a value and a derivative", name));
+  if (!value || !derivative)
+    throw std::invalid_argument(fmt::format("ad::CustomOp '{}': needs a value and a derivative", name));
   auto def = std::make_shared<detail::CustomScalarOp>();
   def->name = std::move(name);
   def->arity = 1;
@@ -23,9 +24,11 @@ CustomOp::CustomOp(std::string name, std::function<double(double)> value,
 }
 
 CustomOp::CustomOp(std::string name, std::function<double(double, double)> value,
-                   std::function<double(double, double, double)> d_a, std::function<double(double, double, double)> d_b) {
+                   std::function<double(double, double, double)> d_a,
+                   std::function<double(double, double, double)> d_b) {
   if (!value || !d_a || !d_b)
-    throw std::invalid_argument(fmt::format("ad::CustomOp '{}': needs a value and both partial derivatives", name));
+    throw std::invalid_argument(
+        fmt::format("ad::CustomOp '{}': needs a value and both partial derivatives", name));
   auto def = std::make_shared<detail::CustomScalarOp>();
   def->name = std::move(name);
   def->arity = 2;
@@ -36,12 +39,14 @@ CustomOp::CustomOp(std::string name, std::function<double(double, double)> value
 }
 
 Var CustomOp::operator()(const Var& x, std::source_location where) const {
-  if (def_->arity != 1) throw std::invalid_argument(fmt::format("ad::CustomOp '{}' takes two operands", def_->name));
+  if (def_->arity != 1)
+    throw std::invalid_argument(fmt::format("ad::CustomOp '{}' takes two operands", def_->name));
   return detail::Recorder::custom(def_, x, where);
 }
 
 Var CustomOp::operator()(const Var& a, const Var& b, std::source_location where) const {
-  if (def_->arity != 2) throw std::invalid_argument(fmt::format("ad::CustomOp '{}' takes one operand", def_->name));
+  if (def_->arity != 2)
+    throw std::invalid_argument(fmt::format("ad::CustomOp '{}' takes one operand", def_->name));
   return detail::Recorder::custom(def_, a, b, where);
 }
 
@@ -70,7 +75,8 @@ Var Recorder::custom(const std::shared_ptr<const CustomScalarOp>& def, Var x, st
   return t->anomaly_enabled() ? checked(*t, result, OpCode::custom_unary, {x.value_}, where) : result;
 }
 
-Var Recorder::custom(const std::shared_ptr<const CustomScalarOp>& def, Var a, Var b, std::source_location where) {
+Var Recorder::custom(const std::shared_ptr<const CustomScalarOp>& def, Var a, Var b,
+                     std::source_location where) {
   const double y = def->value2(a.value_, b.value_);
   Tape* t = active_tape;
   const bool a_recorded = t != nullptr && a.stamp_ == t->stamp_;
@@ -84,15 +90,17 @@ Var Recorder::custom(const std::shared_ptr<const CustomScalarOp>& def, Var a, Va
   if (!b_recorded) b = leaf(b.value_);
   const Var result(y, t->push(y, pack(OpCode::custom_binary, a.id_, b.id_)), t->stamp_);
   t->custom_ops_.emplace_back(result.id_, def);
-  return t->anomaly_enabled() ? checked(*t, result, OpCode::custom_binary, {a.value_, b.value_}, where) : result;
+  return t->anomaly_enabled() ? checked(*t, result, OpCode::custom_binary, {a.value_, b.value_}, where)
+                              : result;
 }
 
 }  // namespace detail
 
 template <class T>
-TensorT<T> custom_op(std::string name, const std::vector<TensorT<T>>& inputs, const Shape& shape, std::vector<T> values,
-                     CustomBackward<T> backward, std::source_location where) {
-  if (!backward) throw std::invalid_argument(fmt::format("ad::custom_op '{}': needs a backward function", name));
+TensorT<T> custom_op(std::string name, const std::vector<TensorT<T>>& inputs, const Shape& shape,
+                     std::vector<T> values, CustomBackward<T> backward, std::source_location where) {
+  if (!backward)
+    throw std::invalid_argument(fmt::format("ad::custom_op '{}': needs a backward function", name));
   if (values.size() != shape.numel())
     throw std::invalid_argument(fmt::format("ad::custom_op '{}': {} values for an output of shape {}", name,
                                             values.size(), shape.to_string()));
@@ -116,6 +124,12 @@ TensorT<T> custom_op(std::string name, const std::vector<TensorT<T>>& inputs, co
           g.grad_inputs.emplace_back(gx, gx == nullptr ? 0 : in->values.size());
         }
         fn(g);
+      },
+      [op = std::string(name)](const TensorT<T>&, const TensorT<T>&,
+                               const detail::Gradients<T>&) -> detail::Gradients<T> {
+        detail::throw_no_second_derivative(
+            op,
+            "a user-defined op (ad::custom_op) gives its backward on plain arrays, so it cannot be recorded");
       });
   // The op's own name (anomaly messages above used it already), kept by the
   // node: TensorNode::op is a view, so far of `name`, from now on of its copy.
@@ -126,9 +140,9 @@ TensorT<T> custom_op(std::string name, const std::vector<TensorT<T>>& inputs, co
   return out;
 }
 
-template TensorT<float> custom_op(std::string, const std::vector<TensorT<float>>&, const Shape&, std::vector<float>,
-                                  CustomBackward<float>, std::source_location);
-template TensorT<double> custom_op(std::string, const std::vector<TensorT<double>>&, const Shape&, std::vector<double>,
-                                   CustomBackward<double>, std::source_location);
+template TensorT<float> custom_op(std::string, const std::vector<TensorT<float>>&, const Shape&,
+                                  std::vector<float>, CustomBackward<float>, std::source_location);
+template TensorT<double> custom_op(std::string, const std::vector<TensorT<double>>&, const Shape&,
+                                   std::vector<double>, CustomBackward<double>, std::source_location);
 
 }  // namespace ad

@@ -13,7 +13,160 @@ namespace ad {
 namespace {
 
 using detail::grad_of;
+using detail::Gradients;
 using detail::TensorImpl;
+using detail::wants_grad;
+
+// ---- derivatives as tensors, for the recorded backward ----
+// By default the op table's formulas, instantiated with T = TensorT: the same
+// expressions the scalar sweep evaluates on doubles (scalar_ops.hpp).
+template <class Op>
+struct TensorDerivative {
+  template <class T>
+  static TensorT<T> d(const TensorT<T>& x, const TensorT<T>& y) {
+    return Op::template derivative<TensorT<T>>(x, y);
+  }
+  template <class T>
+  static TensorT<T> d_a(const TensorT<T>& a, const TensorT<T>& b, const TensorT<T>& y) {
+    return Op::template d_a<TensorT<T>>(a, b, y);
+  }
+  template <class T>
+  static TensorT<T> d_b(const TensorT<T>& a, const TensorT<T>& b, const TensorT<T>& y) {
+    return Op::template d_b<TensorT<T>>(a, b, y);
+  }
+};
+
+// The formulas that branch on a value (x > 0, b == 0) cannot run on a whole
+// tensor. Where the branches are constants (abs, relu, min, max), the
+// derivative is locally constant: evaluate the table's formula element by
+// element and use it as a constant (its own derivative is 0, as it is for
+// ad::Var, whose recorded sweep does the same).
+template <class Op>
+struct PiecewiseConstantDerivative {
+  template <class T>
+  static TensorT<T> d(const TensorT<T>& x, const TensorT<T>& y) {
+    const auto xv = x.values();
+    const auto yv = y.values();
+    return detail::constant_like<T>(
+        y.shape(), [&](std::size_t i) { return Op::derivative(double(xv[i]), double(yv[i])); });
+  }
+  template <class T, class Partial>
+  static TensorT<T> partial(const TensorT<T>& a, const TensorT<T>& b, const TensorT<T>& y, Partial p) {
+    std::vector<T> v(y.numel());
+    const auto av = a.values();
+    const auto bv = b.values();
+    const auto yv = y.values();
+    detail::for_each_broadcast(y.shape(), a.shape(), b.shape(),
+                               [&](std::size_t i, std::size_t j, std::size_t k) {
+                                 v[i] = static_cast<T>(p(double(av[j]), double(bv[k]), double(yv[i])));
+                               });
+    return TensorT<T>::from(y.shape(), std::move(v));
+  }
+  template <class T>
+  static TensorT<T> d_a(const TensorT<T>& a, const TensorT<T>& b, const TensorT<T>& y) {
+    return partial(a, b, y, [](double p, double q, double r) { return Op::d_a(p, q, r); });
+  }
+  template <class T>
+  static TensorT<T> d_b(const TensorT<T>& a, const TensorT<T>& b, const TensorT<T>& y) {
+    return partial(a, b, y, [](double p, double q, double r) { return Op::d_b(p, q, r); });
+  }
+};
+template <>
+struct TensorDerivative<ops::Abs> : PiecewiseConstantDerivative<ops::Abs> {};
+template <>
+struct TensorDerivative<ops::Relu> : PiecewiseConstantDerivative<ops::Relu> {};
+template <>
+struct TensorDerivative<ops::Min> : PiecewiseConstantDerivative<ops::Min> {};
+template <>
+struct TensorDerivative<ops::Max> : PiecewiseConstantDerivative<ops::Max> {};
+
+// 1 where pred(a_j, b_k, y_i) holds over the broadcast shape, else 0.
+template <class T, class Pred>
+TensorT<T> mask(const TensorT<T>& a, const TensorT<T>& b, const TensorT<T>& y, Pred pred) {
+  return PiecewiseConstantDerivative<ops::Add>::partial(
+      a, b, y, [&](double p, double q, double r) { return pred(p, q, r) ? 1.0 : 0.0; });
+}
+
+// pow, atan2 and hypot branch between a smooth formula and a convention (a
+// constant): the same formulas as the op table's, selected element-wise with
+// where(); the unused branch is fed a harmless operand (no 0/0, no log of 0),
+// so that anomaly mode stays quiet and no NaN leaks through a product.
+template <>
+struct TensorDerivative<ops::Pow> {
+  template <class T>
+  static TensorT<T> d_a(const TensorT<T>& a, const TensorT<T>& b, const TensorT<T>& y) {
+    // b a^(b-1), and 0 where b == 0
+    const TensorT<T> use = mask(a, b, y, [](double, double q, double) { return q != 0.0; });
+    return where(use, b * pow(a, b - T(1)), TensorT<T>::scalar(0));
+  }
+  template <class T>
+  static TensorT<T> d_b(const TensorT<T>& a, const TensorT<T>& b, const TensorT<T>& y) {
+    // y log(a) for a > 0; the table's constant (0 or NaN) elsewhere
+    const TensorT<T> positive = mask(a, b, y, [](double p, double, double) { return p > 0.0; });
+    const auto av = a.values();
+    const TensorT<T> a_positive =
+        detail::constant_like<T>(a.shape(), [&](std::size_t i) { return av[i] > 0 ? 1 : 0; });
+    const TensorT<T> safe_a = where(a_positive, a, TensorT<T>::scalar(1));
+    const TensorT<T> otherwise = PiecewiseConstantDerivative<ops::Pow>::partial(
+        a, b, y, [](double p, double q, double r) { return p > 0.0 ? 0.0 : ops::Pow::d_b(p, q, r); });
+    return where(positive, y * log(safe_a), otherwise);
+  }
+};
+
+template <>
+struct TensorDerivative<ops::Atan2> {
+  // b / r^2 and -a / r^2 with r = hypot(a, b); 0 at the origin
+  template <class T>
+  static TensorT<T> over_r2(const TensorT<T>& numerator, const TensorT<T>& a, const TensorT<T>& b,
+                            const TensorT<T>& y) {
+    const TensorT<T> r = hypot(a, b);
+    const TensorT<T> origin =
+        mask(a, b, y, [](double p, double q, double) { return std::hypot(p, q) == 0.0; });
+    const TensorT<T> safe_r = r + origin;
+    return where(origin, TensorT<T>::scalar(0), numerator / safe_r / safe_r);
+  }
+  template <class T>
+  static TensorT<T> d_a(const TensorT<T>& a, const TensorT<T>& b, const TensorT<T>& y) {
+    return over_r2(b, a, b, y);
+  }
+  template <class T>
+  static TensorT<T> d_b(const TensorT<T>& a, const TensorT<T>& b, const TensorT<T>& y) {
+    return over_r2(-a, a, b, y);
+  }
+};
+
+template <>
+struct TensorDerivative<ops::Hypot> {
+  // a / y and b / y; 0 at the origin
+  template <class T>
+  static TensorT<T> over_y(const TensorT<T>& numerator, const TensorT<T>& a, const TensorT<T>& b,
+                           const TensorT<T>& y) {
+    const TensorT<T> origin = mask(a, b, y, [](double, double, double r) { return r == 0.0; });
+    return where(origin, TensorT<T>::scalar(0), numerator / (y + origin));
+  }
+  template <class T>
+  static TensorT<T> d_a(const TensorT<T>& a, const TensorT<T>& b, const TensorT<T>& y) {
+    return over_y(a, a, b, y);
+  }
+  template <class T>
+  static TensorT<T> d_b(const TensorT<T>& a, const TensorT<T>& b, const TensorT<T>& y) {
+    return over_y(b, a, b, y);
+  }
+};
+
+// Sums and differences pass the gradient on unchanged (no product by 1).
+template <>
+struct TensorDerivative<ops::Add> {
+  static constexpr bool passes_through = true;
+  static constexpr double sign_b = 1.0;
+};
+template <>
+struct TensorDerivative<ops::Sub> {
+  static constexpr bool passes_through = true;
+  static constexpr double sign_b = -1.0;
+};
+template <class D>
+concept PassesThrough = D::passes_through;
 
 // y = Op(x); dx += dy * Op'(x, y)
 template <class Op, class T>
@@ -22,12 +175,17 @@ TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where
   TensorImpl<T>& in = x.impl();
   std::vector<T> y(in.values.size());
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<T>(Op::value(in.values[i]));
-  return detail::record(where, op, in.shape, std::move(y), {&x}, [px = &in](TensorImpl<T>& out) {
-    T* gx = grad_of(*px);
-    if (gx == nullptr) return;
-    for (std::size_t i = 0; i < out.values.size(); ++i)
-      gx[i] += out.grad[i] * static_cast<T>(Op::derivative(px->values[i], out.values[i]));
-  });
+  return detail::record(
+      where, op, in.shape, std::move(y), {&x},
+      [px = &in](TensorImpl<T>& out) {
+        T* gx = grad_of(*px);
+        if (gx == nullptr) return;
+        for (std::size_t i = 0; i < out.values.size(); ++i)
+          gx[i] += out.grad[i] * static_cast<T>(Op::derivative(px->values[i], out.values[i]));
+      },
+      [](const TensorT<T>& y, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
+        return {g * TensorDerivative<Op>::d(in[0], y)};
+      });
 }
 
 // y = Op(a, b) with broadcasting; da += dy * dOp/da, db += dy * dOp/db, each
@@ -43,26 +201,43 @@ TensorT<T> binary(const char* op, const TensorT<T>& a, const TensorT<T>& b, std:
   detail::for_each_broadcast(shape, ia.shape, ib.shape, [&](std::size_t i, std::size_t j, std::size_t k) {
     y[i] = static_cast<T>(Op::value(ia.values[j], ib.values[k]));
   });
-  return detail::record(where, op, shape, std::move(y), {&a, &b}, [pa = &ia, pb = &ib](TensorImpl<T>& out) {
-    T* ga = grad_of(*pa);
-    T* gb = grad_of(*pb);
-    const T* va = pa->values.data();
-    const T* vb = pb->values.data();
-    detail::for_each_broadcast(out.shape, pa->shape, pb->shape, [&](std::size_t i, std::size_t j, std::size_t k) {
-      const T g = out.grad[i];
-      if (ga != nullptr) ga[j] += g * static_cast<T>(Op::d_a(va[j], vb[k], out.values[i]));
-      if (gb != nullptr) gb[k] += g * static_cast<T>(Op::d_b(va[j], vb[k], out.values[i]));
-    });
-  });
+  return detail::record(
+      where, op, shape, std::move(y), {&a, &b},
+      [pa = &ia, pb = &ib](TensorImpl<T>& out) {
+        T* ga = grad_of(*pa);
+        T* gb = grad_of(*pb);
+        const T* va = pa->values.data();
+        const T* vb = pb->values.data();
+        detail::for_each_broadcast(out.shape, pa->shape, pb->shape,
+                                   [&](std::size_t i, std::size_t j, std::size_t k) {
+                                     const T g = out.grad[i];
+                                     if (ga != nullptr)
+                                       ga[j] += g * static_cast<T>(Op::d_a(va[j], vb[k], out.values[i]));
+                                     if (gb != nullptr)
+                                       gb[k] += g * static_cast<T>(Op::d_b(va[j], vb[k], out.values[i]));
+                                   });
+      },
+      [](const TensorT<T>& y, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
+        using D = TensorDerivative<Op>;
+        Gradients<T> r(2);
+        if constexpr (PassesThrough<D>) {
+          if (wants_grad(in[0])) r[0] = detail::sum_to(g, in[0].shape());
+          if (wants_grad(in[1])) r[1] = detail::sum_to(D::sign_b > 0 ? g : -g, in[1].shape());
+        } else {
+          if (wants_grad(in[0])) r[0] = detail::sum_to(g * D::d_a(in[0], in[1], y), in[0].shape());
+          if (wants_grad(in[1])) r[1] = detail::sum_to(g * D::d_b(in[0], in[1], y), in[1].shape());
+        }
+        return r;
+      });
 }
 
 }  // namespace
 
-#define AD_DEFINE_TENSOR_UNARY(name, Struct)       \
-  template <class T>                               \
-  TensorT<T> name(const TensorT<T>& x, std::source_location where) { \
-    return unary<ops::Struct>(#name, x, where);    \
-  }                                                \
+#define AD_DEFINE_TENSOR_UNARY(name, Struct)                                 \
+  template <class T>                                                         \
+  TensorT<T> name(const TensorT<T>& x, std::source_location where) {         \
+    return unary<ops::Struct>(#name, x, where);                              \
+  }                                                                          \
   template TensorT<float> name(const TensorT<float>&, std::source_location); \
   template TensorT<double> name(const TensorT<double>&, std::source_location);
 AD_UNARY_OPS(AD_DEFINE_TENSOR_UNARY)
@@ -70,24 +245,24 @@ AD_UNARY_OPS(AD_DEFINE_TENSOR_UNARY)
 
 // A scalar operand is a one-element constant tensor: it broadcasts and takes
 // no gradient.
-#define AD_DEFINE_TENSOR_BINARY(name, Struct)                                        \
-  template <class T>                                                                 \
-  TensorT<T> name(const TensorT<T>& a, const TensorT<T>& b, std::source_location where) {             \
-    return binary<ops::Struct>(#name, a, b, where);                                                   \
-  }                                                                                                   \
-  template <class T>                                                                                  \
-  TensorT<T> name(const TensorT<T>& a, std::type_identity_t<T> b, std::source_location where) {       \
-    return binary<ops::Struct>(#name, a, TensorT<T>::scalar(b), where);                               \
-  }                                                                                                   \
-  template <class T>                                                                                  \
-  TensorT<T> name(std::type_identity_t<T> a, const TensorT<T>& b, std::source_location where) {       \
-    return binary<ops::Struct>(#name, TensorT<T>::scalar(a), b, where);                               \
-  }                                                                                                   \
-  template TensorT<float> name(const TensorT<float>&, const TensorT<float>&, std::source_location);   \
-  template TensorT<double> name(const TensorT<double>&, const TensorT<double>&, std::source_location);\
-  template TensorT<float> name(const TensorT<float>&, float, std::source_location);                   \
-  template TensorT<double> name(const TensorT<double>&, double, std::source_location);                \
-  template TensorT<float> name(float, const TensorT<float>&, std::source_location);                   \
+#define AD_DEFINE_TENSOR_BINARY(name, Struct)                                                          \
+  template <class T>                                                                                   \
+  TensorT<T> name(const TensorT<T>& a, const TensorT<T>& b, std::source_location where) {              \
+    return binary<ops::Struct>(#name, a, b, where);                                                    \
+  }                                                                                                    \
+  template <class T>                                                                                   \
+  TensorT<T> name(const TensorT<T>& a, std::type_identity_t<T> b, std::source_location where) {        \
+    return binary<ops::Struct>(#name, a, TensorT<T>::scalar(b), where);                                \
+  }                                                                                                    \
+  template <class T>                                                                                   \
+  TensorT<T> name(std::type_identity_t<T> a, const TensorT<T>& b, std::source_location where) {        \
+    return binary<ops::Struct>(#name, TensorT<T>::scalar(a), b, where);                                \
+  }                                                                                                    \
+  template TensorT<float> name(const TensorT<float>&, const TensorT<float>&, std::source_location);    \
+  template TensorT<double> name(const TensorT<double>&, const TensorT<double>&, std::source_location); \
+  template TensorT<float> name(const TensorT<float>&, float, std::source_location);                    \
+  template TensorT<double> name(const TensorT<double>&, double, std::source_location);                 \
+  template TensorT<float> name(float, const TensorT<float>&, std::source_location);                    \
   template TensorT<double> name(double, const TensorT<double>&, std::source_location);
 AD_BINARY_OPS(AD_DEFINE_TENSOR_BINARY)
 #undef AD_DEFINE_TENSOR_BINARY
@@ -99,31 +274,47 @@ TensorT<T> square(const TensorT<T>& x, std::source_location where) {
   TensorImpl<T>& in = x.impl();
   std::vector<T> y(in.values.size());
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = in.values[i] * in.values[i];
-  return detail::record(where, "square", in.shape, std::move(y), {&x}, [px = &in](TensorImpl<T>& out) {
-    if (T* gx = grad_of(*px))
-      for (std::size_t i = 0; i < out.values.size(); ++i) gx[i] += out.grad[i] * T(2) * px->values[i];
-  });
+  return detail::record(
+      where, "square", in.shape, std::move(y), {&x},
+      [px = &in](TensorImpl<T>& out) {
+        if (T* gx = grad_of(*px))
+          for (std::size_t i = 0; i < out.values.size(); ++i) gx[i] += out.grad[i] * T(2) * px->values[i];
+      },
+      [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
+        return {g * (in[0] * T(2))};
+      });
 }
 
 // y = min(max(x, lo), hi); dx += dy where lo <= x <= hi (the gradient passes
 // at the bounds themselves, as in PyTorch)
 template <class T>
-TensorT<T> clamp(const TensorT<T>& x, std::type_identity_t<T> lo, std::type_identity_t<T> hi, std::source_location where) {
+TensorT<T> clamp(const TensorT<T>& x, std::type_identity_t<T> lo, std::type_identity_t<T> hi,
+                 std::source_location where) {
   detail::check_input(x, "clamp");
-  if (!(lo <= hi)) throw std::invalid_argument(fmt::format("ad::clamp: lower bound {} exceeds upper bound {}", lo, hi));
+  if (!(lo <= hi))
+    throw std::invalid_argument(fmt::format("ad::clamp: lower bound {} exceeds upper bound {}", lo, hi));
   TensorImpl<T>& in = x.impl();
   std::vector<T> y(in.values.size());
-  for (std::size_t i = 0; i < y.size(); ++i) y[i] = in.values[i] < lo ? lo : (in.values[i] > hi ? hi : in.values[i]);
-  return detail::record(where, "clamp", in.shape, std::move(y), {&x}, [px = &in, lo, hi](TensorImpl<T>& out) {
-    if (T* gx = grad_of(*px))
-      for (std::size_t i = 0; i < out.values.size(); ++i)
-        if (px->values[i] >= lo && px->values[i] <= hi) gx[i] += out.grad[i];
-  });
+  for (std::size_t i = 0; i < y.size(); ++i)
+    y[i] = in.values[i] < lo ? lo : (in.values[i] > hi ? hi : in.values[i]);
+  return detail::record(
+      where, "clamp", in.shape, std::move(y), {&x},
+      [px = &in, lo, hi](TensorImpl<T>& out) {
+        if (T* gx = grad_of(*px))
+          for (std::size_t i = 0; i < out.values.size(); ++i)
+            if (px->values[i] >= lo && px->values[i] <= hi) gx[i] += out.grad[i];
+      },
+      [lo, hi](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
+        const auto x = in[0].values();
+        return {g * detail::constant_like<T>(
+                        in[0].shape(), [&](std::size_t i) { return x[i] >= lo && x[i] <= hi ? 1 : 0; })};
+      });
 }
 
 // y = c ? a : b; da += dy where c, db += dy where not c
 template <class T>
-TensorT<T> where(const TensorT<T>& condition, const TensorT<T>& a, const TensorT<T>& b, std::source_location where) {
+TensorT<T> where(const TensorT<T>& condition, const TensorT<T>& a, const TensorT<T>& b,
+                 std::source_location where) {
   detail::check_input(condition, "where");
   detail::check_input(a, "where");
   detail::check_input(b, "where");
@@ -132,31 +323,44 @@ TensorT<T> where(const TensorT<T>& condition, const TensorT<T>& a, const TensorT
   TensorImpl<T>& ib = b.impl();
   const Shape shape = broadcast_shapes(ia.shape, ib.shape, "where");
   if (!(ic.shape == shape) && ic.values.size() != 1)
-    throw std::invalid_argument(fmt::format("ad::where: the condition has shape {} but a and b broadcast to {}",
-                                            ic.shape.to_string(), shape.to_string()));
+    throw std::invalid_argument(
+        fmt::format("ad::where: the condition has shape {} but a and b broadcast to {}", ic.shape.to_string(),
+                    shape.to_string()));
   const bool scalar_condition = ic.values.size() == 1;
   std::vector<T> y(shape.numel());
   detail::for_each_broadcast(shape, ia.shape, ib.shape, [&](std::size_t i, std::size_t j, std::size_t k) {
     y[i] = ic.values[scalar_condition ? 0 : i] != T(0) ? ia.values[j] : ib.values[k];
   });
-  return detail::record(where, "where", shape, std::move(y), {&a, &b},
-                        [pc = condition.impl_ptr(), pa = &ia, pb = &ib, scalar_condition](TensorImpl<T>& out) {
-                          T* ga = grad_of(*pa);
-                          T* gb = grad_of(*pb);
-                          detail::for_each_broadcast(
-                              out.shape, pa->shape, pb->shape, [&](std::size_t i, std::size_t j, std::size_t k) {
-                                const bool take_a = pc->values[scalar_condition ? 0 : i] != T(0);
-                                if (take_a && ga != nullptr) ga[j] += out.grad[i];
-                                if (!take_a && gb != nullptr) gb[k] += out.grad[i];
-                              });
-                        });
+  return detail::record(
+      where, "where", shape, std::move(y), {&a, &b},
+      [pc = condition.impl_ptr(), pa = &ia, pb = &ib, scalar_condition](TensorImpl<T>& out) {
+        T* ga = grad_of(*pa);
+        T* gb = grad_of(*pb);
+        detail::for_each_broadcast(out.shape, pa->shape, pb->shape,
+                                   [&](std::size_t i, std::size_t j, std::size_t k) {
+                                     const bool take_a = pc->values[scalar_condition ? 0 : i] != T(0);
+                                     if (take_a && ga != nullptr) ga[j] += out.grad[i];
+                                     if (!take_a && gb != nullptr) gb[k] += out.grad[i];
+                                   });
+      },
+      [pc = condition.impl_ptr()](const TensorT<T>&, const TensorT<T>& g,
+                                  const Gradients<T>& in) -> Gradients<T> {
+        const TensorT<T> condition(pc);
+        const TensorT<T> zero = TensorT<T>::scalar(0);
+        Gradients<T> r(2);
+        if (wants_grad(in[0])) r[0] = detail::sum_to(ad::where(condition, g, zero), in[0].shape());
+        if (wants_grad(in[1])) r[1] = detail::sum_to(ad::where(condition, zero, g), in[1].shape());
+        return r;
+      });
 }
 
 template TensorT<float> square(const TensorT<float>&, std::source_location);
 template TensorT<double> square(const TensorT<double>&, std::source_location);
 template TensorT<float> clamp(const TensorT<float>&, float, float, std::source_location);
 template TensorT<double> clamp(const TensorT<double>&, double, double, std::source_location);
-template TensorT<float> where(const TensorT<float>&, const TensorT<float>&, const TensorT<float>&, std::source_location);
-template TensorT<double> where(const TensorT<double>&, const TensorT<double>&, const TensorT<double>&, std::source_location);
+template TensorT<float> where(const TensorT<float>&, const TensorT<float>&, const TensorT<float>&,
+                              std::source_location);
+template TensorT<double> where(const TensorT<double>&, const TensorT<double>&, const TensorT<double>&,
+                               std::source_location);
 
 }  // namespace ad

@@ -12,7 +12,9 @@ namespace ad {
 namespace {
 
 using detail::grad_of;
+using detail::Gradients;
 using detail::TensorImpl;
+using detail::wants_grad;
 
 // How a (batched) product lays out: `batch` products of [m, k] x [k, n];
 // an operand with stride 0 is shared by every product of the batch.
@@ -24,19 +26,21 @@ struct MatmulPlan {
 
 MatmulPlan plan_matmul(const Shape& a, const Shape& b) {
   if (a.rank() < 2 || b.rank() < 2)
-    throw std::invalid_argument(fmt::format(
-        "ad::matmul: needs operands with at least 2 axes, got {} and {} (use dot() for two vectors, or reshape "
-        "a vector to [1, n] or [n, 1])",
-        a.to_string(), b.to_string()));
+    throw std::invalid_argument(
+        fmt::format("ad::matmul: needs operands with at least 2 axes, got {} and {} (use dot() for two "
+                    "vectors, or reshape "
+                    "a vector to [1, n] or [n, 1])",
+                    a.to_string(), b.to_string()));
   MatmulPlan p;
   p.m = a[a.rank() - 2];
   p.k = a[a.rank() - 1];
   p.n = b[b.rank() - 1];
   if (b[b.rank() - 2] != p.k)
-    throw std::invalid_argument(fmt::format(
-        "ad::matmul: inner extents differ: {} x {} (the last axis of the first operand must equal the second-to-last "
-        "of the second)",
-        a.to_string(), b.to_string()));
+    throw std::invalid_argument(
+        fmt::format("ad::matmul: inner extents differ: {} x {} (the last axis of the first operand must "
+                    "equal the second-to-last "
+                    "of the second)",
+                    a.to_string(), b.to_string()));
   const Shape& batched = a.rank() >= b.rank() ? a : b;
   const bool batch_match = a.rank() == 2 || b.rank() == 2 || a.rank() == b.rank();
   bool same_batch = batch_match;
@@ -73,19 +77,29 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, std::source_location
   for (std::size_t s = 0; s < p.batch; ++s)
     linalg::gemm<T>(false, false, p.m, p.n, p.k, T(1), ia.values.data() + s * p.stride_a, p.k,
                     ib.values.data() + s * p.stride_b, p.n, T(0), c.data() + s * p.m * p.n, p.n);
-  return detail::record(where, "matmul", p.out, std::move(c), {&a, &b}, [pa = &ia, pb = &ib, p](TensorImpl<T>& out) {
-    T* ga = grad_of(*pa);
-    T* gb = grad_of(*pb);
-    for (std::size_t s = 0; s < p.batch; ++s) {
-      const T* dc = out.grad.data() + s * p.m * p.n;
-      if (ga != nullptr)
-        linalg::gemm<T>(false, true, p.m, p.k, p.n, T(1), dc, p.n, pb->values.data() + s * p.stride_b, p.n, T(1),
-                        ga + s * p.stride_a, p.k);
-      if (gb != nullptr)
-        linalg::gemm<T>(true, false, p.k, p.n, p.m, T(1), pa->values.data() + s * p.stride_a, p.k, dc, p.n, T(1),
-                        gb + s * p.stride_b, p.n);
-    }
-  });
+  return detail::record(
+      where, "matmul", p.out, std::move(c), {&a, &b},
+      [pa = &ia, pb = &ib, p](TensorImpl<T>& out) {
+        T* ga = grad_of(*pa);
+        T* gb = grad_of(*pb);
+        for (std::size_t s = 0; s < p.batch; ++s) {
+          const T* dc = out.grad.data() + s * p.m * p.n;
+          if (ga != nullptr)
+            linalg::gemm<T>(false, true, p.m, p.k, p.n, T(1), dc, p.n, pb->values.data() + s * p.stride_b,
+                            p.n, T(1), ga + s * p.stride_a, p.k);
+          if (gb != nullptr)
+            linalg::gemm<T>(true, false, p.k, p.n, p.m, T(1), pa->values.data() + s * p.stride_a, p.k, dc,
+                            p.n, T(1), gb + s * p.stride_b, p.n);
+        }
+      },
+      [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
+        // The same products as tensors; sum_to sums a shared (2-d) operand's
+        // gradient over the batch.
+        Gradients<T> r(2);
+        if (wants_grad(in[0])) r[0] = detail::sum_to(matmul(g, transpose(in[1], -2, -1)), in[0].shape());
+        if (wants_grad(in[1])) r[1] = detail::sum_to(matmul(transpose(in[0], -2, -1), g), in[1].shape());
+        return r;
+      });
 }
 
 // y = sum_i a_i b_i;  da += dy b,  db += dy a
@@ -100,17 +114,26 @@ TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b, std::source_location wh
                                             ia.shape.to_string(), ib.shape.to_string()));
   T y = T(0);
   for (std::size_t i = 0; i < ia.values.size(); ++i) y += ia.values[i] * ib.values[i];
-  return detail::record(where, "dot", Shape{}, std::vector<T>{y}, {&a, &b}, [pa = &ia, pb = &ib](TensorImpl<T>& out) {
-    const T g = out.grad[0];
-    if (T* ga = grad_of(*pa))
-      for (std::size_t i = 0; i < pa->values.size(); ++i) ga[i] += g * pb->values[i];
-    if (T* gb = grad_of(*pb))
-      for (std::size_t i = 0; i < pb->values.size(); ++i) gb[i] += g * pa->values[i];
-  });
+  return detail::record(
+      where, "dot", Shape{}, std::vector<T>{y}, {&a, &b},
+      [pa = &ia, pb = &ib](TensorImpl<T>& out) {
+        const T g = out.grad[0];
+        if (T* ga = grad_of(*pa))
+          for (std::size_t i = 0; i < pa->values.size(); ++i) ga[i] += g * pb->values[i];
+        if (T* gb = grad_of(*pb))
+          for (std::size_t i = 0; i < pb->values.size(); ++i) gb[i] += g * pa->values[i];
+      },
+      [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
+        Gradients<T> r(2);
+        if (wants_grad(in[0])) r[0] = g * in[1];
+        if (wants_grad(in[1])) r[1] = g * in[0];
+        return r;
+      });
 }
 
 template <class T>
-TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias, std::source_location where) {
+TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
+                  std::source_location where) {
   detail::check_input(x, "linear");
   detail::check_input(weight, "linear");
   TensorImpl<T>& ix = x.impl();
@@ -121,7 +144,8 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
       (has_bias && (bias.rank() != 1 || bias.shape()[0] != iw.shape[0])))
     throw std::invalid_argument(fmt::format(
         "ad::linear: needs x [batch, in], weight [out, in] and bias [out]; got x {}, weight {}, bias {}",
-        ix.shape.to_string(), iw.shape.to_string(), has_bias ? bias.shape().to_string() : std::string("none")));
+        ix.shape.to_string(), iw.shape.to_string(),
+        has_bias ? bias.shape().to_string() : std::string("none")));
   const std::size_t batch = ix.shape[0], in = ix.shape[1], out = iw.shape[0];
   std::vector<T> y(batch * out);
   // y = bias broadcast over rows, then y += x W^T (beta = 1 keeps the bias).
@@ -145,10 +169,18 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
           if (T* gb = grad_of(*ib))
             for (std::size_t r = 0; r < batch; ++r)
               for (std::size_t c = 0; c < out; ++c) gb[c] += dy[r * out + c];
+      },
+      [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
+        Gradients<T> r(in.size());
+        if (wants_grad(in[0])) r[0] = matmul(g, in[1]);                                        // dx = dy W
+        if (wants_grad(in[1])) r[1] = matmul(transpose(g, 0, 1), in[0]);                       // dW = dy^T x
+        if (in.size() == 3 && wants_grad(in[2])) r[2] = sum(g, std::vector<std::int64_t>{0});  // db
+        return r;
       });
 }
 
-template TensorT<float> linear(const TensorT<float>&, const TensorT<float>&, const TensorT<float>&, std::source_location);
+template TensorT<float> linear(const TensorT<float>&, const TensorT<float>&, const TensorT<float>&,
+                               std::source_location);
 template TensorT<double> linear(const TensorT<double>&, const TensorT<double>&, const TensorT<double>&,
                                 std::source_location);
 template TensorT<float> matmul(const TensorT<float>&, const TensorT<float>&, std::source_location);

@@ -1,13 +1,21 @@
 // Internal: how a tensor op records itself. An op computes its output values,
-// then calls record() with a lambda that pushes the output's gradient to its
-// inputs. The lambda is the op's derivative, written next to its forward.
+// then calls record() with two lambdas written next to its forward:
+// - `backward` pushes the output's gradient to its inputs on plain arrays
+//   (the fast first-order sweep of Tensor::backward());
+// - `graph` says the same with tensor ops, which record themselves: it
+//   receives the output and the gradient reaching it as tensors and returns
+//   one gradient per input (undefined where an input takes none). The
+//   recorded sweep (ad::gradient_recorded) runs it, so gradients can be
+//   differentiated again (docs/decisions/0006-tensor-second-derivatives.md).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <source_location>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -16,12 +24,42 @@
 
 namespace ad::detail {
 
-template <class T, class Backward>
-struct LambdaNode final : TensorNode {
-  LambdaNode(std::string_view op, Backward fn) : TensorNode(op), backward_fn(std::move(fn)) {}
-  void backward(TensorImplBase& output) override { backward_fn(static_cast<TensorImpl<T>&>(output)); }
-  Backward backward_fn;
+// A node of a tensor of element type T: it also has the recorded backward.
+template <class T>
+struct TypedNode : TensorNode {
+  using TensorNode::TensorNode;
+  // d(root)/d(input k) as recorded tensors, given the output and d(root)/d(output).
+  virtual std::vector<TensorT<T>> backward_graph(const TensorT<T>& output, const TensorT<T>& grad_output) = 0;
+  // The inputs as typed handles (sharing their storage).
+  std::vector<TensorT<T>> typed_inputs() const {
+    std::vector<TensorT<T>> in;
+    in.reserve(inputs.size());
+    for (const auto& i : inputs) in.emplace_back(std::static_pointer_cast<TensorImpl<T>>(i));
+    return in;
+  }
 };
+
+// The graph lambda's signature: (output, grad_output, inputs) -> per-input gradients.
+template <class T>
+using Gradients = std::vector<TensorT<T>>;
+
+template <class T, class Backward, class Graph>
+struct LambdaNode final : TypedNode<T> {
+  LambdaNode(std::string_view op, Backward fn, Graph g)
+      : TypedNode<T>(op), backward_fn(std::move(fn)), graph_fn(std::move(g)) {}
+  void backward(TensorImplBase& output) override { backward_fn(static_cast<TensorImpl<T>&>(output)); }
+  std::vector<TensorT<T>> backward_graph(const TensorT<T>& output, const TensorT<T>& grad_output) override {
+    return graph_fn(output, grad_output, this->typed_inputs());
+  }
+  Backward backward_fn;
+  Graph graph_fn;
+};
+
+// Whether input k of a graph lambda wants a gradient.
+template <class T>
+bool wants_grad(const TensorT<T>& input) {
+  return input.impl().requires_grad;
+}
 
 // The gradient buffer of an input that wants one, or nullptr (a constant).
 template <class T>
@@ -45,10 +83,12 @@ void check_input(const TensorT<T>& x, std::string_view op) {
 // NaN or an infinity, naming the op, its inputs and the line that called it.
 std::string describe_inputs_for_anomaly(const std::vector<const TensorImplBase*>& inputs);
 [[noreturn]] void throw_value_anomaly(std::string_view op, std::size_t index, double value,
-                                      const std::vector<const TensorImplBase*>& inputs, std::source_location where);
+                                      const std::vector<const TensorImplBase*>& inputs,
+                                      std::source_location where);
 
 template <class T, class Inputs>
-void check_values(std::string_view op, const std::vector<T>& values, const Inputs& inputs, std::source_location where) {
+void check_values(std::string_view op, const std::vector<T>& values, const Inputs& inputs,
+                  std::source_location where) {
   for (std::size_t i = 0; i < values.size(); ++i)
     if (!std::isfinite(values[i])) [[unlikely]] {
       std::vector<const TensorImplBase*> in;
@@ -60,9 +100,9 @@ void check_values(std::string_view op, const std::vector<T>& values, const Input
 // Wraps the output values in a tensor and, when an input requires a gradient
 // and recording is on, records the op with `backward` as its derivative.
 // `inputs` is any range of `const TensorT<T>*`.
-template <class T, class Inputs, class Backward>
+template <class T, class Inputs, class Backward, class Graph>
 TensorT<T> record_with_inputs(std::source_location where, std::string_view op, const Shape& shape,
-                              std::vector<T> values, const Inputs& inputs, Backward backward) {
+                              std::vector<T> values, const Inputs& inputs, Backward backward, Graph graph) {
   if (anomaly_depth > 0) [[unlikely]]
     check_values(op, values, inputs, where);
   auto out = std::make_shared<TensorImpl<T>>(shape, std::move(values));
@@ -76,11 +116,12 @@ TensorT<T> record_with_inputs(std::source_location where, std::string_view op, c
     if (i.node != nullptr && i.tape != nullptr && i.tape != tape)
       throw std::logic_error(fmt::format(
           "ad::{}: an input ('{}' {}) was recorded on another tape than the one recording now (an enclosing "
-          "ad::Tape, or the default tape outside one); one op cannot join two recordings: detach() the input to "
+          "ad::Tape, or the default tape outside one); one op cannot join two recordings: detach() the input "
+          "to "
           "use its values as a constant",
           op, i.name, i.shape.to_string()));
   }
-  auto node = std::make_unique<LambdaNode<T, Backward>>(op, std::move(backward));
+  auto node = std::make_unique<LambdaNode<T, Backward, Graph>>(op, std::move(backward), std::move(graph));
   node->where = where;
   for (const TensorT<T>* in : inputs) node->inputs.push_back(in->impl_ptr());
   out->node = std::move(node);
@@ -89,10 +130,32 @@ TensorT<T> record_with_inputs(std::source_location where, std::string_view op, c
   return TensorT<T>(std::move(out));
 }
 
-template <class T, class Backward>
+template <class T, class Backward, class Graph>
 TensorT<T> record(std::source_location where, std::string_view op, const Shape& shape, std::vector<T> values,
-                  std::initializer_list<const TensorT<T>*> inputs, Backward backward) {
-  return record_with_inputs<T>(where, op, shape, std::move(values), inputs, std::move(backward));
+                  std::initializer_list<const TensorT<T>*> inputs, Backward backward, Graph graph) {
+  return record_with_inputs<T>(where, op, shape, std::move(values), inputs, std::move(backward),
+                               std::move(graph));
 }
+
+// ---- helpers for graph lambdas (recorded ops, differentiable again) ----
+
+// g summed over the axes along which a tensor of `shape` was broadcast to g's
+// shape (the gradient of broadcasting).
+template <class T>
+TensorT<T> sum_to(const TensorT<T>& g, const Shape& shape);
+// g (whose shape is `shape` with some axes reduced, dropped unless `keepdim`)
+// repeated along those axes to `shape` (the gradient of a reduction).
+template <class T>
+TensorT<T> expand_reduced(const TensorT<T>& g, const Shape& shape,
+                          const std::array<bool, Shape::max_rank>& reduced);
+// A tensor without history holding f(i) for every element index i of `shape`.
+template <class T, class F>
+TensorT<T> constant_like(const Shape& shape, F&& f) {
+  std::vector<T> v(shape.numel());
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<T>(f(i));
+  return TensorT<T>::from(shape, std::move(v));
+}
+// The error a graph lambda gives for an op without a recorded backward.
+[[noreturn]] void throw_no_second_derivative(std::string_view op, std::string_view why);
 
 }  // namespace ad::detail

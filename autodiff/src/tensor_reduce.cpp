@@ -13,15 +13,17 @@ namespace ad {
 namespace {
 
 using detail::grad_of;
+using detail::Gradients;
 using detail::TensorImpl;
 
 struct Reduction {
   std::array<bool, Shape::max_rank> reduced{};
-  Shape out;       // the result's shape (reduced axes dropped or kept as 1)
+  Shape out;              // the result's shape (reduced axes dropped or kept as 1)
   std::size_t group = 1;  // elements reduced into each output element
 };
 
-Reduction plan_reduction(const Shape& in, const std::vector<std::int64_t>& axes, bool keepdim, const char* op) {
+Reduction plan_reduction(const Shape& in, const std::vector<std::int64_t>& axes, bool keepdim,
+                         const char* op) {
   Reduction r;
   for (std::int64_t a : axes) {
     const std::size_t axis = normalize_axis(a, in.rank(), op);
@@ -50,28 +52,38 @@ std::vector<std::int64_t> all_axes(std::size_t rank) {
 
 // y = scale * sum over the group; dx += dy * scale (mean is sum with scale 1/group)
 template <class T>
-TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim,
-                      bool average, std::source_location where) {
+TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std::int64_t>& axes,
+                      bool keepdim, bool average, std::source_location where) {
   detail::check_input(x, op);
   TensorImpl<T>& in = x.impl();
   const Reduction r = plan_reduction(in.shape, axes, keepdim, op);
   if (average && r.group == 0)
-    throw std::invalid_argument(fmt::format("ad::{}: the mean of zero elements (shape {})", op, in.shape.to_string()));
+    throw std::invalid_argument(
+        fmt::format("ad::{}: the mean of zero elements (shape {})", op, in.shape.to_string()));
   const T scale = average ? T(1) / static_cast<T>(r.group) : T(1);
   std::vector<T> y(r.out.numel(), T(0));
   detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) { y[o] += in.values[i]; });
   if (average)
     for (T& v : y) v *= scale;
-  return detail::record(where, op, r.out, std::move(y), {&x}, [px = &in, reduced = r.reduced, scale](TensorImpl<T>& out) {
-    if (T* gx = grad_of(*px))
-      detail::for_each_reduce(px->shape, reduced, [&](std::size_t i, std::size_t o) { gx[i] += out.grad[o] * scale; });
-  });
+  return detail::record(
+      where, op, r.out, std::move(y), {&x},
+      [px = &in, reduced = r.reduced, scale](TensorImpl<T>& out) {
+        if (T* gx = grad_of(*px))
+          detail::for_each_reduce(px->shape, reduced,
+                                  [&](std::size_t i, std::size_t o) { gx[i] += out.grad[o] * scale; });
+      },
+      [reduced = r.reduced, scale, average](const TensorT<T>&, const TensorT<T>& g,
+                                            const Gradients<T>& in) -> Gradients<T> {
+        const TensorT<T> spread = detail::expand_reduced(g, in[0].shape(), reduced);
+        return {average ? spread * scale : spread};
+      });
 }
 
 }  // namespace
 
 template <class T>
-TensorT<T> sum(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim, std::source_location where) {
+TensorT<T> sum(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim,
+               std::source_location where) {
   return scaled_sum("sum", x, axes, keepdim, false, where);
 }
 template <class T>
@@ -79,7 +91,8 @@ TensorT<T> sum(const TensorT<T>& x, std::source_location where) {
   return sum(x, all_axes(x.rank()), false, where);
 }
 template <class T>
-TensorT<T> mean(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim, std::source_location where) {
+TensorT<T> mean(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim,
+                std::source_location where) {
   return scaled_sum("mean", x, axes, keepdim, true, where);
 }
 template <class T>
@@ -89,27 +102,40 @@ TensorT<T> mean(const TensorT<T>& x, std::source_location where) {
 
 // y = max over the group; dx += dy at the first maximal element of each group
 template <class T>
-TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim, std::source_location where) {
+TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim,
+               std::source_location where) {
   detail::check_input(x, "max");
   TensorImpl<T>& in = x.impl();
   const Reduction r = plan_reduction(in.shape, axes, keepdim, "max");
   if (r.group == 0)
-    throw std::invalid_argument(fmt::format("ad::max: the maximum of zero elements (shape {})", in.shape.to_string()));
+    throw std::invalid_argument(
+        fmt::format("ad::max: the maximum of zero elements (shape {})", in.shape.to_string()));
   std::vector<T> y(r.out.numel(), -std::numeric_limits<T>::infinity());
   std::vector<std::size_t> argmax(r.out.numel(), std::numeric_limits<std::size_t>::max());
   detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) {
     // NaN propagates: a NaN element wins and stays.
-    if (argmax[o] == std::numeric_limits<std::size_t>::max() || in.values[i] > y[o] || std::isnan(in.values[i])) {
+    if (argmax[o] == std::numeric_limits<std::size_t>::max() || in.values[i] > y[o] ||
+        std::isnan(in.values[i])) {
       if (!std::isnan(y[o])) {
         y[o] = in.values[i];
         argmax[o] = i;
       }
     }
   });
-  return detail::record(where, "max", r.out, std::move(y), {&x}, [px = &in, argmax = std::move(argmax)](TensorImpl<T>& out) {
-    if (T* gx = grad_of(*px))
-      for (std::size_t o = 0; o < argmax.size(); ++o) gx[argmax[o]] += out.grad[o];
-  });
+  return detail::record(
+      where, "max", r.out, std::move(y), {&x},
+      [px = &in, argmax](TensorImpl<T>& out) {
+        if (T* gx = grad_of(*px))
+          for (std::size_t o = 0; o < argmax.size(); ++o) gx[argmax[o]] += out.grad[o];
+      },
+      [reduced = r.reduced, argmax](const TensorT<T>&, const TensorT<T>& g,
+                                    const Gradients<T>& in) -> Gradients<T> {
+        // The gradient at the first maximal element of each group: a constant one-hot mask.
+        std::vector<T> one_hot(in[0].numel(), T(0));
+        for (std::size_t i : argmax) one_hot[i] = T(1);
+        return {detail::expand_reduced(g, in[0].shape(), reduced) *
+                TensorT<T>::from(in[0].shape(), std::move(one_hot))};
+      });
 }
 template <class T>
 TensorT<T> max(const TensorT<T>& x, std::source_location where) {
@@ -134,12 +160,20 @@ TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim, std::
   });
   std::vector<T> y(n_out);
   for (std::size_t o = 0; o < n_out; ++o) y[o] = std::isfinite(m[o]) ? m[o] + std::log(s[o]) : m[o];
-  return detail::record(where, "logsumexp", r.out, std::move(y), {&x}, [px = &in, reduced = r.reduced](TensorImpl<T>& out) {
-    if (T* gx = grad_of(*px))
-      detail::for_each_reduce(px->shape, reduced, [&](std::size_t i, std::size_t o) {
-        gx[i] += out.grad[o] * std::exp(px->values[i] - out.values[o]);
+  return detail::record(
+      where, "logsumexp", r.out, std::move(y), {&x},
+      [px = &in, reduced = r.reduced](TensorImpl<T>& out) {
+        if (T* gx = grad_of(*px))
+          detail::for_each_reduce(px->shape, reduced, [&](std::size_t i, std::size_t o) {
+            gx[i] += out.grad[o] * std::exp(px->values[i] - out.values[o]);
+          });
+      },
+      [reduced = r.reduced](const TensorT<T>& y, const TensorT<T>& g,
+                            const Gradients<T>& in) -> Gradients<T> {
+        const Shape& shape = in[0].shape();
+        return {detail::expand_reduced(g, shape, reduced) *
+                exp(in[0] - detail::expand_reduced(y, shape, reduced))};
       });
-  });
 }
 
 // y = exp(x - logsumexp(x)); dx += y * (dy - sum(dy * y)) along the axis
@@ -153,14 +187,23 @@ TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis, std::source_location 
   std::vector<T> y(in.values.size());
   detail::for_each_reduce(in.shape, r.reduced,
                           [&](std::size_t i, std::size_t o) { y[i] = std::exp(in.values[i] - l[o]); });
-  return detail::record(where, "softmax", in.shape, std::move(y), {&x}, [px = &in, reduced = r.reduced, n = l.size()](TensorImpl<T>& out) {
-    T* gx = grad_of(*px);
-    if (gx == nullptr) return;
-    std::vector<T> dot(n, T(0));
-    detail::for_each_reduce(out.shape, reduced, [&](std::size_t i, std::size_t o) { dot[o] += out.grad[i] * out.values[i]; });
-    detail::for_each_reduce(out.shape, reduced,
-                            [&](std::size_t i, std::size_t o) { gx[i] += out.values[i] * (out.grad[i] - dot[o]); });
-  });
+  return detail::record(
+      where, "softmax", in.shape, std::move(y), {&x},
+      [px = &in, reduced = r.reduced, n = l.size()](TensorImpl<T>& out) {
+        T* gx = grad_of(*px);
+        if (gx == nullptr) return;
+        std::vector<T> dot(n, T(0));
+        detail::for_each_reduce(out.shape, reduced,
+                                [&](std::size_t i, std::size_t o) { dot[o] += out.grad[i] * out.values[i]; });
+        detail::for_each_reduce(out.shape, reduced, [&](std::size_t i, std::size_t o) {
+          gx[i] += out.values[i] * (out.grad[i] - dot[o]);
+        });
+      },
+      [reduced = r.reduced, axis](const TensorT<T>& y, const TensorT<T>& g,
+                                  const Gradients<T>&) -> Gradients<T> {
+        return {y * (g - detail::expand_reduced(sum(g * y, std::vector<std::int64_t>{axis}, false), y.shape(),
+                                                reduced))};
+      });
 }
 
 // y = x - logsumexp(x); dx += dy - softmax(x) * sum(dy) along the axis
@@ -172,21 +215,28 @@ TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis, std::source_locat
   const Reduction r = plan_reduction(in.shape, {axis}, false, "log_softmax");
   const auto& l = lse.impl().values;
   std::vector<T> y(in.values.size());
-  detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) { y[i] = in.values[i] - l[o]; });
-  return detail::record(where, "log_softmax", in.shape, std::move(y), {&x},
-                        [px = &in, reduced = r.reduced, n = l.size()](TensorImpl<T>& out) {
-                          T* gx = grad_of(*px);
-                          if (gx == nullptr) return;
-                          std::vector<T> total(n, T(0));
-                          detail::for_each_reduce(out.shape, reduced,
-                                                  [&](std::size_t i, std::size_t o) { total[o] += out.grad[i]; });
-                          detail::for_each_reduce(out.shape, reduced, [&](std::size_t i, std::size_t o) {
-                            gx[i] += out.grad[i] - std::exp(out.values[i]) * total[o];
-                          });
-                        });
+  detail::for_each_reduce(in.shape, r.reduced,
+                          [&](std::size_t i, std::size_t o) { y[i] = in.values[i] - l[o]; });
+  return detail::record(
+      where, "log_softmax", in.shape, std::move(y), {&x},
+      [px = &in, reduced = r.reduced, n = l.size()](TensorImpl<T>& out) {
+        T* gx = grad_of(*px);
+        if (gx == nullptr) return;
+        std::vector<T> total(n, T(0));
+        detail::for_each_reduce(out.shape, reduced,
+                                [&](std::size_t i, std::size_t o) { total[o] += out.grad[i]; });
+        detail::for_each_reduce(out.shape, reduced, [&](std::size_t i, std::size_t o) {
+          gx[i] += out.grad[i] - std::exp(out.values[i]) * total[o];
+        });
+      },
+      [reduced = r.reduced, axis](const TensorT<T>& y, const TensorT<T>& g,
+                                  const Gradients<T>&) -> Gradients<T> {
+        const TensorT<T> total = sum(g, std::vector<std::int64_t>{axis}, false);
+        return {g - exp(y) * detail::expand_reduced(total, y.shape(), reduced)};
+      });
 }
 
-#define AD_INSTANTIATE_REDUCTIONS(T)                                                   \
+#define AD_INSTANTIATE_REDUCTIONS(T)                                                                         \
   template TensorT<T> sum(const TensorT<T>&, std::source_location);                                          \
   template TensorT<T> sum(const TensorT<T>&, const std::vector<std::int64_t>&, bool, std::source_location);  \
   template TensorT<T> mean(const TensorT<T>&, std::source_location);                                         \

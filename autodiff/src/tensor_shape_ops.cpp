@@ -13,7 +13,9 @@ namespace ad {
 namespace {
 
 using detail::grad_of;
+using detail::Gradients;
 using detail::TensorImpl;
+using detail::wants_grad;
 
 // Calls f(o, i) for every element o of the transposed output with i its
 // source index in the input (axes a0 and a1 swapped).
@@ -38,6 +40,38 @@ void for_each_transposed(const Shape& in, std::size_t a0, std::size_t a1, F&& f)
   }
 }
 
+// y = zeros(shape) with y[indices[r]] += x[r] along axis 0: the gradient of
+// rows(), itself recorded so that it can be differentiated again
+// (d/dx = rows(dy, indices)).
+template <class T>
+TensorT<T> scatter_rows(const TensorT<T>& x, const std::vector<std::size_t>& indices, const Shape& shape) {
+  TensorImpl<T>& in = x.impl();
+  const std::size_t width = indices.empty() ? 0 : in.values.size() / indices.size();
+  std::vector<T> y(shape.numel(), T(0));
+  for (std::size_t r = 0; r < indices.size(); ++r)
+    for (std::size_t j = 0; j < width; ++j) y[indices[r] * width + j] += in.values[r * width + j];
+  return detail::record(
+      std::source_location{}, "scatter_rows", shape, std::move(y), {&x},
+      [px = &in, indices, width](TensorImpl<T>& out) {
+        if (T* gx = grad_of(*px))
+          for (std::size_t r = 0; r < indices.size(); ++r)
+            for (std::size_t j = 0; j < width; ++j) gx[r * width + j] += out.grad[indices[r] * width + j];
+      },
+      [indices](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>&) -> Gradients<T> {
+        return {rows(g, indices, std::source_location{})};
+      });
+}
+
+// Elements begin .. end-1 along `axis` (the gradient of concat), from
+// transposes and a row slice so that it is differentiable again.
+template <class T>
+TensorT<T> slice_axis(const TensorT<T>& x, std::size_t axis, std::size_t begin, std::size_t end) {
+  if (axis == 0) return slice_rows(x, begin, end, std::source_location{});
+  const auto a = static_cast<std::int64_t>(axis);
+  return transpose(slice_rows(transpose(x, 0, a, std::source_location{}), begin, end, std::source_location{}),
+                   0, a, std::source_location{});
+}
+
 }  // namespace
 
 // Same elements in the same order, another shape; dx = dy reshaped
@@ -46,16 +80,23 @@ TensorT<T> reshape(const TensorT<T>& x, const Shape& shape, std::source_location
   detail::check_input(x, "reshape");
   TensorImpl<T>& in = x.impl();
   if (shape.numel() != in.values.size())
-    throw std::invalid_argument(fmt::format("ad::reshape: cannot reshape {} ({} elements) to {} ({} elements)",
-                                            in.shape.to_string(), in.values.size(), shape.to_string(), shape.numel()));
-  return detail::record(where, "reshape", shape, in.values, {&x}, [px = &in](TensorImpl<T>& out) {
-    if (T* gx = grad_of(*px))
-      for (std::size_t i = 0; i < out.grad.size(); ++i) gx[i] += out.grad[i];
-  });
+    throw std::invalid_argument(
+        fmt::format("ad::reshape: cannot reshape {} ({} elements) to {} ({} elements)", in.shape.to_string(),
+                    in.values.size(), shape.to_string(), shape.numel()));
+  return detail::record(
+      where, "reshape", shape, in.values, {&x},
+      [px = &in](TensorImpl<T>& out) {
+        if (T* gx = grad_of(*px))
+          for (std::size_t i = 0; i < out.grad.size(); ++i) gx[i] += out.grad[i];
+      },
+      [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
+        return {reshape(g, in[0].shape(), std::source_location{})};
+      });
 }
 
 template <class T>
-TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0, std::int64_t axis1, std::source_location where) {
+TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0, std::int64_t axis1,
+                     std::source_location where) {
   detail::check_input(x, "transpose");
   TensorImpl<T>& in = x.impl();
   if (in.shape.rank() < 2)
@@ -67,17 +108,23 @@ TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0, std::int64_t axis1
   std::swap(shape[a0], shape[a1]);
   std::vector<T> y(in.values.size());
   for_each_transposed(in.shape, a0, a1, [&](std::size_t o, std::size_t i) { y[o] = in.values[i]; });
-  return detail::record(where, "transpose", shape, std::move(y), {&x}, [px = &in, a0, a1](TensorImpl<T>& out) {
-    if (T* gx = grad_of(*px))
-      for_each_transposed(px->shape, a0, a1, [&](std::size_t o, std::size_t i) { gx[i] += out.grad[o]; });
-  });
+  return detail::record(
+      where, "transpose", shape, std::move(y), {&x},
+      [px = &in, a0, a1](TensorImpl<T>& out) {
+        if (T* gx = grad_of(*px))
+          for_each_transposed(px->shape, a0, a1, [&](std::size_t o, std::size_t i) { gx[i] += out.grad[o]; });
+      },
+      [a0, a1](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>&) -> Gradients<T> {
+        return {transpose(g, static_cast<std::int64_t>(a0), static_cast<std::int64_t>(a1),
+                          std::source_location{})};
+      });
 }
 
 template <class T>
 TensorT<T> TensorT<T>::t() const {
   if (rank() != 2)
-    throw std::invalid_argument(
-        fmt::format("ad::Tensor::t: needs a 2-d tensor, this one has shape {} (use transpose())", shape().to_string()));
+    throw std::invalid_argument(fmt::format(
+        "ad::Tensor::t: needs a 2-d tensor, this one has shape {} (use transpose())", shape().to_string()));
   return transpose(*this, 0, 1, std::source_location{});
 }
 
@@ -91,25 +138,32 @@ TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices, st
   const std::size_t width = n_rows == 0 ? 0 : in.values.size() / n_rows;
   for (std::size_t r : indices)
     if (r >= n_rows)
-      throw std::out_of_range(fmt::format("ad::rows: row index {} is out of range for shape {}", r, in.shape.to_string()));
+      throw std::out_of_range(
+          fmt::format("ad::rows: row index {} is out of range for shape {}", r, in.shape.to_string()));
   Shape shape = in.shape;
   shape[0] = indices.size();
   std::vector<T> y(indices.size() * width);
   for (std::size_t r = 0; r < indices.size(); ++r)
     std::copy_n(in.values.begin() + static_cast<std::ptrdiff_t>(indices[r] * width), width,
                 y.begin() + static_cast<std::ptrdiff_t>(r * width));
-  return detail::record(where, "rows", shape, std::move(y), {&x}, [px = &in, indices, width](TensorImpl<T>& out) {
-    if (T* gx = grad_of(*px))
-      for (std::size_t r = 0; r < indices.size(); ++r)
-        for (std::size_t j = 0; j < width; ++j) gx[indices[r] * width + j] += out.grad[r * width + j];
-  });
+  return detail::record(
+      where, "rows", shape, std::move(y), {&x},
+      [px = &in, indices, width](TensorImpl<T>& out) {
+        if (T* gx = grad_of(*px))
+          for (std::size_t r = 0; r < indices.size(); ++r)
+            for (std::size_t j = 0; j < width; ++j) gx[indices[r] * width + j] += out.grad[r * width + j];
+      },
+      [indices](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
+        return {scatter_rows(g, indices, in[0].shape())};
+      });
 }
 
 template <class T>
 TensorT<T> slice_rows(const TensorT<T>& x, std::size_t begin, std::size_t end, std::source_location where) {
   const Shape& s = x.shape();
   if (s.rank() == 0 || begin > end || end > s[0])
-    throw std::out_of_range(fmt::format("ad::slice_rows: rows [{}, {}) are not within shape {}", begin, end, s.to_string()));
+    throw std::out_of_range(
+        fmt::format("ad::slice_rows: rows [{}, {}) are not within shape {}", begin, end, s.to_string()));
   std::vector<std::size_t> indices(end - begin);
   std::iota(indices.begin(), indices.end(), begin);
   return rows(x, indices, where);
@@ -130,8 +184,8 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std:
     bool compatible = s.rank() == first.rank();
     for (std::size_t a = 0; compatible && a < s.rank(); ++a) compatible = a == axis || s[a] == first[a];
     if (!compatible)
-      throw std::invalid_argument(fmt::format("ad::concat: shapes {} and {} differ outside axis {}", first.to_string(),
-                                              s.to_string(), axis));
+      throw std::invalid_argument(fmt::format("ad::concat: shapes {} and {} differ outside axis {}",
+                                              first.to_string(), s.to_string(), axis));
     shape[axis] += s[axis];
   }
   std::size_t outer = 1, inner = 1;
@@ -157,7 +211,8 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std:
     handles.push_back(&x);
   }
   return detail::record_with_inputs<T>(
-      where, "concat", shape, std::move(y), handles, [inputs, offsets, outer, slab, axis, inner](TensorImpl<T>& o) {
+      where, "concat", shape, std::move(y), handles,
+      [inputs, offsets, outer, slab, axis, inner](TensorImpl<T>& o) {
         for (std::size_t k = 0; k < inputs.size(); ++k) {
           T* gx = grad_of(*inputs[k]);
           if (gx == nullptr) continue;
@@ -165,6 +220,16 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std:
           for (std::size_t s = 0; s < outer; ++s)
             for (std::size_t j = 0; j < block; ++j) gx[s * block + j] += o.grad[s * slab + offsets[k] + j];
         }
+      },
+      [axis](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
+        Gradients<T> r(in.size());
+        std::size_t begin = 0;
+        for (std::size_t k = 0; k < in.size(); ++k) {
+          const std::size_t end = begin + in[k].shape()[axis];
+          if (wants_grad(in[k])) r[k] = slice_axis(g, axis, begin, end);
+          begin = end;
+        }
+        return r;
       });
 }
 
@@ -177,8 +242,8 @@ TensorT<T> stack(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std::
   std::vector<TensorT<T>> expanded;
   for (const auto& x : xs) {
     if (!(x.shape() == first))
-      throw std::invalid_argument(
-          fmt::format("ad::stack: all tensors need the same shape; got {} and {}", first.to_string(), x.shape().to_string()));
+      throw std::invalid_argument(fmt::format("ad::stack: all tensors need the same shape; got {} and {}",
+                                              first.to_string(), x.shape().to_string()));
     std::array<std::size_t, Shape::max_rank> dims{};
     for (std::size_t a = 0, b = 0; a <= first.rank(); ++a) dims[a] = a == axis ? 1 : first[b++];
     expanded.push_back(reshape(x, Shape(std::span<const std::size_t>(dims.data(), first.rank() + 1)), where));
@@ -186,13 +251,13 @@ TensorT<T> stack(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std::
   return concat(expanded, static_cast<std::int64_t>(axis), where);
 }
 
-#define AD_INSTANTIATE_SHAPE_OPS(T)                                                \
-  template TensorT<T> reshape(const TensorT<T>&, const Shape&, std::source_location);                   \
-  template TensorT<T> transpose(const TensorT<T>&, std::int64_t, std::int64_t, std::source_location);   \
-  template TensorT<T> rows(const TensorT<T>&, const std::vector<std::size_t>&, std::source_location);   \
-  template TensorT<T> slice_rows(const TensorT<T>&, std::size_t, std::size_t, std::source_location);    \
-  template TensorT<T> concat(const std::vector<TensorT<T>>&, std::int64_t, std::source_location);       \
-  template TensorT<T> stack(const std::vector<TensorT<T>>&, std::int64_t, std::source_location);        \
+#define AD_INSTANTIATE_SHAPE_OPS(T)                                                                   \
+  template TensorT<T> reshape(const TensorT<T>&, const Shape&, std::source_location);                 \
+  template TensorT<T> transpose(const TensorT<T>&, std::int64_t, std::int64_t, std::source_location); \
+  template TensorT<T> rows(const TensorT<T>&, const std::vector<std::size_t>&, std::source_location); \
+  template TensorT<T> slice_rows(const TensorT<T>&, std::size_t, std::size_t, std::source_location);  \
+  template TensorT<T> concat(const std::vector<TensorT<T>>&, std::int64_t, std::source_location);     \
+  template TensorT<T> stack(const std::vector<TensorT<T>>&, std::int64_t, std::source_location);      \
   template TensorT<T> TensorT<T>::t() const;
 AD_INSTANTIATE_SHAPE_OPS(float)
 AD_INSTANTIATE_SHAPE_OPS(double)

@@ -14,7 +14,7 @@ TensorImplBase::~TensorImplBase() {
 TensorTape::~TensorTape() { clear(); }
 
 void TensorTape::record(TensorImplBase& output) {
-  if (slots_.size() >= compact_at_) compact();
+  if (slots_.size() >= compact_at_ && pinned_ == 0) compact();
   output.tape = this;
   output.slot = slots_.size();
   slots_.push_back(&output);
@@ -54,7 +54,8 @@ void TensorTape::clear() noexcept {
 }
 
 void TensorTape::backward(TensorImplBase& root, bool retain_graph) {
-  if (root.tape != this) throw std::logic_error("ad::Tensor::backward: the tensor is not recorded on this tape");
+  if (root.tape != this)
+    throw std::logic_error("ad::Tensor::backward: the tensor is not recorded on this tape");
   // Gradients that an earlier sweep with retain_graph left on recorded
   // tensors would be pushed on a second time: each sweep starts them from
   // zero (only leaves accumulate across sweeps).

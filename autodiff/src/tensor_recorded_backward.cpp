@@ -1,0 +1,148 @@
+// The recorded reverse sweep for tensors (ad::gradient_recorded): the same
+// walk down the tape as TensorTape::backward(), but each op's gradient is
+// computed by its graph lambda with tensor ops, which record themselves, so
+// the gradients that come out can be differentiated again.
+#include <unordered_map>
+
+#include <autodiff/tensor_higher_order.hpp>
+#include <autodiff/tensor_ops.hpp>
+
+#include "tensor_record.hpp"
+
+namespace ad {
+namespace detail {
+
+void throw_no_second_derivative(std::string_view op, std::string_view why) {
+  throw std::logic_error(
+      fmt::format("ad::gradient_recorded: the op '{}' has no recorded backward ({}); second derivatives "
+                  "through it are not "
+                  "available",
+                  op, why));
+}
+
+template <class T>
+TensorT<T> sum_to(const TensorT<T>& g, const Shape& shape) {
+  const Shape& gs = g.shape();
+  if (gs == shape) return g;
+  if (gs.rank() < shape.rank())
+    throw std::logic_error(
+        fmt::format("ad::sum_to: cannot sum a gradient of shape {} to the larger rank of {}", gs.to_string(),
+                    shape.to_string()));
+  const std::size_t lead = gs.rank() - shape.rank();
+  std::vector<std::int64_t> axes;
+  for (std::size_t a = 0; a < gs.rank(); ++a)
+    if (a < lead || (shape[a - lead] == 1 && gs[a] != 1)) axes.push_back(static_cast<std::int64_t>(a));
+  const TensorT<T> summed = axes.empty() ? g : sum(g, axes, true, std::source_location{});
+  return reshape(summed, shape, std::source_location{});
+}
+
+template <class T>
+TensorT<T> expand_reduced(const TensorT<T>& g, const Shape& shape,
+                          const std::array<bool, Shape::max_rank>& reduced) {
+  Shape kept = shape;
+  for (std::size_t a = 0; a < shape.rank(); ++a)
+    if (reduced[a]) kept[a] = 1;
+  const TensorT<T> g_kept = g.shape() == kept ? g : reshape(g, kept, std::source_location{});
+  if (kept == shape) return g_kept;
+  return add(g_kept, TensorT<T>::zeros(shape), std::source_location{});
+}
+
+template TensorT<float> sum_to(const TensorT<float>&, const Shape&);
+template TensorT<double> sum_to(const TensorT<double>&, const Shape&);
+template TensorT<float> expand_reduced(const TensorT<float>&, const Shape&,
+                                       const std::array<bool, Shape::max_rank>&);
+template TensorT<double> expand_reduced(const TensorT<double>&, const Shape&,
+                                        const std::array<bool, Shape::max_rank>&);
+
+}  // namespace detail
+
+template <class T>
+std::vector<TensorT<T>> gradient_recorded(const TensorT<T>& y, const std::vector<TensorT<T>>& xs,
+                                          const TensorT<T>& seed) {
+  const detail::TensorImpl<T>& root = y.impl();
+  for (const TensorT<T>& x : xs)
+    if (!x.defined() || !x.requires_grad_enabled())
+      throw std::invalid_argument(fmt::format(
+          "ad::gradient_recorded: an input{} does not require grad; mark it with requires_grad(true) before "
+          "computing with it",
+          x.defined() && !x.name().empty() ? fmt::format(" ('{}')", x.name()) : std::string()));
+  TensorT<T> root_grad = seed;
+  if (!root_grad.defined()) {
+    if (root.shape.numel() != 1)
+      throw std::invalid_argument(fmt::format(
+          "ad::gradient_recorded: the output has shape {}; without a seed it must have one element",
+          root.shape.to_string()));
+    root_grad = TensorT<T>::ones(root.shape);
+  } else if (!(root_grad.shape() == root.shape)) {
+    throw std::invalid_argument(
+        fmt::format("ad::gradient_recorded: the seed has shape {} but the output has shape {}",
+                    root_grad.shape().to_string(), root.shape.to_string()));
+  }
+  if (root.stale)
+    throw std::logic_error(
+        "ad::gradient_recorded: the output's tape was cleared or destroyed; its history is gone");
+  if (root.graph_released)
+    throw std::logic_error(
+        "ad::gradient_recorded: the output's graph was released by an earlier backward(); call "
+        "backward(true) to "
+        "keep it");
+
+  struct Pending {
+    std::shared_ptr<detail::TensorImpl<T>> impl;
+    TensorT<T> grad;
+  };
+  std::unordered_map<const detail::TensorImplBase*, Pending> grads;
+  grads.emplace(&root, Pending{y.impl_ptr(), root_grad});
+
+  if (root.requires_grad && root.node != nullptr) {
+    detail::TensorTape& tape = *root.tape;
+    const detail::TensorTape::Pin pin(tape);  // our own ops append to this tape: keep slot numbers
+    // Tape order is topological: by the time slot s is reached, every op that
+    // used its tensor has added its gradient.
+    for (std::size_t s = root.slot + 1; s-- > 0;) {
+      detail::TensorImplBase* t = tape.records()[s];
+      if (t == nullptr) continue;
+      const auto found = grads.find(t);
+      if (found == grads.end()) continue;
+      auto& node = static_cast<detail::TypedNode<T>&>(*t->node);
+      const TensorT<T> output(found->second.impl);
+      const TensorT<T> g = found->second.grad;
+      const detail::Gradients<T> gin = node.backward_graph(output, g);
+      for (std::size_t k = 0; k < node.inputs.size() && k < gin.size(); ++k) {
+        const auto& input = node.inputs[k];
+        if (!gin[k].defined() || !input->requires_grad) continue;
+        if (!(gin[k].shape() == input->shape))
+          throw std::logic_error(
+              fmt::format("ad::gradient_recorded: the recorded backward of '{}' gave input {} a gradient of "
+                          "shape {} for shape {}",
+                          node.op, k, gin[k].shape().to_string(), input->shape.to_string()));
+        if (input->graph_released)
+          throw std::logic_error(
+              fmt::format("ad::gradient_recorded: a gradient reached a tensor ({}{}) whose graph an earlier "
+                          "backward() released; "
+                          "call backward(retain_graph = true) the first time, or detach() it",
+                          input->name.empty() ? "unnamed" : input->name, input->shape.to_string()));
+        auto [entry, fresh] = grads.try_emplace(
+            input.get(), Pending{std::static_pointer_cast<detail::TensorImpl<T>>(input), gin[k]});
+        if (!fresh) entry->second.grad = add(entry->second.grad, gin[k], std::source_location{});
+      }
+    }
+  }
+
+  std::vector<TensorT<T>> result;
+  result.reserve(xs.size());
+  for (const TensorT<T>& x : xs) {
+    const auto found = grads.find(&x.impl());
+    result.push_back(found != grads.end() ? found->second.grad : TensorT<T>::zeros(x.shape()));
+  }
+  return result;
+}
+
+template std::vector<TensorT<float>> gradient_recorded(const TensorT<float>&,
+                                                       const std::vector<TensorT<float>>&,
+                                                       const TensorT<float>&);
+template std::vector<TensorT<double>> gradient_recorded(const TensorT<double>&,
+                                                        const std::vector<TensorT<double>>&,
+                                                        const TensorT<double>&);
+
+}  // namespace ad
