@@ -248,7 +248,8 @@ struct Options {
   std::string csv;
   bool torch = have_torch;
   bool scaling = false;
-  std::string rss;  // "", "ours", "torch" or "floor"
+  std::string rss;                // "", "ours", "torch" or "floor"
+  std::vector<std::string> only;  // --only: time just these contestants (for perf record)
   long rss_steps = 200;
 };
 
@@ -273,6 +274,7 @@ void print_usage() {
   --scaling             one-hidden-layer net w-w-w: step cost vs batch (w = 256) and vs width (batch 128)
   --rss ours|torch|floor  run --steps T2 float steps here and print the peak resident memory
   --steps N             steps of the --rss loop (default 200)
+  --only ours,torch,floor  time only these contestants (for perf record; the others show "not built")
 )");
 }
 
@@ -303,6 +305,8 @@ Options parse(int argc, char** argv) {
       o.scaling = true;
     } else if (a == "--rss") {
       o.rss = value();
+    } else if (a == "--only") {
+      o.only = split_list(value());
     } else if (a == "--steps") {
       o.rss_steps = std::stol(value());
     } else if (a == "--help" || a == "-h") {
@@ -370,6 +374,11 @@ Measured run_workload(const Workload& w, [[maybe_unused]] int threads, const Opt
 #else
   (void)is_double;
 #endif
+  if (!o.only.empty())
+    for (bench::Contestant& c : contestants) {
+      const std::string key = c.name == "LibTorch" ? "torch" : c.name;
+      if (std::find(o.only.begin(), o.only.end(), key) == o.only.end()) c.step = nullptr;
+    }
   bench::measure(contestants, o.protocol);
   m.ours = contestants[0].summary();
   m.torch = contestants[1].summary();
@@ -379,6 +388,7 @@ Measured run_workload(const Workload& w, [[maybe_unused]] int threads, const Opt
 
 std::string cell(const bench::Summary& s, bool built) {
   if (!built) return "not built";
+  if (std::isnan(s.median)) return "not timed";
   return fmt::format("{:.1f} [{:.1f}, {:.1f}]", s.median, s.min, s.max);
 }
 
