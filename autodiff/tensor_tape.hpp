@@ -24,6 +24,30 @@ namespace ad::detail {
 class TensorTape;
 struct TensorNode;
 
+// Small-object recycling for the records every tensor op makes (its tensor
+// storage, its node, its input list): a per-thread free list per size class,
+// so that a training loop, which frees a step's graph and records the same
+// shapes again, reuses blocks instead of going through malloc and free
+// (docs/decisions/0007-tensor-op-overhead.md). Blocks over 512 bytes, and
+// every block in sanitizer builds (so that use-after-free stays visible),
+// go straight to operator new and delete.
+void* pool_allocate(std::size_t bytes);
+void pool_deallocate(void* p, std::size_t bytes) noexcept;
+
+template <class T>
+struct PoolAllocator {
+  using value_type = T;
+  PoolAllocator() = default;
+  template <class U>
+  PoolAllocator(const PoolAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(pool_allocate(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t n) noexcept { pool_deallocate(p, n * sizeof(T)); }
+  template <class U>
+  bool operator==(const PoolAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
 enum class DType : std::uint8_t { float32, float64 };
 
 template <class T>
@@ -80,6 +104,12 @@ struct TensorImpl final : TensorImplBase {
   }
 };
 
+// A new tensor storage (in a pooled block).
+template <class T>
+std::shared_ptr<TensorImpl<T>> make_impl(const Shape& shape, std::vector<T> values) {
+  return std::allocate_shared<TensorImpl<T>>(PoolAllocator<TensorImpl<T>>(), shape, std::move(values));
+}
+
 // The record of one op: its name (for printing the graph), its inputs, and
 // how to push the output's gradient to them. Implementations come from
 // make_node() in tensor_record.hpp: the op's backward is a lambda written
@@ -87,13 +117,15 @@ struct TensorImpl final : TensorImplBase {
 struct TensorNode {
   explicit TensorNode(std::string_view op_name) : op(op_name) {}
   virtual ~TensorNode() = default;
+  static void* operator new(std::size_t bytes) { return pool_allocate(bytes); }
+  static void operator delete(void* p, std::size_t bytes) noexcept { pool_deallocate(p, bytes); }
   // Adds d(root)/d(input) for each input into the inputs' grad buffers, given
   // d(root)/d(output) in output.grad.
   virtual void backward(TensorImplBase& output) = 0;
 
   std::string_view op;
   std::string owned_name;  // storage for `op` when it is not a literal (user-defined ops)
-  std::vector<std::shared_ptr<TensorImplBase>> inputs;
+  std::vector<std::shared_ptr<TensorImplBase>, PoolAllocator<std::shared_ptr<TensorImplBase>>> inputs;
   std::source_location where;  // the line that called the op (empty for operators)
 };
 

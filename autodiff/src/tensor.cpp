@@ -12,7 +12,7 @@ namespace {
 
 template <class T>
 std::shared_ptr<detail::TensorImpl<T>> make_impl(const Shape& shape, std::vector<T> values) {
-  return std::make_shared<detail::TensorImpl<T>>(shape, std::move(values));
+  return detail::make_impl<T>(shape, std::move(values));
 }
 
 }  // namespace

@@ -105,7 +105,7 @@ TensorT<T> record_with_inputs(std::source_location where, std::string_view op, c
                               std::vector<T> values, const Inputs& inputs, Backward backward, Graph graph) {
   if (anomaly_depth > 0) [[unlikely]]
     check_values(op, values, inputs, where);
-  auto out = std::make_shared<TensorImpl<T>>(shape, std::move(values));
+  auto out = make_impl<T>(shape, std::move(values));
   bool needs_grad = false;
   for (const TensorT<T>* in : inputs) needs_grad = needs_grad || in->impl().requires_grad;
   if (!needs_grad) return TensorT<T>(std::move(out));
