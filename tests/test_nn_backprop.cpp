@@ -38,6 +38,13 @@ namespace {
 constexpr double relative_tolerance = 1e-12;
 constexpr double entrywise_tolerance = 1e-8;
 constexpr double absolute_floor = 1e-15;
+// Entry by entry, an entry is measured against at least this fraction of its
+// tensor's largest entry. The tape's tanh and logistic come from vectorised
+// kernels (within 1 ulp of std::, which the reference evaluates), so an entry
+// that is the cancellation of terms a million times larger than itself can
+// legitimately differ in its leading digits; the normwise measure above is
+// unaffected (both are sums of the same products).
+constexpr double entry_floor_fraction = 1e-6;
 
 struct Agreement {
   double max_normwise = 0.0;  // the asserted measure
@@ -64,9 +71,9 @@ Agreement& suite() {
   return record;
 }
 
-double entrywise_difference(double a, double b) {
+double entrywise_difference(double a, double b, double floor) {
   const double difference = std::fabs(a - b);
-  const double magnitude = std::max({std::fabs(a), std::fabs(b), 1e-300});
+  const double magnitude = std::max({std::fabs(a), std::fabs(b), floor, 1e-300});
   if (difference <= absolute_floor || magnitude <= 1e-200) return 0.0;
   return difference / magnitude;
 }
@@ -80,7 +87,9 @@ void compare_tensor(Agreement& local, std::span<const double> tape, const std::v
   for (std::size_t k = 0; k < tape.size(); ++k) {
     largest = std::max({largest, std::fabs(tape[k]), std::fabs(reference[k])});
     largest_difference = std::max(largest_difference, std::fabs(tape[k] - reference[k]));
-    const double e = entrywise_difference(tape[k], reference[k]);
+  }
+  for (std::size_t k = 0; k < tape.size(); ++k) {
+    const double e = entrywise_difference(tape[k], reference[k], entry_floor_fraction * largest);
     if (e > relative_tolerance) {
       ++local.entries_above_1e12;
       ++suite().entries_above_1e12;
@@ -327,7 +336,7 @@ TEST_CASE("the randomized suite's largest relative difference tape vs reference 
   const Agreement& all = suite();
   MESSAGE("max relative difference tape vs reference (normwise per gradient tensor, asserted <= 1e-12): "
           << fmt::format("{:.3e}", all.max_normwise) << " over " << all.entries << " gradient entries");
-  MESSAGE("max relative difference tape vs reference (entrywise, |a-b|/max(|a|,|b|) where |a-b| > 1e-15): "
+  MESSAGE("max relative difference tape vs reference (entrywise, |a-b|/max(|a|,|b|,1e-6 max|tensor|) where |a-b| > 1e-15): "
           << fmt::format("{:.3e}", all.max_entrywise) << "; entries above 1e-12: " << all.entries_above_1e12);
   MESSAGE("worst tensor: " << all.worst_normwise);
   MESSAGE("worst entry: " << all.worst_entrywise);

@@ -1,13 +1,19 @@
 // Element-wise tensor ops. The maths functions come from the scalar op table
 // (scalar_ops.hpp): the same value and the same derivative as ad::Var, applied
-// to every element, so scalar and tensor code agree by construction.
+// to every element, so scalar and tensor code agree by construction. The one
+// exception is the forward of exp, tanh and logistic, which runs whole arrays
+// through vectorised kernels (vector_math.hpp, within 1 ulp of the table's
+// std:: values, so possibly a last bit apart from ad::Var's; their
+// derivatives still come from the table).
 #include <stdexcept>
+#include <type_traits>
 
 #include <autodiff/scalar_ops.hpp>
 #include <autodiff/tensor_ops.hpp>
 
 #include "broadcast.hpp"
 #include "tensor_record.hpp"
+#include "vector_math.hpp"
 
 namespace ad {
 namespace {
@@ -168,13 +174,27 @@ struct TensorDerivative<ops::Sub> {
 template <class D>
 concept PassesThrough = D::passes_through;
 
+// y[i] = Op(x[i]): whole-array kernels where there is one (the activations
+// that dominate training), the op table's value element by element otherwise.
+template <class Op, class T>
+void forward_values(const T* x, T* y, std::size_t n) {
+  if constexpr (std::is_same_v<Op, ops::Exp>)
+    detail::exp_array(x, y, n);
+  else if constexpr (std::is_same_v<Op, ops::Tanh>)
+    detail::tanh_array(x, y, n);
+  else if constexpr (std::is_same_v<Op, ops::Logistic>)
+    detail::logistic_array(x, y, n);
+  else
+    for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<T>(Op::value(x[i]));
+}
+
 // y = Op(x); dx += dy * Op'(x, y)
 template <class Op, class T>
 TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where) {
   detail::check_input(x, op);
   TensorImpl<T>& in = x.impl();
   std::vector<T> y(in.values.size());
-  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<T>(Op::value(in.values[i]));
+  forward_values<Op>(in.values.data(), y.data(), y.size());
   return detail::record(
       where, op, in.shape, std::move(y), {&x},
       [px = &in](TensorImpl<T>& out) {
