@@ -140,7 +140,10 @@ class TensorTape {
   // Appends `output` (whose node is set) to the recording.
   void record(TensorImplBase& output);
   // Called by a TensorImpl that dies while recorded.
-  void forget(const TensorImplBase& output) noexcept { slots_[output.slot] = nullptr; }
+  void forget(const TensorImplBase& output) noexcept {
+    slots_[output.slot] = nullptr;
+    trim();
+  }
 
   // One reverse sweep from `root` (whose grad buffer holds the seed). Unless
   // `retain_graph`, the nodes the sweep passed are freed afterwards, and so
@@ -171,6 +174,13 @@ class TensorTape {
 
  private:
   void compact();
+  // Drops dead slots at the end: a training step's graph, freed by its
+  // backward(), leaves the tape as short as it was before the step, so the
+  // next sweep does not walk past a growing tail of empty slots.
+  void trim() noexcept {
+    if (pinned_ == 0)
+      while (!slots_.empty() && slots_.back() == nullptr) slots_.pop_back();
+  }
 
   std::vector<TensorImplBase*> slots_;
   std::size_t compact_at_ = 1024;  // compact dead slots when the tape reaches this length

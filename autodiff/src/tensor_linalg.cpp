@@ -149,9 +149,11 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
   const std::size_t batch = ix.shape[0], in = ix.shape[1], out = iw.shape[0];
   std::vector<T> y(batch * out);
   // y = bias broadcast over rows, then y += x W^T (beta = 1 keeps the bias).
-  if (has_bias)
+  if (has_bias) {
+    const std::vector<T>& b = bias.impl().values;
     for (std::size_t r = 0; r < batch; ++r)
-      std::copy(bias.values().begin(), bias.values().end(), y.begin() + static_cast<std::ptrdiff_t>(r * out));
+      std::copy(b.begin(), b.end(), y.begin() + static_cast<std::ptrdiff_t>(r * out));
+  }
   linalg::gemm<T>(false, true, batch, out, in, T(1), ix.values.data(), in, iw.values.data(), in,
                   has_bias ? T(1) : T(0), y.data(), out);
   TensorImpl<T>* ib = has_bias ? &bias.impl() : nullptr;

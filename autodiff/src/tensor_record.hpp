@@ -123,6 +123,7 @@ TensorT<T> record_with_inputs(std::source_location where, std::string_view op, c
   }
   auto node = std::make_unique<LambdaNode<T, Backward, Graph>>(op, std::move(backward), std::move(graph));
   node->where = where;
+  node->inputs.reserve(std::size(inputs));
   for (const TensorT<T>* in : inputs) node->inputs.push_back(in->impl_ptr());
   out->node = std::move(node);
   out->requires_grad = true;

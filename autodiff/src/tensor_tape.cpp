@@ -93,6 +93,7 @@ void TensorTape::backward(TensorImplBase& root, bool retain_graph) {
     t->graph_released = true;
     released.push_back(std::move(t->node));
   }
+  trim();
 }
 
 namespace {
