@@ -10,7 +10,8 @@ namespace {
 
 void check_rate(double value, const char* what, const char* optimizer) {
   if (!std::isfinite(value) || value <= 0.0)
-    throw std::invalid_argument(fmt::format("nn::{}: the {} must be finite and > 0, got {}", optimizer, what, value));
+    throw std::invalid_argument(
+        fmt::format("nn::{}: the {} must be finite and > 0, got {}", optimizer, what, value));
 }
 
 }  // namespace
@@ -42,10 +43,11 @@ OptimizerState Optimizer<T>::state() const {
 template <class T>
 void Optimizer<T>::load_state(const OptimizerState& state) {
   if (state.kind != kind())
-    throw std::invalid_argument(
-        fmt::format("nn::{}::load_state: the state is of a {} optimiser", kind(), state.kind.empty() ? "nameless" : state.kind));
+    throw std::invalid_argument(fmt::format("nn::{}::load_state: the state is of a {} optimiser", kind(),
+                                            state.kind.empty() ? "nameless" : state.kind));
   if (!state.buffers.empty())
-    throw std::invalid_argument(fmt::format("nn::{}::load_state: {} unexpected state buffers", kind(), state.buffers.size()));
+    throw std::invalid_argument(
+        fmt::format("nn::{}::load_state: {} unexpected state buffers", kind(), state.buffers.size()));
   check_rate(state.learning_rate, "learning rate", "Optimizer::load_state");
   learning_rate_ = state.learning_rate;
 }
@@ -58,13 +60,14 @@ void append_buffers(std::vector<std::vector<double>>& out, const std::vector<std
   for (const auto& b : buffers) out.emplace_back(b.begin(), b.end());
 }
 template <class T>
-void restore_buffers(std::vector<std::vector<T>>& buffers, const std::vector<std::vector<double>>& in, std::size_t first,
-                     const char* optimizer) {
+void restore_buffers(std::vector<std::vector<T>>& buffers, const std::vector<std::vector<double>>& in,
+                     std::size_t first, const char* optimizer) {
   for (std::size_t k = 0; k < buffers.size(); ++k) {
     const auto& source = in[first + k];
     if (source.size() != buffers[k].size())
-      throw std::invalid_argument(fmt::format("nn::{}::load_state: buffer {} holds {} values, parameter {} has {}",
-                                              optimizer, first + k, source.size(), k, buffers[k].size()));
+      throw std::invalid_argument(
+          fmt::format("nn::{}::load_state: buffer {} holds {} values, parameter {} has {}", optimizer,
+                      first + k, source.size(), k, buffers[k].size()));
     for (std::size_t i = 0; i < source.size(); ++i) buffers[k][i] = static_cast<T>(source[i]);
   }
 }
@@ -72,7 +75,8 @@ void restore_buffers(std::vector<std::vector<T>>& buffers, const std::vector<std
 }  // namespace
 
 template <class T>
-GradientDescent<T>::GradientDescent(std::vector<ad::TensorT<T>> parameters, std::type_identity_t<T> learning_rate)
+GradientDescent<T>::GradientDescent(std::vector<ad::TensorT<T>> parameters,
+                                    std::type_identity_t<T> learning_rate)
     : Optimizer<T>(std::move(parameters)) {
   check_rate(learning_rate, "learning rate", "GradientDescent");
   this->learning_rate_ = learning_rate;
@@ -139,7 +143,8 @@ Adam<T>::Adam(std::vector<ad::TensorT<T>> parameters, std::type_identity_t<T> le
   check_rate(learning_rate, "learning rate", "Adam");
   check_rate(epsilon, "epsilon", "Adam");
   if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
-    throw std::invalid_argument(fmt::format("nn::Adam: beta1 and beta2 must be in [0, 1), got {} and {}", beta1, beta2));
+    throw std::invalid_argument(
+        fmt::format("nn::Adam: beta1 and beta2 must be in [0, 1), got {} and {}", beta1, beta2));
   this->learning_rate_ = learning_rate;
   for (const auto& p : this->parameters_) {
     m_.emplace_back(p.numel(), T(0));
@@ -158,15 +163,20 @@ void Adam<T>::step() {
     auto& p = this->parameters_[k];
     const auto g = p.grad_values();
     if (g.empty()) continue;
-    auto theta = p.mutable_values();
-    auto& m = m_[k];
-    auto& v = v_[k];
-    for (std::size_t i = 0; i < theta.size(); ++i) {
-      m[i] = beta1_ * m[i] + (T(1) - beta1_) * g[i];
-      v[i] = beta2_ * v[i] + (T(1) - beta2_) * g[i] * g[i];
+    auto values = p.mutable_values();
+    // Raw, non-aliasing pointers and locals: the loop then vectorises (the
+    // members and spans would be reloaded after every store otherwise).
+    T* __restrict theta = values.data();
+    const T* __restrict grad = g.data();
+    T* __restrict m = m_[k].data();
+    T* __restrict v = v_[k].data();
+    const T beta1 = beta1_, beta2 = beta2_, epsilon = epsilon_;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      m[i] = beta1 * m[i] + (T(1) - beta1) * grad[i];
+      v[i] = beta2 * v[i] + (T(1) - beta2) * grad[i] * grad[i];
       const T m_hat = m[i] / correction1;
       const T v_hat = v[i] / correction2;
-      theta[i] -= eta * m_hat / (std::sqrt(v_hat) + epsilon_);
+      theta[i] -= eta * m_hat / (std::sqrt(v_hat) + epsilon);
     }
   }
 }
@@ -183,8 +193,9 @@ OptimizerState Adam<T>::state() const {
 template <class T>
 void Adam<T>::load_state(const OptimizerState& state) {
   if (state.kind == kind() && state.buffers.size() != 2 * m_.size())
-    throw std::invalid_argument(fmt::format("nn::Adam::load_state: {} moment buffers for {} parameters (2 per parameter)",
-                                            state.buffers.size(), m_.size()));
+    throw std::invalid_argument(
+        fmt::format("nn::Adam::load_state: {} moment buffers for {} parameters (2 per parameter)",
+                    state.buffers.size(), m_.size()));
   Optimizer<T>::load_state(OptimizerState{state.kind, state.learning_rate, 0, {}});
   restore_buffers(m_, state.buffers, 0, "Adam");
   restore_buffers(v_, state.buffers, m_.size(), "Adam");
