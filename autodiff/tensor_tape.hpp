@@ -34,6 +34,18 @@ struct TensorNode;
 void* pool_allocate(std::size_t bytes);
 void pool_deallocate(void* p, std::size_t bytes) noexcept;
 
+// Buffer recycling for tensor values and gradients: a training step frees
+// its intermediate tensors and allocates the same sizes again in the next
+// step; handing the freed vectors back (per thread, up to 64 MiB) avoids the
+// allocator and, for large buffers, the page faults of memory the C library
+// returned to the system in between. take_buffer gives a vector of n
+// elements: zeros if `zeroed`, otherwise unspecified values the caller
+// overwrites. recycle_buffer empties `v`, keeping its memory for reuse.
+template <class T>
+std::vector<T> take_buffer(std::size_t n, bool zeroed);
+template <class T>
+void recycle_buffer(std::vector<T>& v) noexcept;
+
 template <class T>
 struct PoolAllocator {
   using value_type = T;
@@ -91,15 +103,19 @@ struct TensorImplBase {
 template <class T>
 struct TensorImpl final : TensorImplBase {
   TensorImpl(Shape s, std::vector<T> v) : TensorImplBase(dtype_of<T>(), s), values(std::move(v)) {}
+  ~TensorImpl() override {
+    recycle_buffer(values);
+    recycle_buffer(grad);
+  }
   std::vector<T> values;
   std::vector<T> grad;  // empty until a gradient reaches this tensor
 
   bool has_grad() const noexcept override { return !grad.empty(); }
-  void free_grad() noexcept override { std::vector<T>().swap(grad); }
+  void free_grad() noexcept override { recycle_buffer(grad); }
   std::size_t value_bytes() const noexcept override { return values.size() * sizeof(T); }
   // The gradient buffer, allocated as zeros on first use.
   std::vector<T>& grad_buffer() {
-    if (grad.empty()) grad.assign(values.size(), T(0));
+    if (grad.empty()) grad = take_buffer<T>(values.size(), true);
     return grad;
   }
 };

@@ -1,7 +1,9 @@
 // The per-thread small-object pool behind pool_allocate (tensor_tape.hpp).
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <new>
+#include <vector>
 
 #include <autodiff/tensor_tape.hpp>
 
@@ -72,7 +74,84 @@ thread_local Pool pool;
 
 std::size_t size_class(std::size_t bytes) noexcept { return (bytes - 1) / granule; }
 
+// Freed value and gradient vectors, by element count (a training loop uses a
+// few dozen sizes over and over).
+template <class T>
+class BufferCache {
+ public:
+  ~BufferCache() { alive_ = false; }
+  static bool alive() noexcept { return alive_; }
+
+  bool take(std::size_t n, std::vector<T>& out) {
+    for (Bin& b : bins_)
+      if (b.n == n && !b.free.empty()) {
+        out = std::move(b.free.back());
+        b.free.pop_back();
+        bytes_ -= n * sizeof(T);
+        return true;
+      }
+    return false;
+  }
+  void put(std::vector<T>& v) noexcept {
+    const std::size_t n = v.size();
+    if (n == 0 || bytes_ + n * sizeof(T) > max_bytes) return;
+    Bin* bin = nullptr;
+    for (Bin& b : bins_)
+      if (b.n == n) bin = &b;
+    try {
+      if (bin == nullptr) {
+        if (bins_.size() >= max_bins) return;
+        bin = &bins_.emplace_back(Bin{n, {}});
+      }
+      if (bin->free.size() >= max_per_bin) return;
+      bin->free.push_back(std::move(v));  // may throw (the bin's own list grows): then v is simply freed
+      bytes_ += n * sizeof(T);
+    } catch (...) {
+    }
+  }
+
+ private:
+  static constexpr std::size_t max_bytes = std::size_t(64) << 20;
+  static constexpr std::size_t max_bins = 64;
+  static constexpr std::size_t max_per_bin = 4096;
+  struct Bin {
+    std::size_t n;
+    std::vector<std::vector<T>> free;
+  };
+  std::vector<Bin> bins_;
+  std::size_t bytes_ = 0;
+  static thread_local bool alive_;
+};
+
+template <class T>
+thread_local bool BufferCache<T>::alive_ = true;
+template <class T>
+thread_local BufferCache<T> buffer_cache;
+
 }  // namespace
+
+template <class T>
+std::vector<T> take_buffer(std::size_t n, bool zeroed) {
+  std::vector<T> v;
+  if (pooling && BufferCache<T>::alive() && buffer_cache<T>.take(n, v)) {
+    if (zeroed) std::fill(v.begin(), v.end(), T(0));
+    return v;
+  }
+  v.resize(n);
+  return v;
+}
+
+template <class T>
+void recycle_buffer(std::vector<T>& v) noexcept {
+  if (v.capacity() == 0) return;
+  if (pooling && BufferCache<T>::alive() && v.size() == v.capacity()) buffer_cache<T>.put(v);
+  std::vector<T>().swap(v);  // empty in every case (what put() left, or all of it)
+}
+
+template std::vector<float> take_buffer(std::size_t, bool);
+template std::vector<double> take_buffer(std::size_t, bool);
+template void recycle_buffer(std::vector<float>&) noexcept;
+template void recycle_buffer(std::vector<double>&) noexcept;
 
 void* pool_allocate(std::size_t bytes) {
   if (!pooling || bytes == 0 || bytes > largest || !Pool::alive()) return ::operator new(bytes);

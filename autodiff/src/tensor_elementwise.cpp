@@ -193,7 +193,7 @@ template <class Op, class T>
 TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where) {
   detail::check_input(x, op);
   TensorImpl<T>& in = x.impl();
-  std::vector<T> y(in.values.size());
+  std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   forward_values<Op>(in.values.data(), y.data(), y.size());
   return detail::record(
       where, op, in.shape, std::move(y), {&x},
@@ -217,7 +217,7 @@ TensorT<T> binary(const char* op, const TensorT<T>& a, const TensorT<T>& b, std:
   TensorImpl<T>& ia = a.impl();
   TensorImpl<T>& ib = b.impl();
   const Shape shape = broadcast_shapes(ia.shape, ib.shape, op);
-  std::vector<T> y(shape.numel());
+  std::vector<T> y = detail::take_buffer<T>(shape.numel(), false);
   detail::for_each_broadcast(shape, ia.shape, ib.shape, [&](std::size_t i, std::size_t j, std::size_t k) {
     y[i] = static_cast<T>(Op::value(ia.values[j], ib.values[k]));
   });
@@ -292,7 +292,7 @@ template <class T>
 TensorT<T> square(const TensorT<T>& x, std::source_location where) {
   detail::check_input(x, "square");
   TensorImpl<T>& in = x.impl();
-  std::vector<T> y(in.values.size());
+  std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = in.values[i] * in.values[i];
   return detail::record(
       where, "square", in.shape, std::move(y), {&x},
@@ -314,7 +314,7 @@ TensorT<T> clamp(const TensorT<T>& x, std::type_identity_t<T> lo, std::type_iden
   if (!(lo <= hi))
     throw std::invalid_argument(fmt::format("ad::clamp: lower bound {} exceeds upper bound {}", lo, hi));
   TensorImpl<T>& in = x.impl();
-  std::vector<T> y(in.values.size());
+  std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   for (std::size_t i = 0; i < y.size(); ++i)
     y[i] = in.values[i] < lo ? lo : (in.values[i] > hi ? hi : in.values[i]);
   return detail::record(
@@ -347,7 +347,7 @@ TensorT<T> where(const TensorT<T>& condition, const TensorT<T>& a, const TensorT
         fmt::format("ad::where: the condition has shape {} but a and b broadcast to {}", ic.shape.to_string(),
                     shape.to_string()));
   const bool scalar_condition = ic.values.size() == 1;
-  std::vector<T> y(shape.numel());
+  std::vector<T> y = detail::take_buffer<T>(shape.numel(), false);
   detail::for_each_broadcast(shape, ia.shape, ib.shape, [&](std::size_t i, std::size_t j, std::size_t k) {
     y[i] = ic.values[scalar_condition ? 0 : i] != T(0) ? ia.values[j] : ib.values[k];
   });

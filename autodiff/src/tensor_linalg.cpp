@@ -73,7 +73,7 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, std::source_location
   TensorImpl<T>& ia = a.impl();
   TensorImpl<T>& ib = b.impl();
   const MatmulPlan p = plan_matmul(ia.shape, ib.shape);
-  std::vector<T> c(p.out.numel());
+  std::vector<T> c = detail::take_buffer<T>(p.out.numel(), false);
   for (std::size_t s = 0; s < p.batch; ++s)
     linalg::gemm<T>(false, false, p.m, p.n, p.k, T(1), ia.values.data() + s * p.stride_a, p.k,
                     ib.values.data() + s * p.stride_b, p.n, T(0), c.data() + s * p.m * p.n, p.n);
@@ -147,7 +147,7 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
         ix.shape.to_string(), iw.shape.to_string(),
         has_bias ? bias.shape().to_string() : std::string("none")));
   const std::size_t batch = ix.shape[0], in = ix.shape[1], out = iw.shape[0];
-  std::vector<T> y(batch * out);
+  std::vector<T> y = detail::take_buffer<T>(batch * out, false);
   // y = bias broadcast over rows, then y += x W^T (beta = 1 keeps the bias).
   if (has_bias) {
     const std::vector<T>& b = bias.impl().values;

@@ -61,7 +61,7 @@ TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std
     throw std::invalid_argument(
         fmt::format("ad::{}: the mean of zero elements (shape {})", op, in.shape.to_string()));
   const T scale = average ? T(1) / static_cast<T>(r.group) : T(1);
-  std::vector<T> y(r.out.numel(), T(0));
+  std::vector<T> y = detail::take_buffer<T>(r.out.numel(), true);
   detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) { y[o] += in.values[i]; });
   if (average)
     for (T& v : y) v *= scale;
@@ -184,7 +184,7 @@ TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis, std::source_location 
   const TensorT<T> lse = logsumexp(x.detach(), axis, false, where);  // a constant: not recorded
   const Reduction r = plan_reduction(in.shape, {axis}, false, "softmax");
   const auto& l = lse.impl().values;
-  std::vector<T> y(in.values.size());
+  std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   detail::for_each_reduce(in.shape, r.reduced,
                           [&](std::size_t i, std::size_t o) { y[i] = std::exp(in.values[i] - l[o]); });
   return detail::record(
@@ -214,7 +214,7 @@ TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis, std::source_locat
   const TensorT<T> lse = logsumexp(x.detach(), axis, false, where);  // a constant: not recorded
   const Reduction r = plan_reduction(in.shape, {axis}, false, "log_softmax");
   const auto& l = lse.impl().values;
-  std::vector<T> y(in.values.size());
+  std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   detail::for_each_reduce(in.shape, r.reduced,
                           [&](std::size_t i, std::size_t o) { y[i] = in.values[i] - l[o]; });
   return detail::record(

@@ -83,8 +83,10 @@ TensorT<T> reshape(const TensorT<T>& x, const Shape& shape, std::source_location
     throw std::invalid_argument(
         fmt::format("ad::reshape: cannot reshape {} ({} elements) to {} ({} elements)", in.shape.to_string(),
                     in.values.size(), shape.to_string(), shape.numel()));
+  std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
+  std::copy(in.values.begin(), in.values.end(), y.begin());
   return detail::record(
-      where, "reshape", shape, in.values, {&x},
+      where, "reshape", shape, std::move(y), {&x},
       [px = &in](TensorImpl<T>& out) {
         if (T* gx = grad_of(*px))
           for (std::size_t i = 0; i < out.grad.size(); ++i) gx[i] += out.grad[i];
@@ -106,7 +108,7 @@ TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0, std::int64_t axis1
   const std::size_t a1 = normalize_axis(axis1, in.shape.rank(), "transpose");
   Shape shape = in.shape;
   std::swap(shape[a0], shape[a1]);
-  std::vector<T> y(in.values.size());
+  std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   for_each_transposed(in.shape, a0, a1, [&](std::size_t o, std::size_t i) { y[o] = in.values[i]; });
   return detail::record(
       where, "transpose", shape, std::move(y), {&x},
@@ -142,7 +144,7 @@ TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices, st
           fmt::format("ad::rows: row index {} is out of range for shape {}", r, in.shape.to_string()));
   Shape shape = in.shape;
   shape[0] = indices.size();
-  std::vector<T> y(indices.size() * width);
+  std::vector<T> y = detail::take_buffer<T>(indices.size() * width, false);
   for (std::size_t r = 0; r < indices.size(); ++r)
     std::copy_n(in.values.begin() + static_cast<std::ptrdiff_t>(indices[r] * width), width,
                 y.begin() + static_cast<std::ptrdiff_t>(r * width));
@@ -191,7 +193,7 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std:
   std::size_t outer = 1, inner = 1;
   for (std::size_t a = 0; a < axis; ++a) outer *= first[a];
   for (std::size_t a = axis + 1; a < first.rank(); ++a) inner *= first[a];
-  std::vector<T> y(shape.numel());
+  std::vector<T> y = detail::take_buffer<T>(shape.numel(), false);
   std::vector<std::size_t> offsets;  // where each input's block starts within a slab
   std::size_t offset = 0;
   const std::size_t slab = shape[axis] * inner;
