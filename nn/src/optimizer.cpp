@@ -111,11 +111,24 @@ void SGD<T>::step() {
     auto& p = this->parameters_[k];
     const auto g = p.grad_values();
     if (g.empty()) continue;
-    auto theta = p.mutable_values();
-    auto& v = velocity_[k];
-    for (std::size_t i = 0; i < theta.size(); ++i) {
-      v[i] = momentum_ * v[i] + g[i];
-      theta[i] -= eta * (nesterov_ ? g[i] + momentum_ * v[i] : v[i]);
+    auto values = p.mutable_values();
+    // Raw, non-aliasing pointers and locals, so that the loop vectorises (see Adam::step).
+    T* __restrict theta = values.data();
+    const T* __restrict grad = g.data();
+    T* __restrict v = velocity_[k].data();
+    const T momentum = momentum_;
+    if (momentum == T(0)) {  // plain gradient descent: no velocity to keep
+      for (std::size_t i = 0; i < values.size(); ++i) theta[i] -= eta * grad[i];
+    } else if (nesterov_) {
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        v[i] = momentum * v[i] + grad[i];
+        theta[i] -= eta * (grad[i] + momentum * v[i]);
+      }
+    } else {
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        v[i] = momentum * v[i] + grad[i];
+        theta[i] -= eta * v[i];
+      }
     }
   }
 }
