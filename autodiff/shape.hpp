@@ -20,7 +20,11 @@ class Shape {
   explicit Shape(std::span<const std::size_t> dims);
 
   std::size_t rank() const noexcept { return rank_; }
-  std::size_t numel() const noexcept;
+  std::size_t numel() const noexcept {
+    std::size_t n = 1;
+    for (std::size_t i = 0; i < rank_; ++i) n *= dims_[i];
+    return n;
+  }
   std::size_t operator[](std::size_t axis) const noexcept { return dims_[axis]; }
   std::size_t& operator[](std::size_t axis) noexcept { return dims_[axis]; }
   const std::size_t* begin() const noexcept { return dims_.data(); }
@@ -31,7 +35,13 @@ class Shape {
   // true, so an index walk re-reads the single element).
   std::array<std::size_t, max_rank> strides() const noexcept;
 
-  friend bool operator==(const Shape& a, const Shape& b) noexcept;
+  // Inline: every op compares shapes on its fast path.
+  friend bool operator==(const Shape& a, const Shape& b) noexcept {
+    if (a.rank_ != b.rank_) return false;
+    for (std::size_t i = 0; i < a.rank_; ++i)
+      if (a.dims_[i] != b.dims_[i]) return false;
+    return true;
+  }
   std::string to_string() const;  // "[4, 2]"
 
  private:

@@ -6,20 +6,15 @@
 
 namespace ad {
 
-Shape::Shape(std::initializer_list<std::size_t> dims) : Shape(std::span<const std::size_t>(dims.begin(), dims.size())) {}
+Shape::Shape(std::initializer_list<std::size_t> dims)
+    : Shape(std::span<const std::size_t>(dims.begin(), dims.size())) {}
 
 Shape::Shape(std::span<const std::size_t> dims) {
   if (dims.size() > max_rank)
-    throw std::invalid_argument(fmt::format("ad::Shape: {} axes requested; at most {} are supported",
-                                            dims.size(), max_rank));
+    throw std::invalid_argument(
+        fmt::format("ad::Shape: {} axes requested; at most {} are supported", dims.size(), max_rank));
   rank_ = dims.size();
   for (std::size_t i = 0; i < rank_; ++i) dims_[i] = dims[i];
-}
-
-std::size_t Shape::numel() const noexcept {
-  std::size_t n = 1;
-  for (std::size_t i = 0; i < rank_; ++i) n *= dims_[i];
-  return n;
 }
 
 std::array<std::size_t, Shape::max_rank> Shape::strides() const noexcept {
@@ -32,16 +27,10 @@ std::array<std::size_t, Shape::max_rank> Shape::strides() const noexcept {
   return s;
 }
 
-bool operator==(const Shape& a, const Shape& b) noexcept {
-  if (a.rank_ != b.rank_) return false;
-  for (std::size_t i = 0; i < a.rank_; ++i)
-    if (a.dims_[i] != b.dims_[i]) return false;
-  return true;
-}
-
 std::string Shape::to_string() const { return fmt::format("[{}]", fmt::join(dims(), ", ")); }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  if (a == b) return a;  // the common case: no broadcasting
   const std::size_t rank = a.rank() > b.rank() ? a.rank() : b.rank();
   std::array<std::size_t, Shape::max_rank> dims{};
   for (std::size_t i = 0; i < rank; ++i) {
@@ -60,7 +49,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 std::size_t normalize_axis(std::int64_t axis, std::size_t rank, const char* op) {
   const auto r = static_cast<std::int64_t>(rank);
   if (axis < -r || axis >= r)
-    throw std::out_of_range(fmt::format("ad::{}: axis {} is out of range for a tensor of rank {}", op, axis, rank));
+    throw std::out_of_range(
+        fmt::format("ad::{}: axis {} is out of range for a tensor of rank {}", op, axis, rank));
   return static_cast<std::size_t>(axis < 0 ? axis + r : axis);
 }
 
