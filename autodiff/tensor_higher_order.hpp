@@ -61,10 +61,15 @@ TensorT<T> leaf_copy(const TensorT<T>& x) {
   return leaf;
 }
 
-// Runs one backward() from `s` and returns the gradients it leaves on
-// `params`, leaving their own accumulated .grad as it was.
+// One reverse sweep from several roots at once, root k seeded with seeds[k]
+// (the gradient of sum_k seeds[k] . roots[k]); frees the graph it swept.
 template <class T>
-std::vector<TensorT<T>> gradients_aside(TensorT<T> s, const std::vector<TensorT<T>>& params) {
+void backward_seeded(const std::vector<TensorT<T>>& roots, const std::vector<TensorT<T>>& seeds);
+
+// Runs `sweep` (which calls backward) and returns the gradients it leaves on
+// `params`, leaving their own accumulated .grad as it was.
+template <class T, class Sweep>
+std::vector<TensorT<T>> gradients_aside(Sweep&& sweep, const std::vector<TensorT<T>>& params) {
   std::vector<std::vector<T>> saved;
   saved.reserve(params.size());
   for (const TensorT<T>& p : params) saved.push_back(std::exchange(p.impl().grad, {}));
@@ -75,7 +80,7 @@ std::vector<TensorT<T>> gradients_aside(TensorT<T> s, const std::vector<TensorT<
       for (std::size_t k = 0; k < params.size(); ++k) params[k].impl().grad = std::move(saved[k]);
     }
   } restore{params, saved};
-  s.backward();
+  sweep();
   std::vector<TensorT<T>> out;
   out.reserve(params.size());
   for (const TensorT<T>& p : params)
@@ -107,14 +112,16 @@ std::vector<TensorT<T>> hvp(F&& loss, const std::vector<TensorT<T>>& params,
   for (const TensorT<T>& p : params) zeros.push_back(TensorT<T>::zeros(p.shape()));
   if (!y.requires_grad_enabled()) return zeros;
   const std::vector<TensorT<T>> g = gradient_recorded(y, params);
-  TensorT<T> g_dot_v;
+  // H v = d(g . v)/d params: one sweep from every recorded gradient at once,
+  // gradient k seeded with v_k (no inner-product ops on the tape).
+  std::vector<TensorT<T>> roots, seeds;
   for (std::size_t k = 0; k < g.size(); ++k) {
     if (!g[k].requires_grad_enabled()) continue;  // this gradient does not depend on the parameters
-    const TensorT<T> term = sum(g[k] * v[k].detach());
-    g_dot_v = g_dot_v.defined() ? g_dot_v + term : term;
+    roots.push_back(g[k]);
+    seeds.push_back(v[k]);
   }
-  if (!g_dot_v.defined()) return zeros;
-  return detail::gradients_aside(g_dot_v, params);
+  if (roots.empty()) return zeros;
+  return detail::gradients_aside<T>([&] { detail::backward_seeded(roots, seeds); }, params);
 }
 
 // H(x) v for f: (const TensorT<T>&) -> one-element tensor.

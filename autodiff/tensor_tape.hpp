@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <source_location>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -165,6 +166,9 @@ class TensorTape {
   // `retain_graph`, the nodes the sweep passed are freed afterwards, and so
   // are intermediate gradients as soon as they have been pushed on.
   void backward(TensorImplBase& root, bool retain_graph);
+  // The same from several roots at once, each already seeded (its grad
+  // buffer holds d(total)/d(root)): one sweep for sum_k seed_k . root_k.
+  void backward(std::span<TensorImplBase* const> roots, bool retain_graph);
 
   // Detaches every recorded tensor (they become stale) and empties the tape.
   void clear() noexcept;

@@ -2,6 +2,7 @@
 // walk down the tape as TensorTape::backward(), but each op's gradient is
 // computed by its graph lambda with tensor ops, which record themselves, so
 // the gradients that come out can be differentiated again.
+#include <algorithm>
 #include <unordered_map>
 
 #include <autodiff/tensor_higher_order.hpp>
@@ -137,6 +138,47 @@ std::vector<TensorT<T>> gradient_recorded(const TensorT<T>& y, const std::vector
   }
   return result;
 }
+
+namespace detail {
+
+template <class T>
+void backward_seeded(const std::vector<TensorT<T>>& roots, const std::vector<TensorT<T>>& seeds) {
+  if (roots.size() != seeds.size())
+    throw std::invalid_argument(
+        fmt::format("ad::backward: {} seeds for {} roots", seeds.size(), roots.size()));
+  std::vector<TensorImplBase*> recorded;
+  TensorTape* tape = nullptr;
+  for (std::size_t k = 0; k < roots.size(); ++k) {
+    TensorImpl<T>& r = roots[k].impl();
+    const auto seed = seeds[k].values();
+    if (!(seeds[k].shape() == r.shape))
+      throw std::invalid_argument(fmt::format("ad::backward: seed {} has shape {} for a root of shape {}", k,
+                                              seeds[k].shape().to_string(), r.shape.to_string()));
+    if (!r.requires_grad || r.stale || r.graph_released)
+      throw std::logic_error(
+          fmt::format("ad::backward: root {} ('{}' {}) has no graph to sweep (it does not require grad, its "
+                      "tape was cleared, "
+                      "or an earlier backward() released it)",
+                      k, r.name, r.shape.to_string()));
+    std::vector<T>& g = r.grad_buffer();
+    const bool first = std::find(recorded.begin(), recorded.end(), &r) == recorded.end();
+    if (r.is_leaf() || !first) {  // leaves accumulate; a root listed twice gets the sum of its seeds
+      for (std::size_t i = 0; i < g.size(); ++i) g[i] += seed[i];
+      continue;
+    }
+    if (tape != nullptr && r.tape != tape)
+      throw std::logic_error("ad::backward: the roots were recorded on different tapes");
+    tape = r.tape;
+    std::copy(seed.begin(), seed.end(), g.begin());  // a recorded root starts from its seed alone
+    recorded.push_back(&r);
+  }
+  if (tape != nullptr) tape->backward(recorded, /*retain_graph=*/false);
+}
+
+template void backward_seeded(const std::vector<TensorT<float>>&, const std::vector<TensorT<float>>&);
+template void backward_seeded(const std::vector<TensorT<double>>&, const std::vector<TensorT<double>>&);
+
+}  // namespace detail
 
 template std::vector<TensorT<float>> gradient_recorded(const TensorT<float>&,
                                                        const std::vector<TensorT<float>>&,

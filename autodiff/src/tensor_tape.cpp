@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -54,25 +55,37 @@ void TensorTape::clear() noexcept {
 }
 
 void TensorTape::backward(TensorImplBase& root, bool retain_graph) {
-  if (root.tape != this)
-    throw std::logic_error("ad::Tensor::backward: the tensor is not recorded on this tape");
+  TensorImplBase* const roots[] = {&root};
+  backward(roots, retain_graph);
+}
+
+void TensorTape::backward(std::span<TensorImplBase* const> roots, bool retain_graph) {
+  std::size_t top = 0;
+  for (TensorImplBase* r : roots) {
+    if (r->tape != this)
+      throw std::logic_error("ad::Tensor::backward: the tensor is not recorded on this tape");
+    top = std::max(top, r->slot);
+  }
+  auto is_root = [&](const TensorImplBase* t) {
+    return std::find(roots.begin(), roots.end(), t) != roots.end();
+  };
   // Gradients that an earlier sweep with retain_graph left on recorded
   // tensors would be pushed on a second time: each sweep starts them from
   // zero (only leaves accumulate across sweeps).
-  for (std::size_t s = 0; s < root.slot; ++s)
-    if (TensorImplBase* t = slots_[s]; t != nullptr) t->free_grad();
+  for (std::size_t s = 0; s < top; ++s)
+    if (TensorImplBase* t = slots_[s]; t != nullptr && !is_root(t)) t->free_grad();
   // Tape order is a topological order: by the time slot s is reached, every
   // op that used its tensor (all recorded later) has added its share to the
   // tensor's gradient.
   std::vector<TensorImplBase*> swept;
-  for (std::size_t s = root.slot + 1; s-- > 0;) {
+  for (std::size_t s = top + 1; s-- > 0;) {
     TensorImplBase* t = slots_[s];
     if (t == nullptr || !t->has_grad()) continue;  // dead, or no path to the root
     t->node->backward(*t);
     if (anomaly_depth > 0) [[unlikely]]
       check_backward_anomaly(*t);
     swept.push_back(t);
-    if (!retain_graph && t != &root) t->free_grad();  // intermediate gradients are not kept
+    if (!retain_graph && !is_root(t)) t->free_grad();  // intermediate gradients are not kept
   }
   for (TensorImplBase* t : swept) {
     for (const auto& input : t->node->inputs)
