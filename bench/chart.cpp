@@ -162,7 +162,11 @@ void write_svg(const std::vector<Group>& groups, const std::string& path) {
     high = std::max(high, b.speedup);
   }
   const double log_low = std::floor(std::log10(low) * 2) / 2, log_high = std::ceil(std::log10(high) * 2) / 2;
-  const double left = 300, plot_width = 520, bar_height = 16, gap = 6, top = 50;
+  // The label column fits the longest label (about 7 px per character at this font size).
+  std::size_t longest = 0;
+  for (const Bar& b : bars) longest = std::max(longest, b.label.size());
+  const double left = std::max(300.0, 7.0 * double(longest) + 20), plot_width = 520, bar_height = 16, gap = 6,
+               top = 50;
   const double height = top + double(bars.size()) * (bar_height + gap) + 50;
   auto x_of = [&](double speedup) {
     return left + (std::log10(speedup) - log_low) / (log_high - log_low) * plot_width;
