@@ -198,10 +198,14 @@ TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where
   return detail::record(
       where, op, in.shape, std::move(y), {&x},
       [px = &in](TensorImpl<T>& out) {
-        T* gx = grad_of(*px);
+        T* __restrict gx = grad_of(*px);
         if (gx == nullptr) return;
-        for (std::size_t i = 0; i < out.values.size(); ++i)
-          gx[i] += out.grad[i] * static_cast<T>(Op::derivative(px->values[i], out.values[i]));
+        // Distinct buffers, said so: the loop then vectorises.
+        const T* __restrict dy = out.grad.data();
+        const T* __restrict x = px->values.data();
+        const T* __restrict y = out.values.data();
+        const std::size_t n = out.values.size();
+        for (std::size_t i = 0; i < n; ++i) gx[i] += dy[i] * static_cast<T>(Op::derivative(x[i], y[i]));
       },
       [](const TensorT<T>& y, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
         return {g * TensorDerivative<Op>::d(in[0], y)};
@@ -228,6 +232,18 @@ TensorT<T> binary(const char* op, const TensorT<T>& a, const TensorT<T>& b, std:
         T* gb = grad_of(*pb);
         const T* va = pa->values.data();
         const T* vb = pb->values.data();
+        if (pa->shape == out.shape && pb->shape == out.shape) {
+          // No broadcasting (the common case): one loop per input over
+          // distinct buffers, which vectorises.
+          const T* __restrict dy = out.grad.data();
+          const T* __restrict y = out.values.data();
+          const std::size_t n = out.values.size();
+          if (T* __restrict g = ga)
+            for (std::size_t i = 0; i < n; ++i) g[i] += dy[i] * static_cast<T>(Op::d_a(va[i], vb[i], y[i]));
+          if (T* __restrict g = gb)
+            for (std::size_t i = 0; i < n; ++i) g[i] += dy[i] * static_cast<T>(Op::d_b(va[i], vb[i], y[i]));
+          return;
+        }
         detail::for_each_broadcast(out.shape, pa->shape, pb->shape,
                                    [&](std::size_t i, std::size_t j, std::size_t k) {
                                      const T g = out.grad[i];
