@@ -25,7 +25,7 @@ constexpr bool pooling = true;
 constexpr std::size_t granule = 16;
 constexpr std::size_t classes = 32;  // blocks of 16, 32, ..., 512 bytes
 constexpr std::size_t largest = granule * classes;
-constexpr std::size_t max_cached = std::size_t(1) << 16;  // per class: a bound on what one thread hoards
+constexpr std::size_t max_cached = std::size_t(1) << 14;  // per class: at most 8 MiB hoarded per class
 
 struct FreeBlock {
   FreeBlock* next;
