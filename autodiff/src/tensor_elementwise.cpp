@@ -205,7 +205,15 @@ TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where
         const T* __restrict x = px->values.data();
         const T* __restrict y = out.values.data();
         const std::size_t n = out.values.size();
-        for (std::size_t i = 0; i < n; ++i) gx[i] += dy[i] * static_cast<T>(Op::derivative(x[i], y[i]));
+        if constexpr (std::is_same_v<Op, ops::Relu>) {
+          // The same derivative (1 where x > 0, else 0) as a 0/1 factor in T,
+          // so that it vectorises without a branch per element (the signs of
+          // activations are unpredictable); dy * 0 keeps the table's NaN
+          // behaviour for an infinite dy.
+          for (std::size_t i = 0; i < n; ++i) gx[i] += dy[i] * (x[i] > T(0) ? T(1) : T(0));
+        } else {
+          for (std::size_t i = 0; i < n; ++i) gx[i] += dy[i] * static_cast<T>(Op::derivative(x[i], y[i]));
+        }
       },
       [](const TensorT<T>& y, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
         return {g * TensorDerivative<Op>::d(in[0], y)};

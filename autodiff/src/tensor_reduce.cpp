@@ -62,15 +62,28 @@ TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std
         fmt::format("ad::{}: the mean of zero elements (shape {})", op, in.shape.to_string()));
   const T scale = average ? T(1) / static_cast<T>(r.group) : T(1);
   std::vector<T> y = detail::take_buffer<T>(r.out.numel(), true);
-  detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) { y[o] += in.values[i]; });
+  const bool everything = r.out.numel() == 1;  // a full reduction (a loss): one plain loop
+  if (everything) {
+    T total = T(0);
+    for (const T v : in.values) total += v;
+    y[0] = total;
+  } else {
+    detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) { y[o] += in.values[i]; });
+  }
   if (average)
     for (T& v : y) v *= scale;
   return detail::record(
       where, op, r.out, std::move(y), {&x},
-      [px = &in, reduced = r.reduced, scale](TensorImpl<T>& out) {
-        if (T* gx = grad_of(*px))
-          detail::for_each_reduce(px->shape, reduced,
-                                  [&](std::size_t i, std::size_t o) { gx[i] += out.grad[o] * scale; });
+      [px = &in, reduced = r.reduced, scale, everything](TensorImpl<T>& out) {
+        T* gx = grad_of(*px);
+        if (gx == nullptr) return;
+        if (everything) {
+          const T g = out.grad[0] * scale;
+          for (std::size_t i = 0; i < px->values.size(); ++i) gx[i] += g;
+          return;
+        }
+        detail::for_each_reduce(px->shape, reduced,
+                                [&](std::size_t i, std::size_t o) { gx[i] += out.grad[o] * scale; });
       },
       [reduced = r.reduced, scale, average](const TensorT<T>&, const TensorT<T>& g,
                                             const Gradients<T>& in) -> Gradients<T> {
