@@ -11,6 +11,7 @@
 #pragma once
 
 #include <autodiff/custom_op.hpp>
+#include <autodiff/denormal.hpp>
 #include <autodiff/format.hpp>
 #include <autodiff/gemm.hpp>
 #include <autodiff/gradcheck.hpp>

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "fp_control.hpp"
 #include "gemm_internal.hpp"
 
 namespace ad::linalg::detail {
@@ -64,6 +65,8 @@ class WorkerPool {
     }
     task_ = task;
     context_ = context;
+    // Workers compute in the caller's mode (flush-to-zero); published with the job below.
+    fp_control_.store(ad::detail::fp_control(), std::memory_order_relaxed);
     done_parts_.store(0, std::memory_order_relaxed);
     const std::uint64_t generation = ++generation_ & generation_mask;
     // Opens the job; the release publishes task_ and context_ to whoever
@@ -117,7 +120,10 @@ class WorkerPool {
     std::uint64_t seen = 0;
     while (wait_for_task(seen)) {
       seen = posted_.load(std::memory_order_acquire);
-      if (static_cast<std::uint64_t>(index) < (seen & 0xff)) run_claimed(seen >> 8);
+      if (static_cast<std::uint64_t>(index) < (seen & 0xff)) {
+        ad::detail::set_fp_control(fp_control_.load(std::memory_order_relaxed));
+        run_claimed(seen >> 8);
+      }
     }
   }
 
@@ -142,7 +148,8 @@ class WorkerPool {
   // The current job, written by the caller before it opens the job.
   void (*task_)(void*, int) = nullptr;
   void* context_ = nullptr;
-  std::atomic<std::uint64_t> claims_{0};  // generation << 24 | parts << 12 | next part
+  std::atomic<std::uint32_t> fp_control_{0};  // the caller's floating-point control word
+  std::atomic<std::uint64_t> claims_{0};      // generation << 24 | parts << 12 | next part
   std::atomic<int> done_parts_{0};
 
   std::atomic<std::uint64_t> posted_{0};  // generation << 8 | threads wanted, for waking
