@@ -4,7 +4,8 @@
 // timed workload: speed-up = peer median / ours median (> 1: we are faster),
 // drawn on a log scale around 1x. No dependencies beyond the standard library.
 //
-//   bench_chart RESULTS.csv [SPEEDUP.svg]
+//   bench_chart RESULTS.csv [SPEEDUP.svg [SCALING.svg]]
+// SCALING.svg: step cost against batch size and width (bench_mlp --scaling).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -205,18 +206,105 @@ void write_svg(const std::vector<Group>& groups, const std::string& path) {
       << "\" stroke=\"black\"/>\n</svg>\n";
 }
 
+// The scaling sweep of bench_mlp --scaling (rows scale_w<W>_b<B>): time per
+// step against batch (at width 256) and against width (at batch 128), one
+// line per contestant, both axes logarithmic; two panels side by side.
+struct Point {
+  double x, y;
+};
+
+void write_scaling_svg(const std::vector<Group>& groups, const std::string& path) {
+  // contestant -> points, per panel
+  std::map<std::string, std::vector<Point>> by_batch, by_width;
+  for (const Group& g : groups) {
+    unsigned width = 0, batch = 0;
+    if (std::sscanf(std::get<0>(g.key).c_str(), "scale_w%u_b%u", &width, &batch) != 2) continue;
+    for (const auto& [who, row] : g.by_contestant) {
+      if (!(row.median > 0)) continue;
+      if (width == 256) by_batch[who].push_back({double(batch), row.median});
+      if (batch == 128) by_width[who].push_back({double(width), row.median});
+    }
+  }
+  if (by_batch.empty() && by_width.empty()) return;
+  const std::map<std::string, std::string> colour = {
+      {"ours", "#3a9a4a"}, {"LibTorch", "#c8463c"}, {"floor", "#777"}};
+  const double panel_w = 380, panel_h = 300, margin_left = 70, top = 50, gap = 90;
+  std::ofstream svg(path);
+  if (!svg) throw std::runtime_error("cannot write " + path);
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << margin_left + 2 * panel_w + gap + 40
+      << "\" height=\"" << top + panel_h + 90 << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      << "<text x=\"10\" y=\"22\" font-size=\"15\">Cost of one training step (w-w-w tanh net, float, 1 "
+         "thread; "
+         "median us, log-log)</text>\n";
+  auto panel = [&](const std::map<std::string, std::vector<Point>>& lines, double left, const char* title,
+                   const char* x_label) {
+    double x_lo = 1e300, x_hi = 0, y_lo = 1e300, y_hi = 0;
+    for (const auto& [who, pts] : lines)
+      for (const Point& p : pts) {
+        x_lo = std::min(x_lo, p.x), x_hi = std::max(x_hi, p.x);
+        y_lo = std::min(y_lo, p.y), y_hi = std::max(y_hi, p.y);
+      }
+    if (x_hi <= 0) return;
+    const double lx0 = std::floor(std::log10(x_lo)), lx1 = std::ceil(std::log10(x_hi) + 1e-9);
+    const double ly0 = std::floor(std::log10(y_lo)), ly1 = std::ceil(std::log10(y_hi) + 1e-9);
+    auto px = [&](double x) { return left + (std::log10(x) - lx0) / std::max(1.0, lx1 - lx0) * panel_w; };
+    auto py = [&](double y) {
+      return top + panel_h - (std::log10(y) - ly0) / std::max(1.0, ly1 - ly0) * panel_h;
+    };
+    svg << "<text x=\"" << left << "\" y=\"" << top - 12 << "\">" << title << "</text>\n";
+    for (double e = lx0; e <= lx1 + 1e-9; e += 1) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", std::pow(10.0, e));
+      svg << "<line x1=\"" << px(std::pow(10.0, e)) << "\" y1=\"" << top << "\" x2=\""
+          << px(std::pow(10.0, e)) << "\" y2=\"" << top + panel_h << "\" stroke=\"#ddd\"/>\n<text x=\""
+          << px(std::pow(10.0, e)) << "\" y=\"" << top + panel_h + 16 << "\" text-anchor=\"middle\">" << text
+          << "</text>\n";
+    }
+    for (double e = ly0; e <= ly1 + 1e-9; e += 1) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", std::pow(10.0, e));
+      svg << "<line x1=\"" << left << "\" y1=\"" << py(std::pow(10.0, e)) << "\" x2=\"" << left + panel_w
+          << "\" y2=\"" << py(std::pow(10.0, e)) << "\" stroke=\"#ddd\"/>\n<text x=\"" << left - 6
+          << "\" y=\"" << py(std::pow(10.0, e)) + 4 << "\" text-anchor=\"end\">" << text << "</text>\n";
+    }
+    svg << "<text x=\"" << left + panel_w / 2 << "\" y=\"" << top + panel_h + 36
+        << "\" text-anchor=\"middle\">" << x_label << "</text>\n";
+    double legend_y = top + 14;
+    for (auto [who, pts] : lines) {
+      std::sort(pts.begin(), pts.end(), [](const Point& a, const Point& b) { return a.x < b.x; });
+      const auto c = colour.count(who) ? colour.at(who) : std::string("#35c");
+      svg << "<polyline fill=\"none\" stroke=\"" << c << "\" stroke-width=\"2\" points=\"";
+      for (const Point& p : pts) svg << px(p.x) << "," << py(p.y) << " ";
+      svg << "\"/>\n";
+      for (const Point& p : pts)
+        svg << "<circle cx=\"" << px(p.x) << "\" cy=\"" << py(p.y) << "\" r=\"3\" fill=\"" << c << "\"/>\n";
+      svg << "<text x=\"" << left + 10 << "\" y=\"" << legend_y << "\" fill=\"" << c << "\">" << escape(who)
+          << "</text>\n";
+      legend_y += 16;
+    }
+  };
+  panel(by_batch, margin_left, "vs batch size (width 256)", "batch size");
+  panel(by_width, margin_left + panel_w + gap, "vs width (batch 128)", "width");
+  svg << "</svg>\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
-  if (argc < 2 || argc > 3) {
-    std::fprintf(stderr, "usage: bench_chart RESULTS.csv [SPEEDUP.svg]\n");
+  if (argc < 2 || argc > 4) {
+    std::fprintf(stderr, "usage: bench_chart RESULTS.csv [SPEEDUP.svg [SCALING.svg]]\n");
     return 2;
   }
   const std::vector<Group> groups = group_rows(read_rows(argv[1]));
   print_table(groups);
-  if (argc == 3) {
+  if (argc >= 3) {
     write_svg(groups, argv[2]);
     std::printf("\nwrote %s\n", argv[2]);
+  }
+  if (argc == 4) {
+    write_scaling_svg(groups, argv[3]);
+    std::printf("wrote %s\n", argv[3]);
   }
   return 0;
 } catch (const std::exception& e) {
