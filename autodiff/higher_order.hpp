@@ -53,7 +53,8 @@ Var call_scalar(F& f, const std::vector<Var>& x) {
 template <class F>
 std::vector<double> hvp(F&& f, const std::vector<double>& x, const std::vector<double>& v) {
   if (v.size() != x.size())
-    throw std::invalid_argument(fmt::format("ad::hvp: direction has {} entries for {} inputs", v.size(), x.size()));
+    throw std::invalid_argument(
+        fmt::format("ad::hvp: direction has {} entries for {} inputs", v.size(), x.size()));
   Tape tape;
   const std::vector<Var> xs(x.begin(), x.end());
   const Var y = detail::call_scalar(f, xs);
@@ -118,12 +119,42 @@ struct GradgradcheckReport {
   }
 };
 
+namespace detail {
+
+// The next reproducible pseudo-random direction of +-1 entries (an LCG), for
+// the scalar and the tensor gradgradcheck alike.
+template <class T>
+void next_sign_direction(std::uint64_t& state, std::vector<T>& v) {
+  for (T& e : v) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    e = (state >> 63) ? T(1) : T(-1);
+  }
+}
+
+// Compares one direction's H v with the central differences of the gradient
+// (gp - gm) / 2h, entry by entry, into `report`.
+template <class Hv, class G>
+void compare_direction(GradgradcheckReport& report, const Hv& hv, const G& gp, const G& gm, double h,
+                       double abs_tolerance, double rel_tolerance) {
+  for (std::size_t i = 0; i < gp.size(); ++i) {
+    const double numeric = (double(gp[i]) - double(gm[i])) / (2 * h);
+    const double err = std::fabs(double(hv[i]) - numeric);
+    report.max_abs_error = std::max(report.max_abs_error, err);
+    if (std::fabs(numeric) > abs_tolerance)
+      report.max_rel_error = std::max(report.max_rel_error, err / std::fabs(numeric));
+    if (err > abs_tolerance + rel_tolerance * std::fabs(numeric)) report.ok = false;
+  }
+  ++report.directions;
+}
+
+}  // namespace detail
+
 // Second-order check: H v from hvp() against central differences of the
 // gradient, (grad f(x + h v) - grad f(x - h v)) / 2h, along `directions`
 // pseudo-random directions (entries +-1, reproducible).
 template <class F>
-GradgradcheckReport gradgradcheck(F&& f, const std::vector<double>& x, std::size_t directions = 3, double h = 1e-5,
-                                  double abs_tolerance = 1e-5, double rel_tolerance = 1e-3) {
+GradgradcheckReport gradgradcheck(F&& f, const std::vector<double>& x, std::size_t directions = 3,
+                                  double h = 1e-5, double abs_tolerance = 1e-5, double rel_tolerance = 1e-3) {
   GradgradcheckReport report;
   auto grad_at = [&](const std::vector<double>& p) {
     Tape tape;
@@ -132,28 +163,16 @@ GradgradcheckReport gradgradcheck(F&& f, const std::vector<double>& x, std::size
     return y.is_constant() ? std::vector<double>(p.size(), 0.0) : gradient(y, xs);
   };
   std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  std::vector<double> v(x.size());
   for (std::size_t d = 0; d < directions; ++d) {
-    std::vector<double> v(x.size());
-    for (double& e : v) {
-      state = state * 6364136223846793005ull + 1442695040888963407ull;
-      e = (state >> 63) ? 1.0 : -1.0;
-    }
+    detail::next_sign_direction(state, v);
     const std::vector<double> Hv = hvp(f, x, v);
     std::vector<double> plus = x, minus = x;
     for (std::size_t i = 0; i < x.size(); ++i) {
       plus[i] += h * v[i];
       minus[i] -= h * v[i];
     }
-    const std::vector<double> gp = grad_at(plus), gm = grad_at(minus);
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      const double numeric = (gp[i] - gm[i]) / (2 * h);
-      const double err = std::fabs(Hv[i] - numeric);
-      report.max_abs_error = std::max(report.max_abs_error, err);
-      if (std::fabs(numeric) > abs_tolerance)
-        report.max_rel_error = std::max(report.max_rel_error, err / std::fabs(numeric));
-      if (err > abs_tolerance + rel_tolerance * std::fabs(numeric)) report.ok = false;
-    }
-    ++report.directions;
+    detail::compare_direction(report, Hv, grad_at(plus), grad_at(minus), h, abs_tolerance, rel_tolerance);
   }
   return report;
 }

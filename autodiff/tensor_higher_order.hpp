@@ -215,28 +215,17 @@ GradgradcheckReport gradgradcheck(F&& f, const TensorT<T>& x, std::size_t direct
   };
   std::uint64_t state = 0x9E3779B97F4A7C15ull;
   const std::vector<T> x0(x.values().begin(), x.values().end());
+  std::vector<T> v(n);
   for (std::size_t d = 0; d < directions; ++d) {
-    std::vector<T> v(n);
-    for (T& e : v) {
-      state = state * 6364136223846793005ull + 1442695040888963407ull;
-      e = (state >> 63) ? T(1) : T(-1);
-    }
+    detail::next_sign_direction(state, v);
     const TensorT<T> Hv = hvp(f, x, TensorT<T>::from(x.shape(), v));
     std::vector<T> plus = x0, minus = x0;
     for (std::size_t i = 0; i < n; ++i) {
       plus[i] += static_cast<T>(h) * v[i];
       minus[i] -= static_cast<T>(h) * v[i];
     }
-    const std::vector<T> gp = grad_at(plus), gm = grad_at(minus);
-    for (std::size_t i = 0; i < n; ++i) {
-      const double numeric = (double(gp[i]) - double(gm[i])) / (2 * h);
-      const double err = std::fabs(double(Hv.values()[i]) - numeric);
-      report.max_abs_error = std::max(report.max_abs_error, err);
-      if (std::fabs(numeric) > abs_tolerance)
-        report.max_rel_error = std::max(report.max_rel_error, err / std::fabs(numeric));
-      if (err > abs_tolerance + rel_tolerance * std::fabs(numeric)) report.ok = false;
-    }
-    ++report.directions;
+    detail::compare_direction(report, Hv.values(), grad_at(plus), grad_at(minus), h, abs_tolerance,
+                              rel_tolerance);
   }
   return report;
 }

@@ -57,6 +57,28 @@ double seconds(F&& f, int inner) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / inner;
 }
 
+// Alternates gradient and hvp (a warm-up call each, then 9 batches of
+// `inner` calls) and prints the median times and the median, min and max
+// ratio.
+template <class G, class H>
+void compare(const char* name, std::size_t n, G& gradient, H& hvp, int inner) {
+  gradient();
+  hvp();
+  std::vector<double> tg, th, ratio;
+  for (int r = 0; r < 9; ++r) {
+    tg.push_back(seconds(gradient, inner));
+    th.push_back(seconds(hvp, inner));
+    ratio.push_back(th.back() / tg.back());
+  }
+  std::sort(tg.begin(), tg.end());
+  std::sort(th.begin(), th.end());
+  std::sort(ratio.begin(), ratio.end());
+  fmt::print(
+      "{:<22} n = {:>6}: gradient {:9.1f} us, hvp {:9.1f} us, hvp / gradient = {:.2f} (min {:.2f}, max "
+      "{:.2f})\n",
+      name, n, tg[4] * 1e6, th[4] * 1e6, ratio[4], ratio.front(), ratio.back());
+}
+
 template <class Fn>
 void measure(const char* name, Fn fn, std::size_t n, int inner) {
   std::mt19937_64 rng(1);
@@ -75,21 +97,7 @@ void measure(const char* name, Fn fn, std::size_t n, int inner) {
     const auto hv = ad::hvp(f, x, v);
     asm volatile("" : : "g"(hv.data()) : "memory");
   };
-  gradient();
-  hvp();
-  std::vector<double> tg, th, ratio;
-  for (int r = 0; r < 9; ++r) {
-    tg.push_back(seconds(gradient, inner));
-    th.push_back(seconds(hvp, inner));
-    ratio.push_back(th.back() / tg.back());
-  }
-  std::sort(tg.begin(), tg.end());
-  std::sort(th.begin(), th.end());
-  std::sort(ratio.begin(), ratio.end());
-  fmt::print(
-      "{:<22} n = {:>6}: gradient {:9.1f} us, hvp {:9.1f} us, hvp / gradient = {:.2f} (min {:.2f}, max "
-      "{:.2f})\n",
-      name, n, tg[4] * 1e6, th[4] * 1e6, ratio[4], ratio.front(), ratio.back());
+  compare(name, n, gradient, hvp, inner);
 }
 
 // The 2-16-16-1 MLP with tensors (double), batch 32: gradient = loss().backward();
@@ -125,22 +133,7 @@ void measure_tensor_mlp(int inner) {
     const auto hv = ad::hvp(loss, params, directions);
     asm volatile("" : : "g"(hv[0].values().data()) : "memory");
   };
-  gradient();
-  hvp();
-  std::vector<double> tg, th, ratio;
-  for (int r = 0; r < 9; ++r) {
-    tg.push_back(seconds(gradient, inner));
-    th.push_back(seconds(hvp, inner));
-    ratio.push_back(th.back() / tg.back());
-  }
-  std::sort(tg.begin(), tg.end());
-  std::sort(th.begin(), th.end());
-  std::sort(ratio.begin(), ratio.end());
-  fmt::print(
-      "{:<22} n = {:>6}: gradient {:9.1f} us, hvp {:9.1f} us, hvp / gradient = {:.2f} (min {:.2f}, max "
-      "{:.2f})\n",
-      "tensor mlp 2-16-16-1", 3 * 16 + 17 * 16 + 17, tg[4] * 1e6, th[4] * 1e6, ratio[4], ratio.front(),
-      ratio.back());
+  compare("tensor mlp 2-16-16-1", 3 * 16 + 17 * 16 + 17, gradient, hvp, inner);
 }
 
 }  // namespace
