@@ -6,6 +6,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "cpu_features.hpp"
 #include "gemm_internal.hpp"
 
 // Function multiversioning by hand: the kernels are compiled three times
@@ -101,20 +102,7 @@ constexpr Kernels avx512_kernels = AD_GEMM_KERNELS(avx512);
 #undef AD_GEMM_KERNELS
 #undef AD_GEMM_KERNELS_OF
 
-bool cpu_has(std::string_view isa) noexcept {
-  if (isa == "baseline") return true;
-#if AD_GEMM_X86_DISPATCH
-  __builtin_cpu_init();
-  // __builtin_cpu_supports also checks that the OS saves the wide registers.
-  if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (isa == "avx512") {
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") &&
-           __builtin_cpu_supports("fma");
-  }
-#endif
-  return false;
-}
+bool cpu_has(std::string_view isa) noexcept { return ad::detail::cpu_supports(isa); }
 
 const Kernels* kernels_for(std::string_view isa) noexcept {
 #if AD_GEMM_X86_DISPATCH

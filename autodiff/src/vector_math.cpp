@@ -3,6 +3,7 @@
 // build keeps its baseline flags (no -march=native), so the library runs on
 // any x86-64 and still uses AVX2/AVX-512 where the CPU has them.
 #include "vector_math.hpp"
+#include "cpu_features.hpp"
 
 #include <atomic>
 #include <bit>
@@ -94,20 +95,7 @@ constexpr Functions avx512_functions = AD_VECTOR_MATH(avx512);
 #undef AD_VECTOR_MATH
 #undef AD_VECTOR_MATH_OF
 
-bool cpu_has(std::string_view isa) noexcept {
-  if (isa == "baseline") return true;
-#if AD_VECTOR_MATH_X86_DISPATCH
-  __builtin_cpu_init();
-  // __builtin_cpu_supports also checks that the OS saves the wide registers.
-  if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (isa == "avx512") {
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") &&
-           __builtin_cpu_supports("fma");
-  }
-#endif
-  return false;
-}
+bool cpu_has(std::string_view isa) noexcept { return ad::detail::cpu_supports(isa); }
 
 const Functions* functions_for(std::string_view isa) noexcept {
 #if AD_VECTOR_MATH_X86_DISPATCH
