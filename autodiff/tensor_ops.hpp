@@ -93,6 +93,11 @@ template <class T> TensorT<T> max(const TensorT<T>& x, std::initializer_list<int
 template <class T> TensorT<T> max(const TensorT<T>& x, std::initializer_list<std::int64_t> axes, bool keepdim = false, std::source_location where = std::source_location::current()) {
   return max(x, std::vector<std::int64_t>(axes), keepdim, where);
 }
+// scale * sum((a - b)^2) over all elements of two tensors of the same shape,
+// as one node (a rank-0 result): the squared-error loss without the three
+// intermediate tensors of sum(square(a - b)) * scale. The gradient is
+// 2 scale (a - b) to a and its negative to b.
+template <class T> TensorT<T> sum_squared_difference(const TensorT<T>& a, const TensorT<T>& b, std::type_identity_t<T> scale = T(1), std::source_location where = std::source_location::current());
 // log(sum(exp(x))) along one axis, computed without overflow.
 template <class T> TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis = -1, bool keepdim = false, std::source_location where = std::source_location::current());
 template <class T> TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis = -1, std::source_location where = std::source_location::current());

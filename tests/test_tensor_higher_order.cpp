@@ -225,6 +225,8 @@ TEST_CASE(
          const Tensor w = ad::reshape(ad::slice_rows(x, 2, 6), {2, 2});
          return ad::sum(ad::tanh(ad::linear(in, w, ad::slice_rows(x, 0, 2))));
        }},
+      {"sum_squared_difference",
+       [](const Tensor& x) { return ad::sum_squared_difference(ad::tanh(x), ad::exp(x) * 0.5, 0.7); }},
       {"linear without bias",
        [](const Tensor& x) {
          const Tensor in = ad::reshape(x, {2, 3});

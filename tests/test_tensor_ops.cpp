@@ -379,6 +379,42 @@ TEST_CASE("max sends the gradient to the first maximal element") {
   CHECK(std::vector<double>(g.begin(), g.end()) == expected);
 }
 
+TEST_CASE("sum_squared_difference is scale * sum((a - b)^2) as one node, with both gradients") {
+  std::mt19937_64 rng(41);
+  for (const Shape& shape : {Shape{}, Shape{5}, Shape{3, 4}, Shape{2, 1, 3}, Shape{0, 3}}) {
+    const Tensor a = uniform(shape, -2.0, 2.0, rng), b = uniform(shape, -2.0, 2.0, rng);
+    double expected = 0;
+    for (std::size_t i = 0; i < a.numel(); ++i) {
+      const double d = a.values()[i] - b.values()[i];
+      expected += d * d;
+    }
+    const Tensor y = ad::sum_squared_difference(a, b, 0.3);
+    CHECK(y.rank() == 0);
+    CHECK(y.item() == doctest::Approx(0.3 * expected).epsilon(1e-14));
+    expect_gradients("sum_squared_difference", [](const std::vector<Tensor>& x) {
+      return ad::sum_squared_difference(x[0], x[1], 0.3);
+    }, {a, b}, rng);
+  }
+  // One recorded op; the same value and gradient as the composite it replaces.
+  Tensor a = Tensor::from({2, 2}, {1.0, -2.0, 0.5, 3.0}).requires_grad(true);
+  const Tensor b = Tensor::from({2, 2}, {0.0, 1.0, 0.5, -1.0});
+  Tensor fused = ad::sum_squared_difference(a, b, 0.25);
+  CHECK(ad::graph(fused).nodes.size() == 3);  // a, b and the op
+  fused.backward();
+  const std::vector<double> fused_grad(a.grad().values().begin(), a.grad().values().end());
+  a.zero_grad();
+  Tensor composite = ad::sum(ad::square(a - b)) * 0.25;
+  composite.backward();
+  CHECK(fused.item() == doctest::Approx(composite.item()).epsilon(1e-15));
+  for (std::size_t i = 0; i < 4; ++i) CHECK(fused_grad[i] == doctest::Approx(a.grad().values()[i]).epsilon(1e-15));
+  // float, and shapes that differ (no broadcasting: a loss compares like with like)
+  const ad::TensorF af = ad::TensorF::from({3}, {1.0f, 2.0f, 3.0f}), bf = ad::TensorF::from({3}, {0.0f, 0.0f, 1.0f});
+  CHECK(ad::sum_squared_difference(af, bf).item() == doctest::Approx(9.0));
+  CHECK_THROWS_WITH_AS((void)ad::sum_squared_difference(a, Tensor::zeros({4})),
+                       doctest::Contains("ad::sum_squared_difference: a [2, 2] and b [4] need the same shape"),
+                       std::invalid_argument);
+}
+
 TEST_CASE("logsumexp, softmax and log_softmax on several axes") {
   std::mt19937_64 rng(707);
   const Tensor x = uniform({2, 3, 4}, -2, 2, rng);

@@ -1,6 +1,8 @@
 // matmul and dot. Products go through ad::linalg::gemm (our packed kernel or
 // the system CBLAS; docs/decisions/0002-matmul-path.md).
 #include <algorithm>
+#include <array>
+#include <span>
 #include <stdexcept>
 
 #include <autodiff/gemm.hpp>
@@ -157,8 +159,9 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
   linalg::gemm<T>(false, true, batch, out, in, T(1), ix.values.data(), in, iw.values.data(), in,
                   has_bias ? T(1) : T(0), y.data(), out);
   TensorImpl<T>* ib = has_bias ? &bias.impl() : nullptr;
-  std::vector<const TensorT<T>*> inputs{&x, &weight};
-  if (has_bias) inputs.push_back(&bias);
+  // The inputs on the stack (no allocation per call): x, W and the bias if any.
+  const std::array<const TensorT<T>*, 3> input_array{&x, &weight, &bias};
+  const std::span<const TensorT<T>* const> inputs(input_array.data(), has_bias ? 3 : 2);
   return detail::record_with_inputs<T>(
       where, "linear", Shape{batch, out}, std::move(y), inputs,
       [px = &ix, pw = &iw, ib, batch, in, out](TensorImpl<T>& o) {

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include <autodiff/tensor_ops.hpp>
+#include <autodiff/var.hpp>
 
 #include "broadcast.hpp"
 #include "tensor_record.hpp"
@@ -15,6 +16,7 @@ namespace {
 using detail::grad_of;
 using detail::Gradients;
 using detail::TensorImpl;
+using detail::wants_grad;
 
 struct Reduction {
   std::array<bool, Shape::max_rank> reduced{};
@@ -111,6 +113,51 @@ TensorT<T> mean(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool
 template <class T>
 TensorT<T> mean(const TensorT<T>& x, std::source_location where) {
   return mean(x, all_axes(x.rank()), false, where);
+}
+
+// y = scale * sum (a - b)^2; da += 2 scale dy (a - b), db -= the same. The
+// differences are recomputed in the backward rather than kept: one pass
+// over two small arrays costs less than a buffer per step.
+template <class T>
+TensorT<T> sum_squared_difference(const TensorT<T>& a, const TensorT<T>& b, std::type_identity_t<T> scale,
+                                  std::source_location where) {
+  detail::check_input(a, "sum_squared_difference");
+  detail::check_input(b, "sum_squared_difference");
+  TensorImpl<T>& ia = a.impl();
+  TensorImpl<T>& ib = b.impl();
+  if (ia.shape != ib.shape)
+    throw std::invalid_argument(fmt::format("ad::sum_squared_difference: a {} and b {} need the same shape ({})",
+                                            ia.shape.to_string(), ib.shape.to_string(),
+                                            detail::source_text(where)));
+  const std::size_t n = ia.values.size();
+  const T* __restrict pa = ia.values.data();
+  const T* __restrict pb = ib.values.data();
+  T total = T(0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const T d = pa[i] - pb[i];
+    total += d * d;
+  }
+  std::vector<T> y = detail::take_buffer<T>(1, false);
+  y[0] = total * scale;
+  return detail::record(
+      where, "sum_squared_difference", Shape{}, std::move(y), {&a, &b},
+      [pia = &ia, pib = &ib, scale](TensorImpl<T>& out) {
+        const T factor = T(2) * scale * out.grad[0];
+        const T* __restrict va = pia->values.data();
+        const T* __restrict vb = pib->values.data();
+        const std::size_t count = pia->values.size();
+        if (T* __restrict ga = grad_of(*pia))
+          for (std::size_t i = 0; i < count; ++i) ga[i] += factor * (va[i] - vb[i]);
+        if (T* __restrict gb = grad_of(*pib))
+          for (std::size_t i = 0; i < count; ++i) gb[i] -= factor * (va[i] - vb[i]);
+      },
+      [scale](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
+        const TensorT<T> da = (in[0] - in[1]) * (g * (T(2) * scale));
+        Gradients<T> r(2);
+        if (wants_grad(in[0])) r[0] = da;
+        if (wants_grad(in[1])) r[1] = -da;
+        return r;
+      });
 }
 
 // y = max over the group; dx += dy at the first maximal element of each group
@@ -258,7 +305,9 @@ TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis, std::source_locat
   template TensorT<T> max(const TensorT<T>&, const std::vector<std::int64_t>&, bool, std::source_location);  \
   template TensorT<T> logsumexp(const TensorT<T>&, std::int64_t, bool, std::source_location);                \
   template TensorT<T> softmax(const TensorT<T>&, std::int64_t, std::source_location);                        \
-  template TensorT<T> log_softmax(const TensorT<T>&, std::int64_t, std::source_location);
+  template TensorT<T> log_softmax(const TensorT<T>&, std::int64_t, std::source_location);                    \
+  template TensorT<T> sum_squared_difference(const TensorT<T>&, const TensorT<T>&, std::type_identity_t<T>,  \
+                                             std::source_location);
 AD_INSTANTIATE_REDUCTIONS(float)
 AD_INSTANTIATE_REDUCTIONS(double)
 #undef AD_INSTANTIATE_REDUCTIONS

@@ -25,7 +25,7 @@ T sample_count(const ad::TensorT<T>& x) {
 template <class T>
 ad::TensorT<T> mse_loss(const ad::TensorT<T>& prediction, const ad::TensorT<T>& target) {
   check_same_shape(prediction, target, "mse_loss");
-  return ad::sum(ad::square(prediction - target)) / (T(2) * sample_count(prediction));
+  return ad::sum_squared_difference(prediction, target, T(1) / (T(2) * sample_count(prediction)));
 }
 
 template <class T>
