@@ -152,9 +152,12 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
   std::vector<T> y = detail::take_buffer<T>(batch * out, false);
   // y = bias broadcast over rows, then y += x W^T (beta = 1 keeps the bias).
   if (has_bias) {
-    const std::vector<T>& b = bias.impl().values;
-    for (std::size_t r = 0; r < batch; ++r)
-      std::copy(b.begin(), b.end(), y.begin() + static_cast<std::ptrdiff_t>(r * out));
+    // A plain loop, not a copy per row: rows are short (a call to memmove
+    // per row cost more than the copying in small networks).
+    const T* __restrict b = bias.impl().values.data();
+    T* __restrict dst = y.data();
+    for (std::size_t r = 0; r < batch; ++r, dst += out)
+      for (std::size_t c = 0; c < out; ++c) dst[c] = b[c];
   }
   linalg::gemm<T>(false, true, batch, out, in, T(1), ix.values.data(), in, iw.values.data(), in,
                   has_bias ? T(1) : T(0), y.data(), out);
