@@ -174,9 +174,11 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
         if (T* gw = grad_of(*pw))  // dW += dy^T x: [out, batch] x [batch, in]
           linalg::gemm<T>(true, false, out, in, batch, T(1), dy, out, px->values.data(), in, T(1), gw, in);
         if (ib != nullptr)
-          if (T* gb = grad_of(*ib))
-            for (std::size_t r = 0; r < batch; ++r)
-              for (std::size_t c = 0; c < out; ++c) gb[c] += dy[r * out + c];
+          if (T* __restrict gb = grad_of(*ib)) {  // db += column sums of dy
+            const T* __restrict rows = dy;
+            for (std::size_t r = 0; r < batch; ++r, rows += out)
+              for (std::size_t c = 0; c < out; ++c) gb[c] += rows[c];
+          }
       },
       [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
         Gradients<T> r(in.size());
