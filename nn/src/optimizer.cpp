@@ -1,12 +1,67 @@
 #include <cmath>
+#include <cstddef>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include <autodiff/parallel.hpp>
 #include <nn/optimizer.hpp>
 
 namespace nn {
 namespace {
+
+// The update rules touch every weight every step. Their loops are compiled
+// for AVX-512 and AVX2 besides the x86-64 baseline, and the loader picks one
+// (the library is built without -march=native); nn/CMakeLists.txt compiles
+// this file with -ffp-contract=off, so every version computes the same bits
+// (no fused multiply-add where the baseline has none). Large tensors
+// are split over the gemm's threads (ad::parallel_for).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
+#define NN_UPDATE_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NN_UPDATE_KERNEL
+#endif
+
+// Elements per thread below which waking another thread costs more than it saves.
+constexpr std::size_t min_elements_per_thread = 16384;
+
+#define NN_DEFINE_UPDATE_KERNELS(T)                                                                           \
+  /* theta -= eta g */                                                                                        \
+  NN_UPDATE_KERNEL void descend(T* __restrict theta, const T* __restrict grad, T eta, std::size_t n) {        \
+    for (std::size_t i = 0; i < n; ++i) theta[i] -= eta * grad[i];                                           \
+  }                                                                                                           \
+  /* v = mu v + g; theta -= eta v (Nesterov: eta (g + mu v)) */                                                \
+  NN_UPDATE_KERNEL void momentum_step(T* __restrict theta, const T* __restrict grad, T* __restrict v, T mu,   \
+                                      T eta, bool nesterov, std::size_t n) {                                  \
+    if (nesterov) {                                                                                           \
+      for (std::size_t i = 0; i < n; ++i) {                                                                   \
+        v[i] = mu * v[i] + grad[i];                                                                           \
+        theta[i] -= eta * (grad[i] + mu * v[i]);                                                              \
+      }                                                                                                       \
+    } else {                                                                                                  \
+      for (std::size_t i = 0; i < n; ++i) {                                                                   \
+        v[i] = mu * v[i] + grad[i];                                                                           \
+        theta[i] -= eta * v[i];                                                                               \
+      }                                                                                                       \
+    }                                                                                                         \
+  }                                                                                                           \
+  /* Adam with bias corrections c1 = 1 - beta1^t, c2 = 1 - beta2^t */                                        \
+  NN_UPDATE_KERNEL void adam_step(T* __restrict theta, const T* __restrict grad, T* __restrict m,             \
+                                  T* __restrict v, T beta1, T beta2, T epsilon, T c1, T c2, T eta,            \
+                                  std::size_t n) {                                                            \
+    for (std::size_t i = 0; i < n; ++i) {                                                                     \
+      m[i] = beta1 * m[i] + (T(1) - beta1) * grad[i];                                                         \
+      v[i] = beta2 * v[i] + (T(1) - beta2) * grad[i] * grad[i];                                               \
+      const T m_hat = m[i] / c1;                                                                              \
+      const T v_hat = v[i] / c2;                                                                              \
+      theta[i] -= eta * m_hat / (std::sqrt(v_hat) + epsilon);                                                 \
+    }                                                                                                         \
+  }
+NN_DEFINE_UPDATE_KERNELS(float)
+NN_DEFINE_UPDATE_KERNELS(double)
+#undef NN_DEFINE_UPDATE_KERNELS
+#undef NN_UPDATE_KERNEL
 
 void check_rate(double value, const char* what, const char* optimizer) {
   if (!std::isfinite(value) || value <= 0.0)
@@ -88,8 +143,10 @@ void GradientDescent<T>::step() {
   for (auto& p : this->parameters_) {
     const auto g = p.grad_values();
     if (g.empty()) continue;
-    auto theta = p.mutable_values();
-    for (std::size_t i = 0; i < theta.size(); ++i) theta[i] -= eta * g[i];
+    T* theta = p.mutable_values().data();
+    ad::parallel_for(g.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
+      descend(theta + begin, g.data() + begin, eta, end - begin);
+    });
   }
 }
 
@@ -111,25 +168,17 @@ void SGD<T>::step() {
     auto& p = this->parameters_[k];
     const auto g = p.grad_values();
     if (g.empty()) continue;
-    auto values = p.mutable_values();
-    // Raw, non-aliasing pointers and locals, so that the loop vectorises (see Adam::step).
-    T* __restrict theta = values.data();
-    const T* __restrict grad = g.data();
-    T* __restrict v = velocity_[k].data();
+    T* theta = p.mutable_values().data();
+    const T* grad = g.data();
+    T* v = velocity_[k].data();
     const T momentum = momentum_;
-    if (momentum == T(0)) {  // plain gradient descent: no velocity to keep
-      for (std::size_t i = 0; i < values.size(); ++i) theta[i] -= eta * grad[i];
-    } else if (nesterov_) {
-      for (std::size_t i = 0; i < values.size(); ++i) {
-        v[i] = momentum * v[i] + grad[i];
-        theta[i] -= eta * (grad[i] + momentum * v[i]);
-      }
-    } else {
-      for (std::size_t i = 0; i < values.size(); ++i) {
-        v[i] = momentum * v[i] + grad[i];
-        theta[i] -= eta * v[i];
-      }
-    }
+    const bool nesterov = nesterov_;
+    ad::parallel_for(g.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
+      if (momentum == T(0))  // plain gradient descent: no velocity to keep
+        descend(theta + begin, grad + begin, eta, end - begin);
+      else
+        momentum_step(theta + begin, grad + begin, v + begin, momentum, eta, nesterov, end - begin);
+    });
   }
 }
 
@@ -176,21 +225,15 @@ void Adam<T>::step() {
     auto& p = this->parameters_[k];
     const auto g = p.grad_values();
     if (g.empty()) continue;
-    auto values = p.mutable_values();
-    // Raw, non-aliasing pointers and locals: the loop then vectorises (the
-    // members and spans would be reloaded after every store otherwise).
-    T* __restrict theta = values.data();
-    const T* __restrict grad = g.data();
-    T* __restrict m = m_[k].data();
-    T* __restrict v = v_[k].data();
+    T* theta = p.mutable_values().data();
+    const T* grad = g.data();
+    T* m = m_[k].data();
+    T* v = v_[k].data();
     const T beta1 = beta1_, beta2 = beta2_, epsilon = epsilon_;
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      m[i] = beta1 * m[i] + (T(1) - beta1) * grad[i];
-      v[i] = beta2 * v[i] + (T(1) - beta2) * grad[i] * grad[i];
-      const T m_hat = m[i] / correction1;
-      const T v_hat = v[i] / correction2;
-      theta[i] -= eta * m_hat / (std::sqrt(v_hat) + epsilon);
-    }
+    ad::parallel_for(g.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
+      adam_step(theta + begin, grad + begin, m + begin, v + begin, beta1, beta2, epsilon, correction1, correction2,
+                eta, end - begin);
+    });
   }
 }
 
