@@ -41,3 +41,54 @@ TEST_CASE("linear names the shapes when they do not fit") {
   CHECK_THROWS_WITH_AS(ad::linear(x, ad::Tensor::zeros({4, 2}), ad::Tensor::zeros({3})), doctest::Contains("bias [3]"),
                        std::invalid_argument);
 }
+
+// The products of linear's and matmul's backward write a gradient that does
+// not exist yet instead of adding to zeros: every case where a product might
+// then leave part of the buffer unwritten, or write it twice.
+TEST_CASE("linear and matmul gradients are right where a product writes a fresh gradient buffer") {
+  std::mt19937_64 rng(9);
+  auto leaf = [&](const ad::Shape& s) { return ad::Tensor::randn(s, rng).requires_grad(true); };
+  auto all_zero = [](const ad::Tensor& g) {
+    for (const double v : g.values())
+      if (v != 0.0) return false;
+    return true;
+  };
+  SUBCASE("an empty batch: dW and db are zeros, not whatever the buffer held") {
+    for (int rep = 0; rep < 3; ++rep) {  // recycled buffers hold the values of earlier steps
+      ad::Tensor x = leaf({0, 3}), w = leaf({4, 3}), b = leaf({4});
+      ad::sum(ad::linear(x, w, b)).backward();
+      CHECK(all_zero(w.grad()));
+      CHECK(all_zero(b.grad()));
+      ad::Tensor filler = leaf({4, 3});
+      ad::sum(filler * 7.0).backward();  // leaves 7s in a recycled buffer of W's size
+    }
+  }
+  SUBCASE("linear(x, x): both products go to one gradient") {
+    ad::Tensor x = leaf({3, 3});
+    ad::sum(ad::linear(x, x, ad::Tensor())).backward();
+    ad::Tensor y = x.detach().requires_grad(true);
+    ad::sum(ad::matmul(y, ad::transpose(y))).backward();
+    for (std::size_t i = 0; i < 9; ++i) CHECK(x.grad().values()[i] == doctest::Approx(y.grad().values()[i]).epsilon(1e-14));
+  }
+  SUBCASE("matmul(a, a), batched, and a shared operand over an empty batch") {
+    ad::Tensor a = leaf({3, 3});
+    CHECK(ad::gradcheck([](const std::vector<ad::Tensor>& p) { return ad::sum(ad::sin(ad::matmul(p[0], p[0]))); },
+                        {a.detach()})
+              .ok);
+    CHECK(ad::gradcheck(
+              [](const std::vector<ad::Tensor>& p) { return ad::sum(ad::sin(ad::matmul(p[0], p[1]))); },
+              {ad::Tensor::randn({2, 3, 4}, rng), ad::Tensor::randn({4, 2}, rng)})
+              .ok);
+    ad::Tensor shared = leaf({3, 4}), batch = leaf({0, 4, 2});
+    ad::sum(ad::matmul(ad::reshape(ad::Tensor::zeros({0, 3, 4}), {0, 3, 4}) + shared, batch)).backward();
+    CHECK(all_zero(shared.grad()));
+  }
+  SUBCASE("a second backward adds to the gradient the first one wrote") {
+    ad::Tensor x = leaf({2, 3}), w = leaf({2, 3});
+    ad::sum(ad::linear(x, w, ad::Tensor())).backward();
+    const ad::Tensor first = w.grad();
+    const std::vector<double> once(first.values().begin(), first.values().end());
+    ad::sum(ad::linear(x, w, ad::Tensor())).backward();
+    for (std::size_t i = 0; i < once.size(); ++i) CHECK(w.grad().values()[i] == doctest::Approx(2 * once[i]));
+  }
+}

@@ -401,7 +401,8 @@ TEST_CASE("sum_squared_difference is scale * sum((a - b)^2) as one node, with bo
   Tensor fused = ad::sum_squared_difference(a, b, 0.25);
   CHECK(ad::graph(fused).nodes.size() == 3);  // a, b and the op
   fused.backward();
-  const std::vector<double> fused_grad(a.grad().values().begin(), a.grad().values().end());
+  const Tensor fused_grad_tensor = a.grad();
+  const std::vector<double> fused_grad(fused_grad_tensor.values().begin(), fused_grad_tensor.values().end());
   a.zero_grad();
   Tensor composite = ad::sum(ad::square(a - b)) * 0.25;
   composite.backward();

@@ -4,6 +4,7 @@
 #include <array>
 #include <span>
 #include <stdexcept>
+#include <tuple>
 
 #include <autodiff/gemm.hpp>
 #include <autodiff/tensor_ops.hpp>
@@ -13,6 +14,7 @@
 namespace ad {
 namespace {
 
+using detail::grad_for_product;
 using detail::grad_of;
 using detail::Gradients;
 using detail::TensorImpl;
@@ -82,16 +84,31 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, std::source_location
   return detail::record(
       where, "matmul", p.out, std::move(c), {&a, &b},
       [pa = &ia, pb = &ib, p](TensorImpl<T>& out) {
-        T* ga = grad_of(*pa);
-        T* gb = grad_of(*pb);
+        // A gradient not allocated yet is written (beta = 0) by the first
+        // product into each of its regions, a shared operand's by the first of
+        // the batch (grad_for_product); matmul(a, a) sends both products to one
+        // buffer, which therefore starts from zeros.
+        T *ga = nullptr, *gb = nullptr;
+        T beta_a = T(1), beta_b = T(1);
+        if (p.batch == 0) {  // no product runs: a shared operand's gradient is zeros
+          grad_of(*pa);
+          grad_of(*pb);
+          return;
+        }
+        if (pa == pb) {
+          ga = gb = grad_of(*pa);
+        } else {
+          std::tie(ga, beta_a) = grad_for_product(*pa);
+          std::tie(gb, beta_b) = grad_for_product(*pb);
+        }
         for (std::size_t s = 0; s < p.batch; ++s) {
           const T* dc = out.grad.data() + s * p.m * p.n;
           if (ga != nullptr)
             linalg::gemm<T>(false, true, p.m, p.k, p.n, T(1), dc, p.n, pb->values.data() + s * p.stride_b,
-                            p.n, T(1), ga + s * p.stride_a, p.k);
+                            p.n, p.stride_a != 0 || s == 0 ? beta_a : T(1), ga + s * p.stride_a, p.k);
           if (gb != nullptr)
             linalg::gemm<T>(true, false, p.k, p.n, p.m, T(1), pa->values.data() + s * p.stride_a, p.k, dc,
-                            p.n, T(1), gb + s * p.stride_b, p.n);
+                            p.n, p.stride_b != 0 || s == 0 ? beta_b : T(1), gb + s * p.stride_b, p.n);
         }
       },
       [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
@@ -169,10 +186,12 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
       where, "linear", Shape{batch, out}, std::move(y), inputs,
       [px = &ix, pw = &iw, ib, batch, in, out](TensorImpl<T>& o) {
         const T* dy = o.grad.data();
-        if (T* gx = grad_of(*px))  // dx += dy W: [batch, out] x [out, in]
-          linalg::gemm<T>(false, false, batch, in, out, T(1), dy, out, pw->values.data(), in, T(1), gx, in);
-        if (T* gw = grad_of(*pw))  // dW += dy^T x: [out, batch] x [batch, in]
-          linalg::gemm<T>(true, false, out, in, batch, T(1), dy, out, px->values.data(), in, T(1), gw, in);
+        // dx += dy W: [batch, out] x [out, in]  (x and W distinct: each product writes its own buffer)
+        if (const auto [gx, beta] = grad_for_product(*px); gx != nullptr)
+          linalg::gemm<T>(false, false, batch, in, out, T(1), dy, out, pw->values.data(), in, beta, gx, in);
+        // dW += dy^T x: [out, batch] x [batch, in]
+        if (const auto [gw, beta] = grad_for_product(*pw); gw != nullptr)
+          linalg::gemm<T>(true, false, out, in, batch, T(1), dy, out, px->values.data(), in, beta, gw, in);
         if (ib != nullptr)
           if (T* __restrict gb = grad_of(*ib)) {  // db += column sums of dy
             const T* __restrict rows = dy;
