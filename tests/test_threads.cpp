@@ -201,3 +201,20 @@ TEST_CASE("optimiser steps split over two threads give the one-thread results bi
   };
   CHECK(train(2) == train(1));
 }
+
+TEST_CASE("large element-wise ops split over two threads give the one-thread values and gradients bit for bit") {
+  auto run = [](int threads) {
+    GemmThreads setting(threads);
+    std::mt19937_64 rng(11);
+    ad::TensorF x = ad::TensorF::randn({300, 333}, rng).requires_grad(true);  // 99,900 elements
+    const ad::TensorF seed = ad::TensorF::randn({300, 333}, rng);
+    const ad::TensorF y = ad::tanh(x) + ad::exp(x * 0.1f) + ad::relu(x) + ad::logistic(x) + ad::sin(x);
+    ad::sum(y * seed).backward();
+    std::vector<std::uint32_t> bits;
+    for (const float v : y.values()) bits.push_back(std::bit_cast<std::uint32_t>(v));
+    const ad::TensorF g = x.grad();
+    for (const float v : g.values()) bits.push_back(std::bit_cast<std::uint32_t>(v));
+    return bits;
+  };
+  CHECK(run(2) == run(1));
+}

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include <autodiff/parallel.hpp>
 #include <autodiff/scalar_ops.hpp>
 #include <autodiff/tensor_ops.hpp>
 
@@ -188,32 +189,45 @@ void forward_values(const T* x, T* y, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<T>(Op::value(x[i]));
 }
 
+// Elements per thread below which splitting an element-wise loop costs more
+// than it saves (waking a worker is about a microsecond).
+constexpr std::size_t min_elements_per_thread = 16384;
+
 // y = Op(x); dx += dy * Op'(x, y)
 template <class Op, class T>
 TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where) {
   detail::check_input(x, op);
   TensorImpl<T>& in = x.impl();
   std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
-  forward_values<Op>(in.values.data(), y.data(), y.size());
+  // Large arrays (a layer's activations) are split over the gemm's threads;
+  // every element is computed the same way whatever the split.
+  const T* px_values = in.values.data();
+  T* py = y.data();
+  parallel_for(y.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
+    forward_values<Op>(px_values + begin, py + begin, end - begin);
+  });
   return detail::record(
       where, op, in.shape, std::move(y), {&x},
       [px = &in](TensorImpl<T>& out) {
-        T* __restrict gx = grad_of(*px);
-        if (gx == nullptr) return;
-        // Distinct buffers, said so: the loop then vectorises.
-        const T* __restrict dy = out.grad.data();
-        const T* __restrict x = px->values.data();
-        const T* __restrict y = out.values.data();
-        const std::size_t n = out.values.size();
-        if constexpr (std::is_same_v<Op, ops::Relu>) {
-          // The same derivative (1 where x > 0, else 0) as a 0/1 factor in T,
-          // so that it vectorises without a branch per element (the signs of
-          // activations are unpredictable); dy * 0 keeps the table's NaN
-          // behaviour for an infinite dy.
-          for (std::size_t i = 0; i < n; ++i) gx[i] += dy[i] * (x[i] > T(0) ? T(1) : T(0));
-        } else {
-          for (std::size_t i = 0; i < n; ++i) gx[i] += dy[i] * static_cast<T>(Op::derivative(x[i], y[i]));
-        }
+        T* gx_all = grad_of(*px);
+        if (gx_all == nullptr) return;
+        parallel_for(out.values.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
+          // Distinct buffers, said so: the loop then vectorises.
+          T* __restrict gx = gx_all + begin;
+          const T* __restrict dy = out.grad.data() + begin;
+          const T* __restrict x = px->values.data() + begin;
+          const T* __restrict y = out.values.data() + begin;
+          const std::size_t n = end - begin;
+          if constexpr (std::is_same_v<Op, ops::Relu>) {
+            // The same derivative (1 where x > 0, else 0) as a 0/1 factor in T,
+            // so that it vectorises without a branch per element (the signs of
+            // activations are unpredictable); dy * 0 keeps the table's NaN
+            // behaviour for an infinite dy.
+            for (std::size_t i = 0; i < n; ++i) gx[i] += dy[i] * (x[i] > T(0) ? T(1) : T(0));
+          } else {
+            for (std::size_t i = 0; i < n; ++i) gx[i] += dy[i] * static_cast<T>(Op::derivative(x[i], y[i]));
+          }
+        });
       },
       [](const TensorT<T>& y, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
         return {g * TensorDerivative<Op>::d(in[0], y)};
