@@ -385,19 +385,11 @@ void direct_scalar(const GemmProblem<T>& pr) {
   }
 }
 
+// Register tiles over column blocks of op(B) of about 256 KiB (whole tiles
+// wide): each block is reused by every row tile, so it should stay in L2, and
+// the scratch copy (when one is needed) stays that size however large B is.
 template <class T>
-void direct(const GemmProblem<T>& pr) {
-  if (pr.m * pr.n * pr.k <= 64) {
-    direct_scalar(pr);
-    return;
-  }
-  if (pr.n == 1 && !pr.trans_a) {
-    direct_dot(pr);
-    return;
-  }
-  // Column blocks of op(B) of about 256 KiB (whole register tiles wide): each
-  // is reused by every row tile, so it should stay in L2, and the scratch
-  // copy (when one is needed) stays that size however large B is.
+void direct_blocks(const GemmProblem<T>& pr) {
   constexpr std::size_t lanes = Simd<T>::lanes;
   constexpr std::size_t nv = tile_vectors;
   constexpr std::size_t tile_cols = nv * lanes;
@@ -426,4 +418,40 @@ void direct(const GemmProblem<T>& pr) {
     for (; v + nv <= vectors; v += nv) direct_columns<T, nv>(block, v * lanes, b, ldb);
     for (; v < vectors; ++v) direct_columns<T, 1>(block, v * lanes, b, ldb);
   }
+}
+
+// A narrow C (a few columns, many rows: the weight gradient of a layer with
+// 2 inputs, say): direct_blocks would pad each row of op(B) to a whole vector,
+// copy it row by row, and most of every multiply-add would be padding.
+// C^T = op(B)^T op(A)^T has those few columns as rows: it is computed into
+// scratch (its rows are whole vectors) and added to C transposed. (Measured
+// on 16 x 2 x 32: 258 -> 117 ns.)
+template <class T>
+bool is_narrow(const GemmProblem<T>& pr) {
+  constexpr std::size_t lanes = Simd<T>::lanes;
+  return 2 * pr.n <= lanes && pr.m >= lanes && pr.m * pr.n <= 64 * lanes;
+}
+template <class T>
+void direct_narrow(const GemmProblem<T>& pr) {
+  T* ct = static_cast<T*>(scratch(0, pr.n * pr.m * sizeof(T)));
+  const GemmProblem<T> swapped{!pr.trans_b, !pr.trans_a, pr.n, pr.m, pr.k, pr.alpha, pr.b, pr.ldb, pr.a, pr.lda,
+                               T(0),        ct,          pr.m};
+  direct_blocks(swapped);
+  for (std::size_t i = 0; i < pr.m; ++i) {
+    T* row = pr.c + i * pr.ldc;
+    for (std::size_t j = 0; j < pr.n; ++j)
+      row[j] = pr.beta == T(0) ? ct[j * pr.m + i] : ct[j * pr.m + i] + pr.beta * row[j];
+  }
+}
+
+template <class T>
+void direct(const GemmProblem<T>& pr) {
+  if (pr.m * pr.n * pr.k <= 64)
+    direct_scalar(pr);
+  else if (pr.n == 1 && !pr.trans_a)
+    direct_dot(pr);
+  else if (is_narrow(pr))
+    direct_narrow(pr);
+  else
+    direct_blocks(pr);
 }
