@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <autodiff/scalar_ops.hpp>
+#include <autodiff/op_code.hpp>
 #include <autodiff/tensor.hpp>
 
 namespace ad {
@@ -124,6 +125,13 @@ template <class T> TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, s
 // product reading W in place (no transposed copy) with the bias added in the
 // same pass; backward: dx = dy W, dW = dy^T x, db = column sums of dy.
 template <class T> TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias, std::source_location where = std::source_location::current());
+// act(x W^T + b) as one node, for act one of OpCode::tanh, OpCode::logistic
+// and OpCode::relu (others throw std::invalid_argument): a dense layer when
+// its pre-activation is not wanted as a tensor of its own. The same values and
+// gradients as linear() followed by the activation, one recorded op instead
+// of two (the derivative of each is a function of the output: 1 - z^2,
+// z (1 - z), z > 0). nn's layers use it when called without forward_trace.
+template <class T> TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias, OpCode activation, std::source_location where = std::source_location::current());
 // The inner product of two 1-d tensors of equal length.
 template <class T> TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b, std::source_location where = std::source_location::current());
 

@@ -34,7 +34,11 @@ class DenseT {
     ad::TensorT<T> z;  // activation psi(a)
   };
   Output forward(const ad::TensorT<T>& x) const;
-  ad::TensorT<T> operator()(const ad::TensorT<T>& x) const { return forward(x).z; }
+  // z alone. For a batch whose neurons all use tanh, logistic or relu this is
+  // one recorded op (ad::linear_activation) rather than a = linear, z = psi(a):
+  // the same values and gradients, without a as a tensor of its own (use
+  // forward() or NetworkT::forward_trace to keep it).
+  ad::TensorT<T> operator()(const ad::TensorT<T>& x) const;
 
   std::size_t inputs() const { return weights_.shape()[1]; }
   std::size_t outputs() const { return weights_.shape()[0]; }

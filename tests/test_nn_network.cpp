@@ -234,3 +234,28 @@ TEST_CASE("float networks have the same structure and evaluate in float") {
   CHECK(y.shape() == ad::Shape{3, 1});
   for (float v : y.values()) CHECK(std::isfinite(v));
 }
+
+TEST_CASE("a layer called directly (one fused op) gives forward()'s z and the same parameter gradients") {
+  for (const nn::Activation psi : {nn::Activation::tanh, nn::Activation::logistic, nn::Activation::relu,
+                                   nn::Activation::softsign}) {
+    std::mt19937_64 rng(21);
+    const nn::Dense layer(3, 5, psi, rng);
+    const ad::Tensor X = ad::Tensor::randn({7, 3}, rng);
+    std::vector<std::vector<double>> grads[2];
+    std::vector<double> values[2];
+    for (int fused = 0; fused < 2; ++fused) {
+      for (auto p : layer.parameters()) p.zero_grad();
+      const ad::Tensor z = fused ? layer(X) : layer.forward(X).z;
+      values[fused].assign(z.values().begin(), z.values().end());
+      ad::sum(ad::square(z)).backward();
+      for (const auto& p : layer.parameters()) {
+        const ad::Tensor g = p.grad();
+        grads[fused].emplace_back(g.values().begin(), g.values().end());
+      }
+    }
+    CHECK(values[0] == values[1]);
+    for (std::size_t k = 0; k < grads[0].size(); ++k)
+      for (std::size_t i = 0; i < grads[0][k].size(); ++i)
+        CHECK(grads[1][k][i] == doctest::Approx(grads[0][k][i]).epsilon(1e-14));
+  }
+}

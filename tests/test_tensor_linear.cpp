@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <random>
+#include <utility>
+#include <vector>
 
 #include <autodiff/autodiff.hpp>
 
@@ -91,4 +93,51 @@ TEST_CASE("linear and matmul gradients are right where a product writes a fresh 
     ad::sum(ad::linear(x, w, ad::Tensor())).backward();
     for (std::size_t i = 0; i < once.size(); ++i) CHECK(w.grad().values()[i] == doctest::Approx(2 * once[i]));
   }
+}
+
+TEST_CASE("linear_activation equals linear followed by tanh, logistic or relu, values and gradients") {
+  std::mt19937_64 rng(12);
+  const ad::Tensor x = ad::Tensor::randn({6, 3}, rng), w = ad::Tensor::randn({4, 3}, rng), b = ad::Tensor::randn({4}, rng);
+  const ad::Tensor seed = ad::Tensor::randn({6, 4}, rng);
+  const std::pair<ad::OpCode, ad::Tensor (*)(const ad::Tensor&)> cases[] = {
+      {ad::OpCode::tanh, [](const ad::Tensor& a) { return ad::tanh(a); }},
+      {ad::OpCode::logistic, [](const ad::Tensor& a) { return ad::logistic(a); }},
+      {ad::OpCode::relu, [](const ad::Tensor& a) { return ad::relu(a); }}};
+  for (const auto& [code, activation] : cases) {
+    CAPTURE(ad::op_info(code).name);
+    for (const bool with_bias : {true, false}) {
+      auto run = [&](bool fused) {
+        ad::Tensor xs = x.detach().requires_grad(true), ws = w.detach().requires_grad(true);
+        ad::Tensor bs = with_bias ? b.detach().requires_grad(true) : ad::Tensor();
+        const ad::Tensor z = fused ? ad::linear_activation(xs, ws, bs, code) : activation(ad::linear(xs, ws, bs));
+        ad::sum(z * seed).backward();
+        std::vector<ad::Tensor> out{z.detach(), xs.grad(), ws.grad()};
+        if (with_bias) out.push_back(bs.grad());
+        return out;
+      };
+      const auto fused = run(true), reference = run(false);
+      for (std::size_t k = 0; k < fused.size(); ++k)
+        for (std::size_t i = 0; i < fused[k].numel(); ++i)
+          CHECK(fused[k].values()[i] == doctest::Approx(reference[k].values()[i]).epsilon(1e-14));
+    }
+    // One node: x, W, b and the op.
+    ad::Tensor xs = x.detach().requires_grad(true);
+    CHECK(ad::graph(ad::linear_activation(xs, w, b, code)).nodes.size() == 4);
+    // Second derivatives through the recorded backward.
+    const auto f = [code = code](const std::vector<ad::Tensor>& p) {
+      return ad::sum(ad::square(ad::linear_activation(p[0], p[1], p[2], code)));
+    };
+    CHECK(ad::gradcheck(f, {x, w, b}).ok);
+    const auto g = [&, code = code](const ad::Tensor& flat) {
+      return ad::sum(ad::square(ad::linear_activation(ad::reshape(flat, {6, 3}), w, b, code)));
+    };
+    const auto report = ad::gradgradcheck(g, ad::reshape(x, {18}), 4);
+    INFO(report.to_string());
+    CHECK(report.ok);
+  }
+  CHECK_THROWS_WITH_AS(ad::linear_activation(x, w, b, ad::OpCode::sin),
+                       doctest::Contains("ad::linear_activation: the activation must be tanh, logistic or relu, got sin"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ad::linear_activation(x, ad::Tensor::zeros({4, 5}), b, ad::OpCode::tanh),
+                       doctest::Contains("ad::linear_tanh: needs x [batch, in]"), std::invalid_argument);
 }

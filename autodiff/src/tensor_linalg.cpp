@@ -7,9 +7,12 @@
 #include <tuple>
 
 #include <autodiff/gemm.hpp>
+#include <autodiff/scalar_ops.hpp>
 #include <autodiff/tensor_ops.hpp>
+#include <autodiff/var.hpp>
 
 #include "tensor_record.hpp"
+#include "vector_math.hpp"
 
 namespace ad {
 namespace {
@@ -150,66 +153,153 @@ TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b, std::source_location wh
       });
 }
 
+namespace {
+
+// The shapes of linear's operands, checked: x [batch, in], W [out, in], b [out] or none.
+struct LinearShape {
+  std::size_t batch, in, out;
+};
+
+template <class T>
+LinearShape check_linear(const char* op, const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias) {
+  detail::check_input(x, op);
+  detail::check_input(weight, op);
+  const bool has_bias = bias.defined();
+  if (has_bias) detail::check_input(bias, op);
+  const Shape& sx = x.shape();
+  const Shape& sw = weight.shape();
+  if (sx.rank() != 2 || sw.rank() != 2 || sx[1] != sw[1] || (has_bias && (bias.rank() != 1 || bias.shape()[0] != sw[0])))
+    throw std::invalid_argument(fmt::format(
+        "ad::{}: needs x [batch, in], weight [out, in] and bias [out]; got x {}, weight {}, bias {}", op,
+        sx.to_string(), sw.to_string(), has_bias ? bias.shape().to_string() : std::string("none")));
+  return {sx[0], sx[1], sw[0]};
+}
+
+// y = x W^T + b: the bias broadcast over the rows, then one product adding to it.
+template <class T>
+std::vector<T> linear_values(const LinearShape& s, const TensorImpl<T>& ix, const TensorImpl<T>& iw,
+                             const TensorImpl<T>* ib) {
+  std::vector<T> y = detail::take_buffer<T>(s.batch * s.out, false);
+  if (ib != nullptr) {
+    // A plain loop, not a copy per row: rows are short (a call to memmove
+    // per row cost more than the copying in small networks).
+    const T* __restrict b = ib->values.data();
+    T* __restrict dst = y.data();
+    for (std::size_t r = 0; r < s.batch; ++r, dst += s.out)
+      for (std::size_t c = 0; c < s.out; ++c) dst[c] = b[c];
+  }
+  linalg::gemm<T>(false, true, s.batch, s.out, s.in, T(1), ix.values.data(), s.in, iw.values.data(), s.in,
+                  ib != nullptr ? T(1) : T(0), y.data(), s.out);
+  return y;
+}
+
+// Given dy = d(root)/d(x W^T + b): dx += dy W, dW += dy^T x, db += column sums of dy.
+template <class T>
+void linear_backward(const LinearShape& s, const T* dy, TensorImpl<T>& ix, TensorImpl<T>& iw, TensorImpl<T>* ib) {
+  // [batch, out] x [out, in] (x and W distinct or not: each product writes or adds to its own buffer)
+  if (const auto [gx, beta] = grad_for_product(ix); gx != nullptr)
+    linalg::gemm<T>(false, false, s.batch, s.in, s.out, T(1), dy, s.out, iw.values.data(), s.in, beta, gx, s.in);
+  // [out, batch] x [batch, in]
+  if (const auto [gw, beta] = grad_for_product(iw); gw != nullptr)
+    linalg::gemm<T>(true, false, s.out, s.in, s.batch, T(1), dy, s.out, ix.values.data(), s.in, beta, gw, s.in);
+  if (ib != nullptr)
+    if (T* __restrict gb = grad_of(*ib)) {
+      const T* __restrict rows = dy;
+      for (std::size_t r = 0; r < s.batch; ++r, rows += s.out)
+        for (std::size_t c = 0; c < s.out; ++c) gb[c] += rows[c];
+    }
+}
+
+// The same as tensors, for the recorded sweep.
+template <class T>
+Gradients<T> linear_gradients(const TensorT<T>& g, const Gradients<T>& in) {
+  Gradients<T> r(in.size());
+  if (wants_grad(in[0])) r[0] = matmul(g, in[1]);                                        // dx = dy W
+  if (wants_grad(in[1])) r[1] = matmul(transpose(g, 0, 1), in[0]);                       // dW = dy^T x
+  if (in.size() == 3 && wants_grad(in[2])) r[2] = sum(g, std::vector<std::int64_t>{0});  // db
+  return r;
+}
+
+}  // namespace
+
 template <class T>
 TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
                   std::source_location where) {
-  detail::check_input(x, "linear");
-  detail::check_input(weight, "linear");
+  const LinearShape s = check_linear("linear", x, weight, bias);
   TensorImpl<T>& ix = x.impl();
   TensorImpl<T>& iw = weight.impl();
-  const bool has_bias = bias.defined();
-  if (has_bias) detail::check_input(bias, "linear");
-  if (ix.shape.rank() != 2 || iw.shape.rank() != 2 || ix.shape[1] != iw.shape[1] ||
-      (has_bias && (bias.rank() != 1 || bias.shape()[0] != iw.shape[0])))
-    throw std::invalid_argument(fmt::format(
-        "ad::linear: needs x [batch, in], weight [out, in] and bias [out]; got x {}, weight {}, bias {}",
-        ix.shape.to_string(), iw.shape.to_string(),
-        has_bias ? bias.shape().to_string() : std::string("none")));
-  const std::size_t batch = ix.shape[0], in = ix.shape[1], out = iw.shape[0];
-  std::vector<T> y = detail::take_buffer<T>(batch * out, false);
-  // y = bias broadcast over rows, then y += x W^T (beta = 1 keeps the bias).
-  if (has_bias) {
-    // A plain loop, not a copy per row: rows are short (a call to memmove
-    // per row cost more than the copying in small networks).
-    const T* __restrict b = bias.impl().values.data();
-    T* __restrict dst = y.data();
-    for (std::size_t r = 0; r < batch; ++r, dst += out)
-      for (std::size_t c = 0; c < out; ++c) dst[c] = b[c];
-  }
-  linalg::gemm<T>(false, true, batch, out, in, T(1), ix.values.data(), in, iw.values.data(), in,
-                  has_bias ? T(1) : T(0), y.data(), out);
-  TensorImpl<T>* ib = has_bias ? &bias.impl() : nullptr;
+  TensorImpl<T>* ib = bias.defined() ? &bias.impl() : nullptr;
   // The inputs on the stack (no allocation per call): x, W and the bias if any.
   const std::array<const TensorT<T>*, 3> input_array{&x, &weight, &bias};
-  const std::span<const TensorT<T>* const> inputs(input_array.data(), has_bias ? 3 : 2);
+  const std::span<const TensorT<T>* const> inputs(input_array.data(), ib != nullptr ? 3 : 2);
   return detail::record_with_inputs<T>(
-      where, "linear", Shape{batch, out}, std::move(y), inputs,
-      [px = &ix, pw = &iw, ib, batch, in, out](TensorImpl<T>& o) {
-        const T* dy = o.grad.data();
-        // dx += dy W: [batch, out] x [out, in]  (x and W distinct: each product writes its own buffer)
-        if (const auto [gx, beta] = grad_for_product(*px); gx != nullptr)
-          linalg::gemm<T>(false, false, batch, in, out, T(1), dy, out, pw->values.data(), in, beta, gx, in);
-        // dW += dy^T x: [out, batch] x [batch, in]
-        if (const auto [gw, beta] = grad_for_product(*pw); gw != nullptr)
-          linalg::gemm<T>(true, false, out, in, batch, T(1), dy, out, px->values.data(), in, beta, gw, in);
-        if (ib != nullptr)
-          if (T* __restrict gb = grad_of(*ib)) {  // db += column sums of dy
-            const T* __restrict rows = dy;
-            for (std::size_t r = 0; r < batch; ++r, rows += out)
-              for (std::size_t c = 0; c < out; ++c) gb[c] += rows[c];
-          }
+      where, "linear", Shape{s.batch, s.out}, linear_values(s, ix, iw, ib), inputs,
+      [s, px = &ix, pw = &iw, ib](TensorImpl<T>& o) { linear_backward(s, o.grad.data(), *px, *pw, ib); },
+      [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) { return linear_gradients(g, in); });
+}
+
+// z = act(x W^T + b); da = dz act'(a), written as a function of z, then linear's backward with da.
+template <class T>
+TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
+                             OpCode activation, std::source_location where) {
+  const char* op = activation == OpCode::tanh       ? "linear_tanh"
+                   : activation == OpCode::logistic ? "linear_logistic"
+                   : activation == OpCode::relu     ? "linear_relu"
+                                                    : nullptr;
+  if (op == nullptr)
+    throw std::invalid_argument(fmt::format(
+        "ad::linear_activation: the activation must be tanh, logistic or relu, got {} ({})",
+        op_info(activation).name, detail::source_text(where)));
+  const LinearShape s = check_linear(op, x, weight, bias);
+  TensorImpl<T>& ix = x.impl();
+  TensorImpl<T>& iw = weight.impl();
+  TensorImpl<T>* ib = bias.defined() ? &bias.impl() : nullptr;
+  std::vector<T> z = linear_values(s, ix, iw, ib);
+  // In place, by the same kernels as ad::tanh, ad::logistic and ad::relu: the same values.
+  if (activation == OpCode::tanh)
+    detail::tanh_array(z.data(), z.data(), z.size());
+  else if (activation == OpCode::logistic)
+    detail::logistic_array(z.data(), z.data(), z.size());
+  else
+    for (T& v : z) v = static_cast<T>(ops::Relu::value(v));
+  const std::array<const TensorT<T>*, 3> input_array{&x, &weight, &bias};
+  const std::span<const TensorT<T>* const> inputs(input_array.data(), ib != nullptr ? 3 : 2);
+  return detail::record_with_inputs<T>(
+      where, op, Shape{s.batch, s.out}, std::move(z), inputs,
+      [s, px = &ix, pw = &iw, ib, activation](TensorImpl<T>& o) {
+        const std::size_t n = o.values.size();
+        std::vector<T> da = detail::take_buffer<T>(n, false);
+        const T* __restrict dz = o.grad.data();
+        const T* __restrict z = o.values.data();
+        T* __restrict d = da.data();
+        // The derivatives as the op table writes them (ops::Tanh, ops::Logistic, ops::Relu).
+        if (activation == OpCode::tanh)
+          for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * static_cast<T>(ops::Tanh::derivative(z[i], z[i]));
+        else if (activation == OpCode::logistic)
+          for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * static_cast<T>(ops::Logistic::derivative(z[i], z[i]));
+        else  // relu' = 1 where the input was > 0, which is where the output is
+          for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (z[i] > T(0) ? T(1) : T(0));
+        linear_backward(s, d, *px, *pw, ib);
+        detail::recycle_buffer(da);
       },
-      [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
-        Gradients<T> r(in.size());
-        if (wants_grad(in[0])) r[0] = matmul(g, in[1]);                                        // dx = dy W
-        if (wants_grad(in[1])) r[1] = matmul(transpose(g, 0, 1), in[0]);                       // dW = dy^T x
-        if (in.size() == 3 && wants_grad(in[2])) r[2] = sum(g, std::vector<std::int64_t>{0});  // db
-        return r;
+      [activation](const TensorT<T>& z, const TensorT<T>& g, const Gradients<T>& in) {
+        TensorT<T> da;
+        if (activation == OpCode::tanh)
+          da = g * (T(1) - z * z);
+        else if (activation == OpCode::logistic)
+          da = g * (z * (T(1) - z));
+        else
+          da = g * detail::constant_like<T>(z.shape(), [&](std::size_t i) { return z.values()[i] > T(0) ? 1.0 : 0.0; });
+        return linear_gradients(da, in);
       });
 }
 
 template TensorT<float> linear(const TensorT<float>&, const TensorT<float>&, const TensorT<float>&,
                                std::source_location);
+template TensorT<float> linear_activation(const TensorT<float>&, const TensorT<float>&, const TensorT<float>&,
+                                          OpCode, std::source_location);
+template TensorT<double> linear_activation(const TensorT<double>&, const TensorT<double>&,
+                                           const TensorT<double>&, OpCode, std::source_location);
 template TensorT<double> linear(const TensorT<double>&, const TensorT<double>&, const TensorT<double>&,
                                 std::source_location);
 template TensorT<float> matmul(const TensorT<float>&, const TensorT<float>&, std::source_location);

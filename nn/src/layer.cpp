@@ -77,6 +77,21 @@ typename DenseT<T>::Output DenseT<T>::forward(const ad::TensorT<T>& x) const {
 }
 
 template <class T>
+ad::TensorT<T> DenseT<T>::operator()(const ad::TensorT<T>& x) const {
+  if (activations_.empty()) return forward(x).z;
+  const Activation psi = activations_.front();
+  bool uniform = true;
+  for (Activation each : activations_) uniform = uniform && each == psi;
+  const ad::OpCode fused = psi == Activation::tanh       ? ad::OpCode::tanh
+                           : psi == Activation::logistic ? ad::OpCode::logistic
+                           : psi == Activation::relu     ? ad::OpCode::relu
+                                                         : ad::OpCode::leaf;
+  if (uniform && fused != ad::OpCode::leaf && x.rank() == 2 && x.shape()[1] == inputs())
+    return ad::linear_activation(x, weights_, bias_, fused);
+  return forward(x).z;  // other activations, one sample, or a shape error to report
+}
+
+template <class T>
 DenseT<T> DenseT<T>::clone() const {
   DenseT copy(weights_.detach(), bias_.detach(), activations_);
   copy.heaviside_gradient_ = heaviside_gradient_;
