@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include <autodiff/gemm.hpp>
+#include <autodiff/parallel.hpp>
 #include <autodiff/scalar_ops.hpp>
 #include <autodiff/tensor_ops.hpp>
 #include <autodiff/var.hpp>
@@ -238,6 +239,9 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
       [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) { return linear_gradients(g, in); });
 }
 
+// Elements per thread below which the activation loops stay on one thread.
+constexpr std::size_t min_elements_per_thread = 16384;
+
 // z = act(x W^T + b); da = dz act'(a), written as a function of z, then linear's backward with da.
 template <class T>
 TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
@@ -255,31 +259,39 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
   TensorImpl<T>& iw = weight.impl();
   TensorImpl<T>* ib = bias.defined() ? &bias.impl() : nullptr;
   std::vector<T> z = linear_values(s, ix, iw, ib);
-  // In place, by the same kernels as ad::tanh, ad::logistic and ad::relu: the same values.
-  if (activation == OpCode::tanh)
-    detail::tanh_array(z.data(), z.data(), z.size());
-  else if (activation == OpCode::logistic)
-    detail::logistic_array(z.data(), z.data(), z.size());
-  else
-    for (T& v : z) v = static_cast<T>(ops::Relu::value(v));
+  // In place, by the same kernels as ad::tanh, ad::logistic and ad::relu (the
+  // same values), split over the gemm's threads like them.
+  T* const values = z.data();
+  parallel_for(z.size(), min_elements_per_thread, [values, activation](std::size_t begin, std::size_t end) {
+    T* __restrict v = values + begin;
+    const std::size_t n = end - begin;
+    if (activation == OpCode::tanh)
+      detail::tanh_array(v, v, n);
+    else if (activation == OpCode::logistic)
+      detail::logistic_array(v, v, n);
+    else
+      for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<T>(ops::Relu::value(v[i]));
+  });
   const std::array<const TensorT<T>*, 3> input_array{&x, &weight, &bias};
   const std::span<const TensorT<T>* const> inputs(input_array.data(), ib != nullptr ? 3 : 2);
   return detail::record_with_inputs<T>(
       where, op, Shape{s.batch, s.out}, std::move(z), inputs,
       [s, px = &ix, pw = &iw, ib, activation](TensorImpl<T>& o) {
-        const std::size_t n = o.values.size();
-        std::vector<T> da = detail::take_buffer<T>(n, false);
-        const T* __restrict dz = o.grad.data();
-        const T* __restrict z = o.values.data();
-        T* __restrict d = da.data();
-        // The derivatives as the op table writes them (ops::Tanh, ops::Logistic, ops::Relu).
-        if (activation == OpCode::tanh)
-          for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * static_cast<T>(ops::Tanh::derivative(z[i], z[i]));
-        else if (activation == OpCode::logistic)
-          for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * static_cast<T>(ops::Logistic::derivative(z[i], z[i]));
-        else  // relu' = 1 where the input was > 0, which is where the output is
-          for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (z[i] > T(0) ? T(1) : T(0));
-        linear_backward(s, d, *px, *pw, ib);
+        std::vector<T> da = detail::take_buffer<T>(o.values.size(), false);
+        parallel_for(da.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
+          const T* __restrict dz = o.grad.data() + begin;
+          const T* __restrict z = o.values.data() + begin;
+          T* __restrict d = da.data() + begin;
+          const std::size_t n = end - begin;
+          // The derivatives as the op table writes them (ops::Tanh, ops::Logistic, ops::Relu).
+          if (activation == OpCode::tanh)
+            for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * static_cast<T>(ops::Tanh::derivative(z[i], z[i]));
+          else if (activation == OpCode::logistic)
+            for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * static_cast<T>(ops::Logistic::derivative(z[i], z[i]));
+          else  // relu' = 1 where the input was > 0, which is where the output is
+            for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (z[i] > T(0) ? T(1) : T(0));
+        });
+        linear_backward(s, da.data(), *px, *pw, ib);
         detail::recycle_buffer(da);
       },
       [activation](const TensorT<T>& z, const TensorT<T>& g, const Gradients<T>& in) {
