@@ -12,6 +12,7 @@
 #include <autodiff/tensor_ops.hpp>
 #include <autodiff/var.hpp>
 
+#include "row_ops.hpp"
 #include "tensor_record.hpp"
 #include "vector_math.hpp"
 
@@ -181,14 +182,7 @@ template <class T>
 std::vector<T> linear_values(const LinearShape& s, const TensorImpl<T>& ix, const TensorImpl<T>& iw,
                              const TensorImpl<T>* ib) {
   std::vector<T> y = detail::take_buffer<T>(s.batch * s.out, false);
-  if (ib != nullptr) {
-    // A plain loop, not a copy per row: rows are short (a call to memmove
-    // per row cost more than the copying in small networks).
-    const T* __restrict b = ib->values.data();
-    T* __restrict dst = y.data();
-    for (std::size_t r = 0; r < s.batch; ++r, dst += s.out)
-      for (std::size_t c = 0; c < s.out; ++c) dst[c] = b[c];
-  }
+  if (ib != nullptr) detail::broadcast_row(ib->values.data(), y.data(), s.batch, s.out);
   linalg::gemm<T>(false, true, s.batch, s.out, s.in, T(1), ix.values.data(), s.in, iw.values.data(), s.in,
                   ib != nullptr ? T(1) : T(0), y.data(), s.out);
   return y;
@@ -204,11 +198,7 @@ void linear_backward(const LinearShape& s, const T* dy, TensorImpl<T>& ix, Tenso
   if (const auto [gw, beta] = grad_for_product(iw); gw != nullptr)
     linalg::gemm<T>(true, false, s.out, s.in, s.batch, T(1), dy, s.out, ix.values.data(), s.in, beta, gw, s.in);
   if (ib != nullptr)
-    if (T* __restrict gb = grad_of(*ib)) {
-      const T* __restrict rows = dy;
-      for (std::size_t r = 0; r < s.batch; ++r, rows += s.out)
-        for (std::size_t c = 0; c < s.out; ++c) gb[c] += rows[c];
-    }
+    if (T* gb = grad_of(*ib)) detail::add_rows(dy, gb, s.batch, s.out);
 }
 
 // The same as tensors, for the recorded sweep.
@@ -283,11 +273,12 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
           const T* __restrict z = o.values.data() + begin;
           T* __restrict d = da.data() + begin;
           const std::size_t n = end - begin;
-          // The derivatives as the op table writes them (ops::Tanh, ops::Logistic, ops::Relu).
+          // The op table's derivatives (ops::Tanh, ops::Logistic, ops::Relu), evaluated in T:
+          // its double literals would widen every float to double and back.
           if (activation == OpCode::tanh)
-            for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * static_cast<T>(ops::Tanh::derivative(z[i], z[i]));
+            for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (T(1) - z[i] * z[i]);
           else if (activation == OpCode::logistic)
-            for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * static_cast<T>(ops::Logistic::derivative(z[i], z[i]));
+            for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (z[i] * (T(1) - z[i]));
           else  // relu' = 1 where the input was > 0, which is where the output is
             for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (z[i] > T(0) ? T(1) : T(0));
         });
