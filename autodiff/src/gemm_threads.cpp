@@ -199,7 +199,7 @@ void run_parts(int threads, int parts, void (*task)(void*, int), void* context) 
   // the caller of that job holds the pool's mutex.
   thread_local bool inside_part = false;
   threads = std::min({threads, parts, 255});
-  if (parts > 4095) threads = 1;  // the pool's claim word counts 12 bits; gemm asks for 2 parts per thread
+  if (parts > 4095) threads = 1;  // the pool's claim word counts 12 bits; gemm asks for 1 part per thread
   if (threads > 1 && !inside_part) {
     struct Marked {
       void (*task)(void*, int);
