@@ -32,6 +32,10 @@ void run_ranges(std::size_t n, std::size_t min_range, void (*body)(void* context
 // several threads at once, the inner calls run on their calling thread.
 template <class Body>
 void parallel_for(std::size_t n, std::size_t min_range, Body&& body) {
+  if (n < 2 * min_range) {  // too small to split: no call into the pool (most arrays of a small network)
+    if (n > 0) body(std::size_t{0}, n);
+    return;
+  }
   using B = std::remove_reference_t<Body>;
   detail::run_ranges(
       n, min_range, [](void* context, std::size_t begin, std::size_t end) { (*static_cast<B*>(context))(begin, end); },
