@@ -78,9 +78,10 @@ bool set_gemm_portable_isa(std::string_view isa) noexcept;
 // and core name), or "" without one. For benchmark reports.
 const char* gemm_cblas_config() noexcept;
 
-// The number of threads large products may use, for both backends (for
-// OpenBLAS this calls openblas_set_num_threads; until then OpenBLAS keeps its
-// own default). Values < 1 mean "one per hardware thread", the default.
+// The number of threads large products may use, for both backends, and
+// ad::parallel_for. OpenBLAS gets it (openblas_set_num_threads) while its
+// backend is in use, and when it is selected; until then it keeps its own
+// default. Values < 1 mean "one per hardware thread", the default.
 void set_gemm_threads(int threads);
 int get_gemm_threads() noexcept;
 

@@ -123,6 +123,20 @@ template void gemm<float>(bool, bool, std::size_t, std::size_t, std::size_t, flo
 template void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*,
                            std::size_t, const double*, std::size_t, double, double*, std::size_t);
 
+namespace {
+
+// OpenBLAS's thread count follows ours only while its backend is in use:
+// openblas_set_num_threads (re)starts its worker threads, which then spin
+// for a while waiting for work; with our own kernel in use they would only
+// compete with our workers for the cores.
+void apply_blas_threads() {
+#ifdef AD_HAVE_OPENBLAS
+  if (uses_cblas(selected_backend.load(std::memory_order_relaxed))) openblas_set_num_threads(effective_threads());
+#endif
+}
+
+}  // namespace
+
 void set_gemm_backend(GemmBackend backend) {
   if (backend == GemmBackend::cblas && !gemm_has_cblas()) {
     throw std::invalid_argument(
@@ -130,6 +144,7 @@ void set_gemm_backend(GemmBackend backend) {
         "(configure with -DAD_BLAS=ON and a CBLAS such as OpenBLAS installed)");
   }
   selected_backend.store(backend, std::memory_order_relaxed);
+  apply_blas_threads();
 }
 
 GemmBackend get_gemm_backend() noexcept { return selected_backend.load(std::memory_order_relaxed); }
@@ -173,9 +188,7 @@ const char* gemm_cblas_config() noexcept {
 
 void set_gemm_threads(int threads) {
   requested_threads.store(std::clamp(threads, 0, 64), std::memory_order_relaxed);
-#ifdef AD_HAVE_OPENBLAS
-  openblas_set_num_threads(effective_threads());
-#endif
+  apply_blas_threads();
 }
 
 int get_gemm_threads() noexcept { return effective_threads(); }
