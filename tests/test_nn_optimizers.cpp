@@ -5,6 +5,7 @@
 // C = sum_i c_i theta_i, dC/dtheta = c exactly.
 #include <cmath>
 #include <limits>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -238,4 +239,39 @@ TEST_CASE("float optimisers apply the same rules") {
   opt.step();
   CHECK(p.values()[0] == 0.0f);
   CHECK(p.values()[1] == 2.5f);
+}
+
+TEST_CASE("a state that does not fit is refused by load_state and leaves the optimiser as it was") {
+  std::mt19937_64 rng(3);
+  nn::Network net({2, 3, 1}, nn::Activation::tanh, nn::Activation::identity, rng);
+  const ad::Tensor X = ad::Tensor::from({1, 2}, {0.5, -0.5}), Y = ad::Tensor::from({1, 1}, {1.0});
+  nn::SGD<double> sgd(net.parameters(), 0.1, 0.9);
+  nn::Adam<double> adam(net.parameters(), 0.01);
+  for (int step = 0; step < 2; ++step) {
+    sgd.zero_grad();
+    nn::mse_loss(net(X), Y).backward();
+    sgd.step();
+    adam.step();
+  }
+  auto same = [](const nn::OptimizerState& a, const nn::OptimizerState& b) {
+    return a.kind == b.kind && a.learning_rate == b.learning_rate && a.steps == b.steps && a.buffers == b.buffers;
+  };
+  for (nn::Optimizer<double>* opt : {static_cast<nn::Optimizer<double>*>(&sgd), static_cast<nn::Optimizer<double>*>(&adam)}) {
+    const nn::OptimizerState before = opt->state();
+    CAPTURE(before.kind);
+    nn::OptimizerState crafted = before;
+    crafted.learning_rate = 0.5;
+    crafted.steps += 7;
+    for (auto& buffer : crafted.buffers)
+      for (double& v : buffer) v = 42.0;
+    crafted.buffers.back().push_back(1.0);  // the last buffer one value too long
+    CHECK_THROWS_AS(opt->load_state(crafted), std::invalid_argument);
+    CHECK(same(opt->state(), before));
+    crafted.buffers.back().pop_back();  // now it fits, and is taken whole
+    opt->load_state(crafted);
+    const nn::OptimizerState after = opt->state();
+    CHECK(after.learning_rate == 0.5);
+    CHECK(after.buffers == crafted.buffers);
+    CHECK(after.steps == (before.kind == "Adam" ? crafted.steps : 0));  // SGD keeps no step count
+  }
 }

@@ -114,17 +114,25 @@ template <class T>
 void append_buffers(std::vector<std::vector<double>>& out, const std::vector<std::vector<T>>& buffers) {
   for (const auto& b : buffers) out.emplace_back(b.begin(), b.end());
 }
+// Throws unless in[first + k] fits buffers[k] for every k. load_state checks
+// every buffer before it changes anything: a state that does not fit leaves
+// the optimiser as it was.
 template <class T>
-void restore_buffers(std::vector<std::vector<T>>& buffers, const std::vector<std::vector<double>>& in,
-                     std::size_t first, const char* optimizer) {
+void check_buffers(const std::vector<std::vector<T>>& buffers, const std::vector<std::vector<double>>& in,
+                   std::size_t first, const char* optimizer) {
   for (std::size_t k = 0; k < buffers.size(); ++k) {
     const auto& source = in[first + k];
     if (source.size() != buffers[k].size())
       throw std::invalid_argument(
           fmt::format("nn::{}::load_state: buffer {} holds {} values, parameter {} has {}", optimizer,
                       first + k, source.size(), k, buffers[k].size()));
-    for (std::size_t i = 0; i < source.size(); ++i) buffers[k][i] = static_cast<T>(source[i]);
   }
+}
+template <class T>
+void copy_buffers(std::vector<std::vector<T>>& buffers, const std::vector<std::vector<double>>& in,
+                  std::size_t first) {
+  for (std::size_t k = 0; k < buffers.size(); ++k)
+    for (std::size_t i = 0; i < buffers[k].size(); ++i) buffers[k][i] = static_cast<T>(in[first + k][i]);
 }
 
 }  // namespace
@@ -194,8 +202,9 @@ void SGD<T>::load_state(const OptimizerState& state) {
   if (state.kind == kind() && state.buffers.size() != velocity_.size())
     throw std::invalid_argument(fmt::format("nn::SGD::load_state: {} velocity buffers for {} parameters",
                                             state.buffers.size(), velocity_.size()));
+  if (state.kind == kind()) check_buffers(velocity_, state.buffers, 0, "SGD");
   Optimizer<T>::load_state(OptimizerState{state.kind, state.learning_rate, 0, {}});
-  restore_buffers(velocity_, state.buffers, 0, "SGD");
+  copy_buffers(velocity_, state.buffers, 0);
 }
 
 template <class T>
@@ -252,9 +261,13 @@ void Adam<T>::load_state(const OptimizerState& state) {
     throw std::invalid_argument(
         fmt::format("nn::Adam::load_state: {} moment buffers for {} parameters (2 per parameter)",
                     state.buffers.size(), m_.size()));
+  if (state.kind == kind()) {
+    check_buffers(m_, state.buffers, 0, "Adam");
+    check_buffers(v_, state.buffers, m_.size(), "Adam");
+  }
   Optimizer<T>::load_state(OptimizerState{state.kind, state.learning_rate, 0, {}});
-  restore_buffers(m_, state.buffers, 0, "Adam");
-  restore_buffers(v_, state.buffers, m_.size(), "Adam");
+  copy_buffers(m_, state.buffers, 0);
+  copy_buffers(v_, state.buffers, m_.size());
   steps_ = static_cast<std::size_t>(state.steps);
 }
 
