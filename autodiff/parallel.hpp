@@ -18,8 +18,8 @@
 namespace ad {
 
 namespace detail {
-void run_ranges(std::size_t n, std::size_t min_range, void (*body)(void* context, std::size_t begin, std::size_t end),
-                void* context);
+void run_ranges(std::size_t n, std::size_t min_range,
+                void (*body)(void* context, std::size_t begin, std::size_t end), void* context);
 }  // namespace detail
 
 // Calls body(begin, end) on disjoint ranges that cover [0, n), each at least
@@ -38,7 +38,8 @@ void parallel_for(std::size_t n, std::size_t min_range, Body&& body) {
   }
   using B = std::remove_reference_t<Body>;
   detail::run_ranges(
-      n, min_range, [](void* context, std::size_t begin, std::size_t end) { (*static_cast<B*>(context))(begin, end); },
+      n, min_range,
+      [](void* context, std::size_t begin, std::size_t end) { (*static_cast<B*>(context))(begin, end); },
       const_cast<void*>(static_cast<const void*>(&body)));
 }
 

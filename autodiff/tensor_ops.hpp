@@ -17,8 +17,8 @@
 #include <type_traits>
 #include <vector>
 
-#include <autodiff/scalar_ops.hpp>
 #include <autodiff/op_code.hpp>
+#include <autodiff/scalar_ops.hpp>
 #include <autodiff/tensor.hpp>
 
 namespace ad {
@@ -98,7 +98,10 @@ template <class T> TensorT<T> max(const TensorT<T>& x, std::initializer_list<std
 // as one node (a rank-0 result): the squared-error loss without the three
 // intermediate tensors of sum(square(a - b)) * scale. The gradient is
 // 2 scale (a - b) to a and its negative to b.
-template <class T> TensorT<T> sum_squared_difference(const TensorT<T>& a, const TensorT<T>& b, std::type_identity_t<T> scale = T(1), std::source_location where = std::source_location::current());
+template <class T>
+TensorT<T> sum_squared_difference(const TensorT<T>& a, const TensorT<T>& b,
+                                  std::type_identity_t<T> scale = T(1),
+                                  std::source_location where = std::source_location::current());
 // log(sum(exp(x))) along one axis, computed without overflow.
 template <class T> TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis = -1, bool keepdim = false, std::source_location where = std::source_location::current());
 template <class T> TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis = -1, std::source_location where = std::source_location::current());
@@ -131,7 +134,9 @@ template <class T> TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weig
 // gradients as linear() followed by the activation, one recorded op instead
 // of two (the derivative of each is a function of the output: 1 - z^2,
 // z (1 - z), z > 0). nn's layers use it when called without forward_trace.
-template <class T> TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias, OpCode activation, std::source_location where = std::source_location::current());
+template <class T>
+TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
+                             OpCode activation, std::source_location where = std::source_location::current());
 // The inner product of two 1-d tensors of equal length.
 template <class T> TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b, std::source_location where = std::source_location::current());
 

@@ -53,8 +53,9 @@ struct ScratchDir {
   ScratchDir() {
     // tmpfs when there is one: the kill test is about processes, not power
     // loss, and fsync there costs nothing.
-    const std::filesystem::path base = std::filesystem::is_directory("/dev/shm") ? std::filesystem::path("/dev/shm")
-                                                                                : std::filesystem::temp_directory_path();
+    const std::filesystem::path base = std::filesystem::is_directory("/dev/shm")
+                                           ? std::filesystem::path("/dev/shm")
+                                           : std::filesystem::temp_directory_path();
     path = base / fmt::format("ad-checkpoint-{}", owner);
     std::filesystem::create_directories(path);
   }

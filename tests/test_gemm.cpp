@@ -205,8 +205,8 @@ TEST_CASE_TEMPLATE("gemm applies alpha and beta as C = alpha op(A) op(B) + beta 
 
 // Many rows, a few columns: the direct kernel computes C^T = op(B)^T op(A)^T
 // and writes it back transposed (a layer's weight gradient with 2 inputs).
-TEST_CASE_TEMPLATE("narrow products (many rows, few columns) for every transpose, alpha, beta and ISA", T, float,
-                   double) {
+TEST_CASE_TEMPLATE("narrow products (many rows, few columns) for every transpose, alpha, beta and ISA", T,
+                   float, double) {
   DefaultSettingsAfter restore;
   const Shape shapes[] = {{16, 2, 32}, {32, 1, 16}, {33, 3, 7}, {64, 8, 5}, {100, 4, 50}, {17, 2, 1}};
   std::uint64_t seed = 900;
@@ -216,7 +216,7 @@ TEST_CASE_TEMPLATE("narrow products (many rows, few columns) for every transpose
     for (const bool ta : {false, true})
       for (const bool tb : {false, true})
         for (const Shape& s : shapes) {
-          check_against_naive<T>(ta, tb, s, T(1), T(0), 0, true, seed++);   // NaN in C, beta 0
+          check_against_naive<T>(ta, tb, s, T(1), T(0), 0, true, seed++);  // NaN in C, beta 0
           check_against_naive<T>(ta, tb, s, T(-2), T(0.5), 3, false, seed++);
           check_against_naive<T>(ta, tb, s, T(1), T(1), 0, false, seed++);
         }

@@ -254,9 +254,11 @@ TEST_CASE("a state that does not fit is refused by load_state and leaves the opt
     adam.step();
   }
   auto same = [](const nn::OptimizerState& a, const nn::OptimizerState& b) {
-    return a.kind == b.kind && a.learning_rate == b.learning_rate && a.steps == b.steps && a.buffers == b.buffers;
+    return a.kind == b.kind && a.learning_rate == b.learning_rate && a.steps == b.steps &&
+           a.buffers == b.buffers;
   };
-  for (nn::Optimizer<double>* opt : {static_cast<nn::Optimizer<double>*>(&sgd), static_cast<nn::Optimizer<double>*>(&adam)}) {
+  for (nn::Optimizer<double>* opt :
+       {static_cast<nn::Optimizer<double>*>(&sgd), static_cast<nn::Optimizer<double>*>(&adam)}) {
     const nn::OptimizerState before = opt->state();
     CAPTURE(before.kind);
     nn::OptimizerState crafted = before;

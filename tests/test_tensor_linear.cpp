@@ -70,12 +70,14 @@ TEST_CASE("linear and matmul gradients are right where a product writes a fresh 
     ad::sum(ad::linear(x, x, ad::Tensor())).backward();
     ad::Tensor y = x.detach().requires_grad(true);
     ad::sum(ad::matmul(y, ad::transpose(y))).backward();
-    for (std::size_t i = 0; i < 9; ++i) CHECK(x.grad().values()[i] == doctest::Approx(y.grad().values()[i]).epsilon(1e-14));
+    for (std::size_t i = 0; i < 9; ++i)
+      CHECK(x.grad().values()[i] == doctest::Approx(y.grad().values()[i]).epsilon(1e-14));
   }
   SUBCASE("matmul(a, a), batched, and a shared operand over an empty batch") {
     ad::Tensor a = leaf({3, 3});
-    CHECK(ad::gradcheck([](const std::vector<ad::Tensor>& p) { return ad::sum(ad::sin(ad::matmul(p[0], p[0]))); },
-                        {a.detach()})
+    CHECK(ad::gradcheck(
+              [](const std::vector<ad::Tensor>& p) { return ad::sum(ad::sin(ad::matmul(p[0], p[0]))); },
+              {a.detach()})
               .ok);
     CHECK(ad::gradcheck(
               [](const std::vector<ad::Tensor>& p) { return ad::sum(ad::sin(ad::matmul(p[0], p[1]))); },
@@ -97,7 +99,8 @@ TEST_CASE("linear and matmul gradients are right where a product writes a fresh 
 
 TEST_CASE("linear_activation equals linear followed by tanh, logistic or relu, values and gradients") {
   std::mt19937_64 rng(12);
-  const ad::Tensor x = ad::Tensor::randn({6, 3}, rng), w = ad::Tensor::randn({4, 3}, rng), b = ad::Tensor::randn({4}, rng);
+  const ad::Tensor x = ad::Tensor::randn({6, 3}, rng), w = ad::Tensor::randn({4, 3}, rng),
+                   b = ad::Tensor::randn({4}, rng);
   const ad::Tensor seed = ad::Tensor::randn({6, 4}, rng);
   const std::pair<ad::OpCode, ad::Tensor (*)(const ad::Tensor&)> cases[] = {
       {ad::OpCode::tanh, [](const ad::Tensor& a) { return ad::tanh(a); }},
@@ -109,7 +112,8 @@ TEST_CASE("linear_activation equals linear followed by tanh, logistic or relu, v
       auto run = [&](bool fused) {
         ad::Tensor xs = x.detach().requires_grad(true), ws = w.detach().requires_grad(true);
         ad::Tensor bs = with_bias ? b.detach().requires_grad(true) : ad::Tensor();
-        const ad::Tensor z = fused ? ad::linear_activation(xs, ws, bs, code) : activation(ad::linear(xs, ws, bs));
+        const ad::Tensor z =
+            fused ? ad::linear_activation(xs, ws, bs, code) : activation(ad::linear(xs, ws, bs));
         ad::sum(z * seed).backward();
         std::vector<ad::Tensor> out{z.detach(), xs.grad(), ws.grad()};
         if (with_bias) out.push_back(bs.grad());
@@ -135,9 +139,10 @@ TEST_CASE("linear_activation equals linear followed by tanh, logistic or relu, v
     INFO(report.to_string());
     CHECK(report.ok);
   }
-  CHECK_THROWS_WITH_AS(ad::linear_activation(x, w, b, ad::OpCode::sin),
-                       doctest::Contains("ad::linear_activation: the activation must be tanh, logistic or relu, got sin"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      ad::linear_activation(x, w, b, ad::OpCode::sin),
+      doctest::Contains("ad::linear_activation: the activation must be tanh, logistic or relu, got sin"),
+      std::invalid_argument);
   CHECK_THROWS_WITH_AS(ad::linear_activation(x, ad::Tensor::zeros({4, 5}), b, ad::OpCode::tanh),
                        doctest::Contains("ad::linear_tanh: needs x [batch, in]"), std::invalid_argument);
 }

@@ -391,9 +391,10 @@ TEST_CASE("sum_squared_difference is scale * sum((a - b)^2) as one node, with bo
     const Tensor y = ad::sum_squared_difference(a, b, 0.3);
     CHECK(y.rank() == 0);
     CHECK(y.item() == doctest::Approx(0.3 * expected).epsilon(1e-14));
-    expect_gradients("sum_squared_difference", [](const std::vector<Tensor>& x) {
-      return ad::sum_squared_difference(x[0], x[1], 0.3);
-    }, {a, b}, rng);
+    expect_gradients(
+        "sum_squared_difference",
+        [](const std::vector<Tensor>& x) { return ad::sum_squared_difference(x[0], x[1], 0.3); }, {a, b},
+        rng);
   }
   // One recorded op; the same value and gradient as the composite it replaces.
   Tensor a = Tensor::from({2, 2}, {1.0, -2.0, 0.5, 3.0}).requires_grad(true);
@@ -407,13 +408,16 @@ TEST_CASE("sum_squared_difference is scale * sum((a - b)^2) as one node, with bo
   Tensor composite = ad::sum(ad::square(a - b)) * 0.25;
   composite.backward();
   CHECK(fused.item() == doctest::Approx(composite.item()).epsilon(1e-15));
-  for (std::size_t i = 0; i < 4; ++i) CHECK(fused_grad[i] == doctest::Approx(a.grad().values()[i]).epsilon(1e-15));
+  for (std::size_t i = 0; i < 4; ++i)
+    CHECK(fused_grad[i] == doctest::Approx(a.grad().values()[i]).epsilon(1e-15));
   // float, and shapes that differ (no broadcasting: a loss compares like with like)
-  const ad::TensorF af = ad::TensorF::from({3}, {1.0f, 2.0f, 3.0f}), bf = ad::TensorF::from({3}, {0.0f, 0.0f, 1.0f});
+  const ad::TensorF af = ad::TensorF::from({3}, {1.0f, 2.0f, 3.0f}),
+                    bf = ad::TensorF::from({3}, {0.0f, 0.0f, 1.0f});
   CHECK(ad::sum_squared_difference(af, bf).item() == doctest::Approx(9.0));
-  CHECK_THROWS_WITH_AS((void)ad::sum_squared_difference(a, Tensor::zeros({4})),
-                       doctest::Contains("ad::sum_squared_difference: a [2, 2] and b [4] need the same shape"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      (void)ad::sum_squared_difference(a, Tensor::zeros({4})),
+      doctest::Contains("ad::sum_squared_difference: a [2, 2] and b [4] need the same shape"),
+      std::invalid_argument);
 }
 
 TEST_CASE("logsumexp, softmax and log_softmax on several axes") {

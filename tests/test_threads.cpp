@@ -139,7 +139,8 @@ std::vector<std::array<std::size_t, 2>> ranges_of(std::size_t n, std::size_t min
 
 }  // namespace
 
-TEST_CASE("parallel_for covers [0, n) once, in ranges of whole cache lines, and stays on one thread when small") {
+TEST_CASE(
+    "parallel_for covers [0, n) once, in ranges of whole cache lines, and stays on one thread when small") {
   GemmThreads two(2);
   for (const std::size_t n : {std::size_t{100000}, std::size_t{65537}, std::size_t{40000}}) {
     CAPTURE(n);
@@ -165,7 +166,8 @@ TEST_CASE("parallel_for covers [0, n) once, in ranges of whole cache lines, and 
   CHECK(std::count(hits.begin(), hits.end(), 1) == static_cast<std::ptrdiff_t>(hits.size()));
 }
 
-TEST_CASE("parallel_for inside parallel_for, and a gemm inside it, run the inner work on the calling thread") {
+TEST_CASE(
+    "parallel_for inside parallel_for, and a gemm inside it, run the inner work on the calling thread") {
   GemmThreads two(2);
   std::vector<long> sums(2, 0);
   std::vector<float> a(256 * 256, 1.0f), b(256 * 256, 0.5f), c(2 * 256 * 256, 0.0f);
@@ -186,7 +188,8 @@ TEST_CASE("optimiser steps split over two threads give the one-thread results bi
   auto train = [](int threads) {
     GemmThreads setting(threads);
     std::mt19937_64 rng(5);
-    nn::NetworkT<float> net({64, 512, 1}, nn::Activation::tanh, nn::Activation::identity, rng);  // 33k weights
+    nn::NetworkT<float> net({64, 512, 1}, nn::Activation::tanh, nn::Activation::identity,
+                            rng);  // 33k weights
     nn::Adam<float> adam(net.parameters(), 1e-3f);
     const ad::TensorF X = ad::TensorF::randn({16, 64}, rng), Y = ad::TensorF::randn({16, 1}, rng);
     for (int step = 0; step < 3; ++step) {
@@ -202,7 +205,8 @@ TEST_CASE("optimiser steps split over two threads give the one-thread results bi
   CHECK(train(2) == train(1));
 }
 
-TEST_CASE("large element-wise ops split over two threads give the one-thread values and gradients bit for bit") {
+TEST_CASE(
+    "large element-wise ops split over two threads give the one-thread values and gradients bit for bit") {
   auto run = [](int threads) {
     GemmThreads setting(threads);
     std::mt19937_64 rng(11);

@@ -131,7 +131,8 @@ namespace {
 // compete with our workers for the cores.
 void apply_blas_threads() {
 #ifdef AD_HAVE_OPENBLAS
-  if (uses_cblas(selected_backend.load(std::memory_order_relaxed))) openblas_set_num_threads(effective_threads());
+  if (uses_cblas(selected_backend.load(std::memory_order_relaxed)))
+    openblas_set_num_threads(effective_threads());
 #endif
 }
 

@@ -11,7 +11,7 @@ namespace ad::detail {
 #define AD_ROW_KERNEL
 #endif
 
-#define AD_DEFINE_ROW_OPS(T)                                                                      \
+#define AD_DEFINE_ROW_OPS(T)                                                                     \
   AD_ROW_KERNEL void broadcast_row(const T* __restrict row, T* __restrict dst, std::size_t rows, \
                                    std::size_t cols) noexcept {                                  \
     for (std::size_t r = 0; r < rows; ++r, dst += cols)                                          \

@@ -163,14 +163,16 @@ struct LinearShape {
 };
 
 template <class T>
-LinearShape check_linear(const char* op, const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias) {
+LinearShape check_linear(const char* op, const TensorT<T>& x, const TensorT<T>& weight,
+                         const TensorT<T>& bias) {
   detail::check_input(x, op);
   detail::check_input(weight, op);
   const bool has_bias = bias.defined();
   if (has_bias) detail::check_input(bias, op);
   const Shape& sx = x.shape();
   const Shape& sw = weight.shape();
-  if (sx.rank() != 2 || sw.rank() != 2 || sx[1] != sw[1] || (has_bias && (bias.rank() != 1 || bias.shape()[0] != sw[0])))
+  if (sx.rank() != 2 || sw.rank() != 2 || sx[1] != sw[1] ||
+      (has_bias && (bias.rank() != 1 || bias.shape()[0] != sw[0])))
     throw std::invalid_argument(fmt::format(
         "ad::{}: needs x [batch, in], weight [out, in] and bias [out]; got x {}, weight {}, bias {}", op,
         sx.to_string(), sw.to_string(), has_bias ? bias.shape().to_string() : std::string("none")));
@@ -190,13 +192,16 @@ std::vector<T> linear_values(const LinearShape& s, const TensorImpl<T>& ix, cons
 
 // Given dy = d(root)/d(x W^T + b): dx += dy W, dW += dy^T x, db += column sums of dy.
 template <class T>
-void linear_backward(const LinearShape& s, const T* dy, TensorImpl<T>& ix, TensorImpl<T>& iw, TensorImpl<T>* ib) {
+void linear_backward(const LinearShape& s, const T* dy, TensorImpl<T>& ix, TensorImpl<T>& iw,
+                     TensorImpl<T>* ib) {
   // [batch, out] x [out, in] (x and W distinct or not: each product writes or adds to its own buffer)
   if (const auto [gx, beta] = grad_for_product(ix); gx != nullptr)
-    linalg::gemm<T>(false, false, s.batch, s.in, s.out, T(1), dy, s.out, iw.values.data(), s.in, beta, gx, s.in);
+    linalg::gemm<T>(false, false, s.batch, s.in, s.out, T(1), dy, s.out, iw.values.data(), s.in, beta, gx,
+                    s.in);
   // [out, batch] x [batch, in]
   if (const auto [gw, beta] = grad_for_product(iw); gw != nullptr)
-    linalg::gemm<T>(true, false, s.out, s.in, s.batch, T(1), dy, s.out, ix.values.data(), s.in, beta, gw, s.in);
+    linalg::gemm<T>(true, false, s.out, s.in, s.batch, T(1), dy, s.out, ix.values.data(), s.in, beta, gw,
+                    s.in);
   if (ib != nullptr)
     if (T* gb = grad_of(*ib)) detail::add_rows(dy, gb, s.batch, s.out);
 }
@@ -241,9 +246,9 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
                    : activation == OpCode::relu     ? "linear_relu"
                                                     : nullptr;
   if (op == nullptr)
-    throw std::invalid_argument(fmt::format(
-        "ad::linear_activation: the activation must be tanh, logistic or relu, got {} ({})",
-        op_info(activation).name, detail::source_text(where)));
+    throw std::invalid_argument(
+        fmt::format("ad::linear_activation: the activation must be tanh, logistic or relu, got {} ({})",
+                    op_info(activation).name, detail::source_text(where)));
   const LinearShape s = check_linear(op, x, weight, bias);
   TensorImpl<T>& ix = x.impl();
   TensorImpl<T>& iw = weight.impl();
@@ -292,7 +297,8 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
         else if (activation == OpCode::logistic)
           da = g * (z * (T(1) - z));
         else
-          da = g * detail::constant_like<T>(z.shape(), [&](std::size_t i) { return z.values()[i] > T(0) ? 1.0 : 0.0; });
+          da = g * detail::constant_like<T>(z.shape(),
+                                            [&](std::size_t i) { return z.values()[i] > T(0) ? 1.0 : 0.0; });
         return linear_gradients(da, in);
       });
 }

@@ -126,9 +126,9 @@ TensorT<T> sum_squared_difference(const TensorT<T>& a, const TensorT<T>& b, std:
   TensorImpl<T>& ia = a.impl();
   TensorImpl<T>& ib = b.impl();
   if (ia.shape != ib.shape)
-    throw std::invalid_argument(fmt::format("ad::sum_squared_difference: a {} and b {} need the same shape ({})",
-                                            ia.shape.to_string(), ib.shape.to_string(),
-                                            detail::source_text(where)));
+    throw std::invalid_argument(
+        fmt::format("ad::sum_squared_difference: a {} and b {} need the same shape ({})",
+                    ia.shape.to_string(), ib.shape.to_string(), detail::source_text(where)));
   const std::size_t n = ia.values.size();
   const T* __restrict pa = ia.values.data();
   const T* __restrict pb = ib.values.data();

@@ -26,37 +26,37 @@ namespace {
 // Elements per thread below which waking another thread costs more than it saves.
 constexpr std::size_t min_elements_per_thread = 16384;
 
-#define NN_DEFINE_UPDATE_KERNELS(T)                                                                           \
-  /* theta -= eta g */                                                                                        \
-  NN_UPDATE_KERNEL void descend(T* __restrict theta, const T* __restrict grad, T eta, std::size_t n) {        \
-    for (std::size_t i = 0; i < n; ++i) theta[i] -= eta * grad[i];                                           \
-  }                                                                                                           \
-  /* v = mu v + g; theta -= eta v (Nesterov: eta (g + mu v)) */                                                \
-  NN_UPDATE_KERNEL void momentum_step(T* __restrict theta, const T* __restrict grad, T* __restrict v, T mu,   \
-                                      T eta, bool nesterov, std::size_t n) {                                  \
-    if (nesterov) {                                                                                           \
-      for (std::size_t i = 0; i < n; ++i) {                                                                   \
-        v[i] = mu * v[i] + grad[i];                                                                           \
-        theta[i] -= eta * (grad[i] + mu * v[i]);                                                              \
-      }                                                                                                       \
-    } else {                                                                                                  \
-      for (std::size_t i = 0; i < n; ++i) {                                                                   \
-        v[i] = mu * v[i] + grad[i];                                                                           \
-        theta[i] -= eta * v[i];                                                                               \
-      }                                                                                                       \
-    }                                                                                                         \
-  }                                                                                                           \
-  /* Adam with bias corrections c1 = 1 - beta1^t, c2 = 1 - beta2^t */                                        \
-  NN_UPDATE_KERNEL void adam_step(T* __restrict theta, const T* __restrict grad, T* __restrict m,             \
-                                  T* __restrict v, T beta1, T beta2, T epsilon, T c1, T c2, T eta,            \
-                                  std::size_t n) {                                                            \
-    for (std::size_t i = 0; i < n; ++i) {                                                                     \
-      m[i] = beta1 * m[i] + (T(1) - beta1) * grad[i];                                                         \
-      v[i] = beta2 * v[i] + (T(1) - beta2) * grad[i] * grad[i];                                               \
-      const T m_hat = m[i] / c1;                                                                              \
-      const T v_hat = v[i] / c2;                                                                              \
-      theta[i] -= eta * m_hat / (std::sqrt(v_hat) + epsilon);                                                 \
-    }                                                                                                         \
+#define NN_DEFINE_UPDATE_KERNELS(T)                                                                         \
+  /* theta -= eta g */                                                                                      \
+  NN_UPDATE_KERNEL void descend(T* __restrict theta, const T* __restrict grad, T eta, std::size_t n) {      \
+    for (std::size_t i = 0; i < n; ++i) theta[i] -= eta * grad[i];                                          \
+  }                                                                                                         \
+  /* v = mu v + g; theta -= eta v (Nesterov: eta (g + mu v)) */                                             \
+  NN_UPDATE_KERNEL void momentum_step(T* __restrict theta, const T* __restrict grad, T* __restrict v, T mu, \
+                                      T eta, bool nesterov, std::size_t n) {                                \
+    if (nesterov) {                                                                                         \
+      for (std::size_t i = 0; i < n; ++i) {                                                                 \
+        v[i] = mu * v[i] + grad[i];                                                                         \
+        theta[i] -= eta * (grad[i] + mu * v[i]);                                                            \
+      }                                                                                                     \
+    } else {                                                                                                \
+      for (std::size_t i = 0; i < n; ++i) {                                                                 \
+        v[i] = mu * v[i] + grad[i];                                                                         \
+        theta[i] -= eta * v[i];                                                                             \
+      }                                                                                                     \
+    }                                                                                                       \
+  }                                                                                                         \
+  /* Adam with bias corrections c1 = 1 - beta1^t, c2 = 1 - beta2^t */                                       \
+  NN_UPDATE_KERNEL void adam_step(T* __restrict theta, const T* __restrict grad, T* __restrict m,           \
+                                  T* __restrict v, T beta1, T beta2, T epsilon, T c1, T c2, T eta,          \
+                                  std::size_t n) {                                                          \
+    for (std::size_t i = 0; i < n; ++i) {                                                                   \
+      m[i] = beta1 * m[i] + (T(1) - beta1) * grad[i];                                                       \
+      v[i] = beta2 * v[i] + (T(1) - beta2) * grad[i] * grad[i];                                             \
+      const T m_hat = m[i] / c1;                                                                            \
+      const T v_hat = v[i] / c2;                                                                            \
+      theta[i] -= eta * m_hat / (std::sqrt(v_hat) + epsilon);                                               \
+    }                                                                                                       \
   }
 NN_DEFINE_UPDATE_KERNELS(float)
 NN_DEFINE_UPDATE_KERNELS(double)
@@ -240,8 +240,8 @@ void Adam<T>::step() {
     T* v = v_[k].data();
     const T beta1 = beta1_, beta2 = beta2_, epsilon = epsilon_;
     ad::parallel_for(g.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
-      adam_step(theta + begin, grad + begin, m + begin, v + begin, beta1, beta2, epsilon, correction1, correction2,
-                eta, end - begin);
+      adam_step(theta + begin, grad + begin, m + begin, v + begin, beta1, beta2, epsilon, correction1,
+                correction2, eta, end - begin);
     });
   }
 }
