@@ -17,6 +17,11 @@
 
 namespace ad {
 
+// Elements per thread below which splitting element-wise work costs more
+// than it saves (waking a worker is about a microsecond): the min_range the
+// library's own element-wise loops use (optimiser updates, activations).
+inline constexpr std::size_t parallel_grain = 16384;
+
 namespace detail {
 void run_ranges(std::size_t n, std::size_t min_range,
                 void (*body)(void* context, std::size_t begin, std::size_t end), void* context);

@@ -189,10 +189,6 @@ void forward_values(const T* x, T* y, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<T>(Op::value(x[i]));
 }
 
-// Elements per thread below which splitting an element-wise loop costs more
-// than it saves (waking a worker is about a microsecond).
-constexpr std::size_t min_elements_per_thread = 16384;
-
 // y = Op(x); dx += dy * Op'(x, y)
 template <class Op, class T>
 TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where) {
@@ -203,7 +199,7 @@ TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where
   // every element is computed the same way whatever the split.
   const T* px_values = in.values.data();
   T* py = y.data();
-  parallel_for(y.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
+  parallel_for(y.size(), parallel_grain, [&](std::size_t begin, std::size_t end) {
     forward_values<Op>(px_values + begin, py + begin, end - begin);
   });
   return detail::record(
@@ -211,7 +207,7 @@ TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where
       [px = &in](TensorImpl<T>& out) {
         T* gx_all = grad_of(*px);
         if (gx_all == nullptr) return;
-        parallel_for(out.values.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
+        parallel_for(out.values.size(), parallel_grain, [&](std::size_t begin, std::size_t end) {
           // Distinct buffers, said so: the loop then vectorises.
           T* __restrict gx = gx_all + begin;
           const T* __restrict dy = out.grad.data() + begin;

@@ -234,9 +234,6 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
       [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) { return linear_gradients(g, in); });
 }
 
-// Elements per thread below which the activation loops stay on one thread.
-constexpr std::size_t min_elements_per_thread = 16384;
-
 // z = act(x W^T + b); da = dz act'(a), written as a function of z, then linear's backward with da.
 template <class T>
 TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
@@ -257,7 +254,7 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
   // In place, by the same kernels as ad::tanh, ad::logistic and ad::relu (the
   // same values), split over the gemm's threads like them.
   T* const values = z.data();
-  parallel_for(z.size(), min_elements_per_thread, [values, activation](std::size_t begin, std::size_t end) {
+  parallel_for(z.size(), parallel_grain, [values, activation](std::size_t begin, std::size_t end) {
     T* __restrict v = values + begin;
     const std::size_t n = end - begin;
     if (activation == OpCode::tanh)
@@ -273,7 +270,7 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
       where, op, Shape{s.batch, s.out}, std::move(z), inputs,
       [s, px = &ix, pw = &iw, ib, activation](TensorImpl<T>& o) {
         std::vector<T> da = detail::take_buffer<T>(o.values.size(), false);
-        parallel_for(da.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
+        parallel_for(da.size(), parallel_grain, [&](std::size_t begin, std::size_t end) {
           const T* __restrict dz = o.grad.data() + begin;
           const T* __restrict z = o.values.data() + begin;
           T* __restrict d = da.data() + begin;

@@ -152,9 +152,8 @@ TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices, st
   // caches: the copy waits on memory, so large gathers are split over the
   // gemm's threads, and the next row is requested while this one is copied
   // (a Fashion-MNIST batch: gather time down by about a quarter on one thread).
-  constexpr std::size_t min_elements_per_thread = 32768;
-  const std::size_t min_rows =
-      std::max<std::size_t>(1, min_elements_per_thread / std::max<std::size_t>(width, 1));
+  // A copy does less per element than an update: twice the usual grain per thread.
+  const std::size_t min_rows = std::max<std::size_t>(1, 2 * parallel_grain / std::max<std::size_t>(width, 1));
   parallel_for(indices.size(), min_rows, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {
       if (r + 1 < end) {

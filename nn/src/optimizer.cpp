@@ -23,9 +23,6 @@ namespace {
 #define NN_UPDATE_KERNEL
 #endif
 
-// Elements per thread below which waking another thread costs more than it saves.
-constexpr std::size_t min_elements_per_thread = 16384;
-
 #define NN_DEFINE_UPDATE_KERNELS(T)                                                                         \
   /* theta -= eta g */                                                                                      \
   NN_UPDATE_KERNEL void descend(T* __restrict theta, const T* __restrict grad, T eta, std::size_t n) {      \
@@ -152,7 +149,7 @@ void GradientDescent<T>::step() {
     const auto g = p.grad_values();
     if (g.empty()) continue;
     T* theta = p.mutable_values().data();
-    ad::parallel_for(g.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
+    ad::parallel_for(g.size(), ad::parallel_grain, [&](std::size_t begin, std::size_t end) {
       descend(theta + begin, g.data() + begin, eta, end - begin);
     });
   }
@@ -181,7 +178,7 @@ void SGD<T>::step() {
     T* v = velocity_[k].data();
     const T momentum = momentum_;
     const bool nesterov = nesterov_;
-    ad::parallel_for(g.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
+    ad::parallel_for(g.size(), ad::parallel_grain, [&](std::size_t begin, std::size_t end) {
       if (momentum == T(0))  // plain gradient descent: no velocity to keep
         descend(theta + begin, grad + begin, eta, end - begin);
       else
@@ -239,7 +236,7 @@ void Adam<T>::step() {
     T* m = m_[k].data();
     T* v = v_[k].data();
     const T beta1 = beta1_, beta2 = beta2_, epsilon = epsilon_;
-    ad::parallel_for(g.size(), min_elements_per_thread, [&](std::size_t begin, std::size_t end) {
+    ad::parallel_for(g.size(), ad::parallel_grain, [&](std::size_t begin, std::size_t end) {
       adam_step(theta + begin, grad + begin, m + begin, v + begin, beta1, beta2, epsilon, correction1,
                 correction2, eta, end - begin);
     });
