@@ -10,6 +10,7 @@
 
 #include <autodiff/tensor.hpp>
 #include <nn/activation.hpp>
+#include <nn/module.hpp>
 
 namespace nn {
 
@@ -19,7 +20,7 @@ namespace nn {
 enum class Init { normal, xavier, he };
 
 template <class T>
-class DenseT {
+class DenseT : public ModuleT<T> {
  public:
   // A layer with every neuron using `psi`, or one activation per neuron.
   DenseT(std::size_t inputs, std::size_t outputs, Activation psi, std::mt19937_64& rng, Init init = Init::normal);
@@ -33,11 +34,15 @@ class DenseT {
     ad::TensorT<T> a;  // pre-activation W x + b
     ad::TensorT<T> z;  // activation psi(a)
   };
-  Output forward(const ad::TensorT<T>& x) const;
+  // a and z, both kept (forward propagation as the textbook writes it).
+  Output forward_trace(const ad::TensorT<T>& x) const;
+  // The Module interface: z, as operator() computes it.
+  ad::TensorT<T> forward(const ad::TensorT<T>& x) override { return (*this)(x); }
+  std::string type_name() const override { return "Dense"; }
   // z alone. For a batch whose neurons all use tanh, logistic or relu this is
   // one recorded op (ad::linear_activation) rather than a = linear, z = psi(a):
   // the same values and gradients, without a as a tensor of its own (use
-  // forward() or NetworkT::forward_trace to keep it).
+  // forward_trace() or NetworkT::forward_trace to keep it).
   ad::TensorT<T> operator()(const ad::TensorT<T>& x) const;
 
   std::size_t inputs() const { return weights_.shape()[1]; }
@@ -48,12 +53,14 @@ class DenseT {
   // The gradient Heaviside neurons let through (see activation.hpp).
   HeavisideGradient heaviside_gradient() const { return heaviside_gradient_; }
   void set_heaviside_gradient(HeavisideGradient policy) { heaviside_gradient_ = policy; }
-  // W and b, the leaves of this layer.
+  // W and b, the leaves of this layer (named "W" and "b" as a Module).
   std::vector<ad::TensorT<T>> parameters() const { return {weights_, bias_}; }
   // A copy with its own parameter storage (copying a DenseT shares it).
   DenseT clone() const;
 
  private:
+  void register_parameters();
+
   ad::TensorT<T> weights_;
   ad::TensorT<T> bias_;
   std::vector<Activation> activations_;

@@ -20,7 +20,7 @@
 namespace nn {
 
 template <class T = double>
-class NetworkT {
+class NetworkT : public ModuleT<T> {
  public:
   // sizes = {n_0 (inputs), n_1, ..., n_d (outputs)}: d layers; `hidden` for
   // layers 1 .. d-1, `output` for layer d.
@@ -42,6 +42,10 @@ class NetworkT {
   void set_flat_parameters(std::span<const T> theta);
 
   ad::TensorT<T> operator()(const ad::TensorT<T>& x) const;
+  // The Module interface: its layers are the children "layer1" .. "layer<d>",
+  // so named_parameters() lists "layer1.W", "layer1.b", ...
+  ad::TensorT<T> forward(const ad::TensorT<T>& x) override { return (*this)(x); }
+  std::string type_name() const override { return "Network"; }
 
   // Forward propagation keeping every layer's a^L and z^L: z[0] is the input;
   // a[L] and z[L] for L = 1 .. d (a[0] is left empty).
@@ -54,6 +58,9 @@ class NetworkT {
   const std::vector<DenseT<T>>& layers() const noexcept { return layers_; }
   std::vector<DenseT<T>>& layers() noexcept { return layers_; }
   NetworkT clone() const;
+
+ protected:
+  void collect_children(typename ModuleT<T>::template Named<ModuleT<T>*>& out) override;
 
  private:
   // Names the parameters "layer<L>/W" and "layer<L>/b" (graph pictures group

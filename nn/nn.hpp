@@ -7,6 +7,7 @@
 #include <nn/check_gradients.hpp>
 #include <nn/layer.hpp>
 #include <nn/loss.hpp>
+#include <nn/module.hpp>
 #include <nn/network.hpp>
 #include <nn/optimizer.hpp>
 #include <nn/perceptron.hpp>

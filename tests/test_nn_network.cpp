@@ -172,7 +172,7 @@ TEST_CASE("a layer keeps one activation per neuron and the Heaviside gradient po
   CHECK(layer.clone().heaviside_gradient() == nn::HeavisideGradient::straight_through);
   // Each column gets its own psi.
   const ad::Tensor x = ad::Tensor::from({1, 2}, {0.4, -0.9});
-  const auto out = layer.forward(x);
+  const auto out = layer.forward_trace(x);
   CHECK(out.z.at({0, 0}) == (out.a.at({0, 0}) > 0 ? out.a.at({0, 0}) : 0.0));
   CHECK(out.z.at({0, 1}) == doctest::Approx(std::tanh(out.a.at({0, 1}))).epsilon(1e-15));
   CHECK(out.z.at({0, 2}) == out.a.at({0, 2}));
@@ -245,7 +245,7 @@ TEST_CASE("a layer called directly (one fused op) gives forward()'s z and the sa
     std::vector<double> values[2];
     for (int fused = 0; fused < 2; ++fused) {
       for (auto p : layer.parameters()) p.zero_grad();
-      const ad::Tensor z = fused ? layer(X) : layer.forward(X).z;
+      const ad::Tensor z = fused ? layer(X) : layer.forward_trace(X).z;
       values[fused].assign(z.values().begin(), z.values().end());
       ad::sum(ad::square(z)).backward();
       for (const auto& p : layer.parameters()) {

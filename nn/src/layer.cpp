@@ -43,8 +43,13 @@ DenseT<T>::DenseT(std::size_t inputs, std::size_t outputs, std::vector<Activatio
     throw std::invalid_argument(fmt::format("nn::Dense: {} activations for {} neurons", activations_.size(), outputs));
   weights_ = initial_weights<T>(inputs, outputs, init, rng);
   bias_ = initial_bias<T>(outputs, init, rng);
-  weights_.requires_grad(true);
-  bias_.requires_grad(true);
+  register_parameters();
+}
+
+template <class T>
+void DenseT<T>::register_parameters() {
+  this->register_parameter("W", weights_);
+  this->register_parameter("b", bias_);
 }
 
 template <class T>
@@ -56,12 +61,11 @@ DenseT<T>::DenseT(ad::TensorT<T> weights, ad::TensorT<T> bias, std::vector<Activ
   if (activations_.size() != weights_.shape()[0])
     throw std::invalid_argument(
         fmt::format("nn::Dense: {} activations for {} neurons", activations_.size(), weights_.shape()[0]));
-  weights_.requires_grad(true);
-  bias_.requires_grad(true);
+  register_parameters();
 }
 
 template <class T>
-typename DenseT<T>::Output DenseT<T>::forward(const ad::TensorT<T>& x) const {
+typename DenseT<T>::Output DenseT<T>::forward_trace(const ad::TensorT<T>& x) const {
   const ad::Shape& s = x.shape();
   const bool single = s.rank() == 1;
   if ((s.rank() != 1 && s.rank() != 2) || s[s.rank() - 1] != inputs())
@@ -78,7 +82,7 @@ typename DenseT<T>::Output DenseT<T>::forward(const ad::TensorT<T>& x) const {
 
 template <class T>
 ad::TensorT<T> DenseT<T>::operator()(const ad::TensorT<T>& x) const {
-  if (activations_.empty()) return forward(x).z;
+  if (activations_.empty()) return forward_trace(x).z;
   const Activation psi = activations_.front();
   bool uniform = true;
   for (Activation each : activations_) uniform = uniform && each == psi;
@@ -88,7 +92,7 @@ ad::TensorT<T> DenseT<T>::operator()(const ad::TensorT<T>& x) const {
                                                          : ad::OpCode::leaf;
   if (uniform && fused != ad::OpCode::leaf && x.rank() == 2 && x.shape()[1] == inputs())
     return ad::linear_activation(x, weights_, bias_, fused);
-  return forward(x).z;  // other activations, one sample, or a shape error to report
+  return forward_trace(x).z;  // other activations, one sample, or a shape error to report
 }
 
 template <class T>

@@ -37,6 +37,13 @@ NetworkT<T>::NetworkT(std::vector<DenseT<T>> layers) : layers_(std::move(layers)
 }
 
 template <class T>
+void NetworkT<T>::collect_children(typename ModuleT<T>::template Named<ModuleT<T>*>& out) {
+  // Read from layers_ on every call (not registered once): layers() hands out
+  // the vector, so its elements may move.
+  for (std::size_t L = 0; L < layers_.size(); ++L) out.emplace_back(fmt::format("layer{}", L + 1), &layers_[L]);
+}
+
+template <class T>
 std::size_t NetworkT<T>::connectivity() const {
   std::size_t n = 0;
   for (const auto& layer : layers_)
@@ -103,7 +110,7 @@ typename NetworkT<T>::Trace NetworkT<T>::forward_trace(const ad::TensorT<T>& x) 
   trace.a.push_back(ad::TensorT<T>());
   trace.z.push_back(x);
   for (std::size_t L = 0; L < layers_.size(); ++L) {
-    auto out = layers_[L].forward(trace.z.back());
+    auto out = layers_[L].forward_trace(trace.z.back());
     out.a.name(fmt::format("layer{}/a", L + 1));
     out.z.name(fmt::format("layer{}/z", L + 1));
     trace.a.push_back(out.a);
