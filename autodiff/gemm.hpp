@@ -89,9 +89,10 @@ const char* gemm_cblas_config() noexcept;
 
 // The number of threads large products may use, for both backends, and
 // ad::parallel_for. Changing it changes no result of the portable backend;
-// with the CBLAS backend it may change the last bits (see above). OpenBLAS gets it (openblas_set_num_threads) while its
-// backend is in use, and when it is selected; until then it keeps its own
-// default. Values < 1 mean "one per hardware thread", the default.
+// with the CBLAS backend it may change the last bits (see above). OpenBLAS
+// gets it (openblas_set_num_threads) while its backend is in use, and when it
+// is selected; until then it keeps its own default. Values < 1 mean "one per
+// hardware thread", the default.
 void set_gemm_threads(int threads);
 int get_gemm_threads() noexcept;
 

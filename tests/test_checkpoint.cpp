@@ -314,12 +314,14 @@ struct SmallRun {
 TEST_CASE("a checkpoint whose RNG state is not a std::mt19937_64 state is refused by save and by load") {
   const std::string path = scratch("rng.adck");
   SmallRun run;
-  for (const std::string& garbage : {std::string{}, std::string("1 2 3"), run.state.rng + " 7", "x" + run.state.rng}) {
+  for (const std::string& garbage :
+       {std::string{}, std::string("1 2 3"), run.state.rng + " 7", "x" + run.state.rng}) {
     nn::TrainingState bad = run.state;
     bad.rng = garbage;
-    CHECK_THROWS_WITH_AS(nn::save_checkpoint(path, run.net, run.sgd, bad),
-                         Contains(("not saving to '" + path + "': the RNG state is not a std::mt19937_64 state").c_str()),
-                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(
+        nn::save_checkpoint(path, run.net, run.sgd, bad),
+        Contains(("not saving to '" + path + "': the RNG state is not a std::mt19937_64 state").c_str()),
+        std::invalid_argument);
   }
   CHECK_FALSE(std::filesystem::exists(path));
   nn::save_checkpoint(path, run.net, run.sgd, run.state);
@@ -327,9 +329,10 @@ TEST_CASE("a checkpoint whose RNG state is not a std::mt19937_64 state is refuse
   const std::vector<std::uint8_t> text(run.state.rng.begin(), run.state.rng.end());
   file.bytes[file.find(text) + 3] = 'z';  // a letter inside the first number
   file.write(path);
-  CHECK_THROWS_WITH_AS(nn::load_checkpoint(path, run.net, run.sgd),
-                       Contains(("nn::load_checkpoint: '" + path + "': the RNG state is not a std::mt19937_64 state").c_str()),
-                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+      nn::load_checkpoint(path, run.net, run.sgd),
+      Contains(("nn::load_checkpoint: '" + path + "': the RNG state is not a std::mt19937_64 state").c_str()),
+      std::runtime_error);
   std::filesystem::remove(path);
 }
 
@@ -338,9 +341,10 @@ TEST_CASE("a checkpoint whose sample order is not a permutation is refused by sa
   SmallRun run;
   nn::TrainingState bad = run.state;
   bad.order = {2, 0, 2, 1};
-  CHECK_THROWS_WITH_AS(nn::save_checkpoint(path, run.net, run.sgd, bad),
-                       Contains("the sample order is not a permutation of 0 .. 3: entry 2 is 2, which came earlier"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      nn::save_checkpoint(path, run.net, run.sgd, bad),
+      Contains("the sample order is not a permutation of 0 .. 3: entry 2 is 2, which came earlier"),
+      std::invalid_argument);
   bad.order = {2, 0, 9, 1};
   CHECK_THROWS_WITH_AS(nn::save_checkpoint(path, run.net, run.sgd, bad), Contains("entry 2 is 9"),
                        std::invalid_argument);
@@ -355,7 +359,8 @@ TEST_CASE("a checkpoint whose sample order is not a permutation is refused by sa
   file.bytes[at + 8 + 2 * 8] = 7;  // entry 2 becomes 7
   file.write(path);
   CHECK_THROWS_WITH_AS(nn::load_checkpoint(path, run.net, run.sgd),
-                       Contains("the sample order is not a permutation of 0 .. 3: entry 2 is 7"), std::runtime_error);
+                       Contains("the sample order is not a permutation of 0 .. 3: entry 2 is 7"),
+                       std::runtime_error);
   std::filesystem::remove(path);
 }
 
@@ -373,9 +378,10 @@ TEST_CASE("a checkpoint resumed into a network with other activations or Heavisi
   nn::Network policy({2, 3, 1}, nn::Activation::tanh, nn::Activation::identity, rng);
   policy.layers()[0].set_heaviside_gradient(nn::HeavisideGradient::straight_through);
   nn::SGD<double> sgd_policy(policy.parameters(), 0.1);
-  CHECK_THROWS_WITH_AS(nn::load_checkpoint(path, policy, sgd_policy),
-                       Contains("layer 1 was saved with Heaviside gradient policy zero, the network has straight_through"),
-                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+      nn::load_checkpoint(path, policy, sgd_policy),
+      Contains("layer 1 was saved with Heaviside gradient policy zero, the network has straight_through"),
+      std::runtime_error);
   CHECK(nn::load_checkpoint(path, run.net, run.sgd).order == run.state.order);
   CHECK(run.net.flat_parameters() == before);
   std::filesystem::remove(path);
@@ -390,7 +396,8 @@ TEST_CASE("a version-1 checkpoint (without activations) still loads") {
   const std::size_t after_sizes = 16 + 3 * 8;
   REQUIRE(file.bytes[4] == 2);
   file.bytes[4] = 1;
-  file.bytes.erase(file.bytes.begin() + std::ptrdiff_t(after_sizes), file.bytes.begin() + std::ptrdiff_t(after_sizes + 6));
+  file.bytes.erase(file.bytes.begin() + std::ptrdiff_t(after_sizes),
+                   file.bytes.begin() + std::ptrdiff_t(after_sizes + 6));
   file.write(path);
   const nn::TrainingState state = nn::load_checkpoint(path, run.net, run.sgd);
   CHECK(state.rng == run.state.rng);

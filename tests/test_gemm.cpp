@@ -294,7 +294,8 @@ TEST_CASE_TEMPLATE("the portable backend gives the same bits on 1, 2, 3 and 4 th
   DefaultSettingsAfter restore;
   // Large enough to be split over threads: the Fashion-MNIST layer products,
   // cache-block edges, skinny and tall products.
-  const Shape shapes[] = {{128, 256, 784}, {256, 784, 128}, {1030, 24, 300}, {40, 530, 300}, {301, 299, 257}, {4000, 64, 64}};
+  const Shape shapes[] = {{128, 256, 784}, {256, 784, 128}, {1030, 24, 300},
+                          {40, 530, 300},  {301, 299, 257}, {4000, 64, 64}};
   for (const Path& path : all_paths()) {
     if (path.name.rfind("portable/", 0) != 0) continue;
     CAPTURE(path.name);
@@ -313,7 +314,8 @@ TEST_CASE_TEMPLATE("the portable backend gives the same bits on 1, 2, 3 and 4 th
           for (const int threads : {1, 2, 3, 4}) {
             la::set_gemm_threads(threads);
             std::vector<T> c = x.c;
-            la::gemm<T>(ta, tb, s.m, s.n, s.k, T(0.5), x.a.data(), x.lda, x.b.data(), x.ldb, T(1), c.data(), x.ldc);
+            la::gemm<T>(ta, tb, s.m, s.n, s.k, T(0.5), x.a.data(), x.lda, x.b.data(), x.ldb, T(1), c.data(),
+                        x.ldc);
             if (threads == 1) {
               one_thread = c;
               continue;

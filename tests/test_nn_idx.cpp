@@ -207,7 +207,8 @@ std::size_t open_descriptors() {
 
 }  // namespace
 
-TEST_CASE("a gzip file that inflates past what its header declares is refused once the declared data is read") {
+TEST_CASE(
+    "a gzip file that inflates past what its header declares is refused once the declared data is read") {
   if (!have_gzip()) {
     MESSAGE("gzip is not installed: skipped");
     return;
@@ -219,9 +220,10 @@ TEST_CASE("a gzip file that inflates past what its header declares is refused on
   const std::string path = gzipped(scratch, "bomb", bomb);
   CHECK(fs::file_size(path) < (std::size_t{1} << 20));
   const std::string message = error_of([&] { nn::load_idx_images(path); });
-  CHECK(message == fmt::format("nn::load_idx_images: {}: corrupt: the decompressed data goes on after the 7840 bytes "
-                               "that dimensions [10, 28, 28] describe",
-                               path));
+  CHECK(message ==
+        fmt::format("nn::load_idx_images: {}: corrupt: the decompressed data goes on after the 7840 bytes "
+                    "that dimensions [10, 28, 28] describe",
+                    path));
 }
 
 TEST_CASE("a gzip file whose header declares more than deflate can hold is refused before decompressing") {
@@ -244,9 +246,10 @@ TEST_CASE("gzip data shorter than its header declares is reported as truncated")
   Scratch scratch;
   const std::string path = gzipped(scratch, "short", idx(0x08, {3, 2, 2}, {1, 2, 3, 4, 5}));
   CHECK(error_of([&] { nn::read_idx(path); }) ==
-        fmt::format("nn::read_idx: {}: truncated: dimensions [3, 2, 2] need 12 bytes of data, the decompressed file "
-                    "has 5",
-                    path));
+        fmt::format(
+            "nn::read_idx: {}: truncated: dimensions [3, 2, 2] need 12 bytes of data, the decompressed file "
+            "has 5",
+            path));
 }
 
 TEST_CASE("the gzip child process and its pipe are gone after every outcome") {
@@ -259,7 +262,8 @@ TEST_CASE("the gzip child process and its pipe are gone after every outcome") {
   bomb.resize(bomb.size() + (std::size_t{4} << 20));
   const std::vector<std::string> files = {
       gzipped(scratch, "good", three_images()), gzipped(scratch, "bomb", bomb),
-      gzipped(scratch, "short", idx(0x08, {4}, {1})), gzipped(scratch, "huge-dims", idx(0x08, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {})),
+      gzipped(scratch, "short", idx(0x08, {4}, {1})),
+      gzipped(scratch, "huge-dims", idx(0x08, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {})),
       scratch.write("broken.gz", {0x1f, 0x8b, 0x08, 0x00, 0x01, 0x02, 0x03})};
   const std::size_t before = open_descriptors();
   for (const std::string& path : files) {
@@ -278,6 +282,8 @@ TEST_CASE("the loaders name themselves in their errors") {
   CHECK(contains(error_of([&] { nn::load_idx_images(path); }), "nn::load_idx_images: cannot open '" + path));
   CHECK(contains(error_of([&] { nn::load_idx_labels(path); }), "nn::load_idx_labels: cannot open '" + path));
   CHECK(contains(error_of([&] { nn::read_idx(path); }), "nn::read_idx: cannot open '" + path));
-  CHECK(contains(error_of([&] { nn::parse_idx(std::vector<std::uint8_t>{0, 0}, "memory"); }),
+  CHECK(contains(error_of([&] {
+                   nn::parse_idx(std::vector<std::uint8_t>{0, 0}, "memory");
+                 }),
                  "nn::parse_idx: memory: truncated"));
 }
