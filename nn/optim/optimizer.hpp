@@ -45,8 +45,8 @@ struct OptimizerState {
 // A parameter group's own hyper-parameters; those left out take the values
 // the optimiser was constructed with.
 struct ParamGroupOptions {
-  std::optional<double> learning_rate;
-  std::optional<double> weight_decay;
+  std::optional<double> learning_rate = std::nullopt;
+  std::optional<double> weight_decay = std::nullopt;
 };
 
 // One group: parameters()[first, first + count) and their hyper-parameters.
