@@ -14,8 +14,8 @@
 #include <cmath>
 #include <cstddef>
 #include <functional>
-#include <memory>
 #include <limits>
+#include <memory>
 #include <numbers>
 #include <span>
 #include <vector>
@@ -80,15 +80,18 @@ struct Twins {
     for (std::size_t k = 0; k < 2; ++k) {
       const torch::Tensor q = theirs()[k].detach().contiguous();
       const auto p = ours()[k].values();
-      for (std::size_t i = 0; i < p.size(); ++i) worst = std::max(worst, std::abs(p[i] - q.data_ptr<double>()[i]));
+      for (std::size_t i = 0; i < p.size(); ++i)
+        worst = std::max(worst, std::abs(p[i] - q.data_ptr<double>()[i]));
     }
     return worst;
   }
   // How far ours moved from the start (the comparison means something only if it did).
   double distance_moved() const {
     double moved = 0.0;
-    for (std::size_t i = 0; i < weight0.size(); ++i) moved = std::max(moved, std::abs(weight.values()[i] - weight0[i]));
-    for (std::size_t i = 0; i < bias0.size(); ++i) moved = std::max(moved, std::abs(bias.values()[i] - bias0[i]));
+    for (std::size_t i = 0; i < weight0.size(); ++i)
+      moved = std::max(moved, std::abs(weight.values()[i] - weight0[i]));
+    for (std::size_t i = 0; i < bias0.size(); ++i)
+      moved = std::max(moved, std::abs(bias.values()[i] - bias0[i]));
     return moved;
   }
 };
@@ -187,8 +190,9 @@ TEST_CASE("parameter groups with their own learning rate and weight decay match 
   opt.add_param_group({twins.bias}, {.learning_rate = 0.01, .weight_decay = 0.0});
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(std::vector<torch::Tensor>{twins.torch_weight});
-  groups.emplace_back(std::vector<torch::Tensor>{twins.torch_bias},
-                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(0.01).weight_decay(0)));
+  groups.emplace_back(
+      std::vector<torch::Tensor>{twins.torch_bias},
+      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(0.01).weight_decay(0)));
   torch::optim::AdamW torch_opt(groups, torch::optim::AdamWOptions(0.05).weight_decay(0.1));
   run(twins, opt, torch_opt);
 }
@@ -224,7 +228,8 @@ TEST_CASE("clip_grad_value matches torch::nn::utils::clip_grad_value_") {
 // rate is set every step from PyTorch's documented formulas
 // (torch.optim.lr_scheduler), the same closed forms Python's schedulers follow.
 namespace {
-void check_schedule(nn::Schedule& schedule, nn::OptimizerBase& opt, Twins& twins, torch::optim::Optimizer& torch_opt,
+void check_schedule(nn::Schedule& schedule, nn::OptimizerBase& opt, Twins& twins,
+                    torch::optim::Optimizer& torch_opt,
                     const std::function<double(std::size_t group, int t)>& pytorch_rate,
                     const std::function<void(nn::Schedule&, int)>& advance) {
   for (std::size_t g = 0; g < opt.group_count(); ++g) {
@@ -247,8 +252,9 @@ TEST_CASE("StepSchedule matches StepLR's rates, and so LibTorch's parameters") {
   nn::SGD opt(twins.ours(), {.learning_rate = 0.2, .momentum = 0.9});
   torch::optim::SGD torch_opt(twins.theirs(), torch::optim::SGDOptions(0.2).momentum(0.9));
   nn::StepSchedule schedule(opt, /*step_size=*/3, /*gamma=*/0.5);
-  check_schedule(schedule, opt, twins, torch_opt, [](std::size_t, int t) { return 0.2 * std::pow(0.5, t / 3); },
-                 plain_step);
+  check_schedule(
+      schedule, opt, twins, torch_opt, [](std::size_t, int t) { return 0.2 * std::pow(0.5, t / 3); },
+      plain_step);
 }
 
 TEST_CASE("StepSchedule after t steps has the rate of LibTorch's torch::optim::StepLR after t + 1") {
@@ -264,7 +270,8 @@ TEST_CASE("StepSchedule after t steps has the rate of LibTorch's torch::optim::S
     schedule.step();
     torch_schedule.step();
     CAPTURE(t);
-    CHECK(opt.learning_rate() == doctest::Approx(torch_opt.param_groups()[0].options().get_lr()).epsilon(1e-15));
+    CHECK(opt.learning_rate() ==
+          doctest::Approx(torch_opt.param_groups()[0].options().get_lr()).epsilon(1e-15));
   }
 }
 
@@ -273,8 +280,9 @@ TEST_CASE("ExponentialSchedule matches ExponentialLR's rates, and so LibTorch's 
   nn::RMSprop opt(twins.ours(), {.learning_rate = 0.02});
   torch::optim::RMSprop torch_opt(twins.theirs(), torch::optim::RMSpropOptions(0.02));
   nn::ExponentialSchedule schedule(opt, 0.8);
-  check_schedule(schedule, opt, twins, torch_opt, [](std::size_t, int t) { return 0.02 * std::pow(0.8, t); },
-                 plain_step);
+  check_schedule(
+      schedule, opt, twins, torch_opt, [](std::size_t, int t) { return 0.02 * std::pow(0.8, t); },
+      plain_step);
 }
 
 TEST_CASE("CosineSchedule with warm-up scales every group's base rate, matching LibTorch's parameters") {
@@ -295,7 +303,8 @@ TEST_CASE("CosineSchedule with warm-up scales every group's base rate, matching 
   const auto rate = [&](std::size_t g, int t) {
     if (t < warmup) return base[g] * (t + 1) / (warmup + 1);
     if (t >= total) return min_lr;
-    return min_lr + (base[g] - min_lr) * (1 + std::cos(std::numbers::pi * (t - warmup) / (total - warmup))) / 2;
+    return min_lr +
+           (base[g] - min_lr) * (1 + std::cos(std::numbers::pi * (t - warmup) / (total - warmup))) / 2;
   };
   check_schedule(schedule, opt, twins, torch_opt, rate, plain_step);
 }
@@ -305,8 +314,8 @@ TEST_CASE("LambdaSchedule matches LambdaLR's rates, and so LibTorch's parameters
   nn::SGD opt(twins.ours(), {.learning_rate = 0.1, .momentum = 0.5, .weight_decay = 0.01});
   torch::optim::SGD torch_opt(twins.theirs(), torch::optim::SGDOptions(0.1).momentum(0.5).weight_decay(0.01));
   nn::LambdaSchedule schedule(opt, [](std::size_t t) { return 1.0 / (1.0 + 0.5 * double(t)); });
-  check_schedule(schedule, opt, twins, torch_opt, [](std::size_t, int t) { return 0.1 / (1.0 + 0.5 * t); },
-                 plain_step);
+  check_schedule(
+      schedule, opt, twins, torch_opt, [](std::size_t, int t) { return 0.1 / (1.0 + 0.5 * t); }, plain_step);
 }
 
 TEST_CASE("ReduceOnPlateau matches ReduceLROnPlateau's rates, and so LibTorch's parameters") {
@@ -319,6 +328,7 @@ TEST_CASE("ReduceOnPlateau matches ReduceLROnPlateau's rates, and so LibTorch's 
   // metrics: the 4th is the second without improvement (> patience): halve, cool down for the 5th;
   // the 7th improves; the 9th is again the second bad one: halve.
   const double pytorch[steps + 1] = {0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025};
-  check_schedule(schedule, opt, twins, torch_opt, [&](std::size_t, int t) { return pytorch[t]; },
-                 [&](nn::Schedule& s, int t) { s.step(metric[t]); });
+  check_schedule(
+      schedule, opt, twins, torch_opt, [&](std::size_t, int t) { return pytorch[t]; },
+      [&](nn::Schedule& s, int t) { s.step(metric[t]); });
 }

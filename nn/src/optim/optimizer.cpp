@@ -19,8 +19,7 @@ void check_positive(double value, const char* what, const char* optimizer, bool 
 
 void check_unit_interval(double value, const char* what, const char* optimizer) {
   if (!(value >= 0.0 && value < 1.0))
-    throw std::invalid_argument(
-        fmt::format("nn::{}: the {} must be in [0, 1), got {}", optimizer, what, value));
+    throw std::invalid_argument(fmt::format("nn::{}: {} must be in [0, 1), got {}", optimizer, what, value));
 }
 
 template <class T>
