@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -172,13 +173,29 @@ TEST_CASE("a huge file that is not a model is refused after its header, without 
   CHECK_THROWS_WITH_AS(nn::read_idx(path), Contains("not an IDX file"), std::runtime_error);
 }
 
+// Should nn::Dense itself come to refuse such a layer, there is nothing left
+// for save to refuse: the case says so instead of failing.
+template <class Make>
+std::optional<nn::Network> unless_refused_by_dense(Make make) {
+  try {
+    return make();
+  } catch (const std::invalid_argument& e) {
+    const std::string why = std::string("nn::Dense or nn::Network already refuses it: ") + e.what();
+    MESSAGE(why);
+    return std::nullopt;
+  }
+}
+
 TEST_CASE("save refuses a layer without neurons, writing nothing") {
   Scratch scratch;
   const std::string path = scratch / "empty-layer.adnn";
-  nn::Dense empty(ad::Tensor::zeros(ad::Shape{0, 3}), ad::Tensor::zeros(ad::Shape{0}), {});
-  const nn::Network net(std::vector<nn::Dense>{empty});
+  const auto net = unless_refused_by_dense([] {
+    nn::Dense empty(ad::Tensor::zeros(ad::Shape{0, 3}), ad::Tensor::zeros(ad::Shape{0}), {});
+    return nn::Network(std::vector<nn::Dense>{empty});
+  });
+  if (!net) return;
   CHECK_THROWS_WITH_AS(
-      nn::save(net, path),
+      nn::save(*net, path),
       Contains(
           fmt::format("nn::save: not saving to '{}': layer 1 has implausible size 3 -> 0", path).c_str()),
       std::invalid_argument);
@@ -192,16 +209,25 @@ TEST_CASE("save refuses an unknown activation or Heaviside policy and leaves the
   nn::save(small_network(), path);
   const std::string before = contents(path);
 
-  std::vector<nn::Activation> codes(3, nn::Activation::tanh);
-  codes[1] = static_cast<nn::Activation>(42);
-  nn::Dense odd(ad::Tensor::zeros(ad::Shape{3, 2}), ad::Tensor::zeros(ad::Shape{3}), codes);
-  CHECK_THROWS_WITH_AS(nn::save(nn::Network(std::vector<nn::Dense>{odd}), path),
-                       Contains("layer 1 neuron 1 has an unknown activation code 42"), std::invalid_argument);
+  const auto odd = unless_refused_by_dense([] {
+    std::vector<nn::Activation> codes(3, nn::Activation::tanh);
+    codes[1] = static_cast<nn::Activation>(42);
+    nn::Dense layer(ad::Tensor::zeros(ad::Shape{3, 2}), ad::Tensor::zeros(ad::Shape{3}), codes);
+    return nn::Network(std::vector<nn::Dense>{layer});
+  });
+  if (odd)
+    CHECK_THROWS_WITH_AS(nn::save(*odd, path), Contains("layer 1 neuron 1 has an unknown activation code 42"),
+                         std::invalid_argument);
 
-  nn::Network policy = small_network();
-  policy.layers()[0].set_heaviside_gradient(static_cast<nn::HeavisideGradient>(9));
-  CHECK_THROWS_WITH_AS(nn::save(policy, path), Contains("layer 1 has an unknown Heaviside gradient policy 9"),
-                       std::invalid_argument);
+  const auto policy = unless_refused_by_dense([] {
+    nn::Network net = small_network();
+    net.layers()[0].set_heaviside_gradient(static_cast<nn::HeavisideGradient>(9));
+    return net;
+  });
+  if (policy)
+    CHECK_THROWS_WITH_AS(nn::save(*policy, path),
+                         Contains("layer 1 has an unknown Heaviside gradient policy 9"),
+                         std::invalid_argument);
   CHECK(contents(path) == before);
 }
 
