@@ -12,5 +12,6 @@
 #include <nn/optimizer.hpp>
 #include <nn/perceptron.hpp>
 #include <nn/reference.hpp>
+#include <nn/sequential.hpp>
 #include <nn/serialize.hpp>
 #include <nn/train.hpp>
