@@ -14,4 +14,5 @@
 #include <nn/reference.hpp>
 #include <nn/sequential.hpp>
 #include <nn/serialize.hpp>
+#include <nn/state_file.hpp>
 #include <nn/train.hpp>
