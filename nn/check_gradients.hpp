@@ -6,8 +6,10 @@
 //   auto report = nn::check_gradients(model, X, Y, nn::softmax_cross_entropy);
 //   fmt::print("{}", report);   // one row per parameter: "0.fc1.W", "0.fc1.b", ...
 //
-// Any nn::Module: the rows are its named_parameters() ("0.fc1.W"), custom
-// ops (ad::custom_op) and anything else its forward records included. The
+// Any nn::Module: the rows are its named_parameters() ("0.fc1.W"; a tensor
+// registered under several names, tied weights, is one row under its first
+// name), custom ops (ad::custom_op) and anything else its forward records
+// included. The
 // numeric side evaluates the module itself with each parameter moved by +-h
 // (written into the parameter's storage and put back afterwards, also when
 // the forward or the loss throws; the parameters' gradients are restored as

@@ -214,3 +214,27 @@ TEST_CASE("a float network with a loss that only takes float is checked in float
   // A generic loss still runs on a double copy, at the default step.
   CHECK(nn::check_gradients(net, X, Y).options.step == ad::GradcheckOptions{}.step);
 }
+
+TEST_CASE("tied weights, one tensor under two names, are checked once under the first name") {
+  struct Tied : nn::Module {
+    ad::Tensor W = ad::Tensor::from({2, 2}, {0.5, -0.3, 0.2, 0.8});
+    ad::Tensor same;
+    Tied() {
+      same = W;  // shares W's storage
+      register_parameter("encoder", W);
+      register_parameter("decoder", same);
+    }
+    ad::Tensor forward(const ad::Tensor& x) override {
+      return ad::matmul(ad::tanh(ad::matmul(x, W)), same.t());
+    }
+  };
+  Tied model;
+  REQUIRE(model.named_parameters().size() == 2);
+  std::mt19937_64 rng(19);
+  const ad::Tensor X = ad::Tensor::randn({3, 2}, rng), Y = ad::Tensor::randn({3, 2}, rng);
+  const ad::GradcheckReport r = nn::check_gradients(model, X, Y);
+  CAPTURE(r.to_string());
+  CHECK(r.ok);
+  REQUIRE(r.inputs.size() == 1);
+  CHECK(r.inputs[0].name == "encoder");
+}

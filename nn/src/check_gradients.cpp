@@ -58,7 +58,16 @@ template <class T>
 ad::GradcheckReport check_module_gradients(ModuleT<T>& model, const ad::TensorT<T>& X,
                                            const ad::TensorT<T>& Y, const ModelLoss<T>& loss,
                                            const ad::GradcheckOptions& options) {
-  const auto named = model.named_parameters();
+  // A tensor registered under several names (tied weights) is one set of
+  // variables: checked once, under its first name. (Two rows would write the
+  // same storage, and the second write would undo the first's perturbation.)
+  typename ModuleT<T>::template Named<ad::TensorT<T>> named;
+  for (auto& [name, p] : model.named_parameters()) {
+    bool seen = false;
+    for (const auto& [other_name, other] : named)
+      seen = seen || (p.defined() && other.impl_ptr() == p.impl_ptr());
+    if (!seen) named.emplace_back(std::move(name), std::move(p));
+  }
   if (named.empty())
     throw std::invalid_argument(
         fmt::format("nn::check_gradients: the {} has no parameters to check", model.type_name()));
@@ -79,9 +88,7 @@ ad::GradcheckReport check_module_gradients(ModuleT<T>& model, const ad::TensorT<
   }
   ParameterGuard<T> guard(named);
 
-  // The tape's gradient at the model's own values, from cleared gradients
-  // (a tied parameter listed twice gets its total gradient in both rows,
-  // as its finite differences do).
+  // The tape's gradient at the model's own values, from cleared gradients.
   for (const auto& [name, p] : named) p.impl().grad.clear();
   {
     ad::TensorT<T> y = evaluate(model, X, Y, loss);
