@@ -37,10 +37,14 @@
 //     u64[rank]             dimensions
 //     values                numel values, row-major
 //   u64 checksum            FNV-1a (64-bit) of every byte before it
-// Written atomically like .adnn files (temporary file, fsync, rename). Bad
-// files throw std::runtime_error naming the file and what is wrong (missing,
-// truncated, wrong magic, unsupported version, corrupt checksum, bad name,
-// shape or code, trailing bytes).
+// Written atomically like .adnn files (temporary file, fsync, rename; a
+// symbolic link is written through, the replaced file's mode kept). Read
+// from regular files only ("<who>: '<path>' is a directory, not a regular
+// file"), the 16-byte header before the rest, never past the file's size.
+// Bad files throw std::runtime_error "<who>: '<path>': <problem>" (who is
+// nn::load_into or nn::read_state): missing, truncated, wrong magic,
+// unsupported version, corrupt checksum, bad name, shape or code, trailing
+// bytes. nn::load given a named-state file says to use load_into.
 #pragma once
 
 #include <cstdint>

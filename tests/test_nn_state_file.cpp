@@ -270,6 +270,15 @@ TEST_CASE("a Network saved as a Module is still an .adnn file that nn::load read
   CHECK(again.flat_parameters() == net.flat_parameters());
 }
 
+TEST_CASE("nn::load refuses a named-state file and says to use load_into") {
+  ScratchDirectory dir;
+  nn::Sequential model = make_model<double>(20);
+  nn::save(model, dir.file("m.adst"));
+  CHECK_THROWS_WITH_AS(nn::load(dir.file("m.adst")),
+                       doctest::Contains("a named-state file (nn::save of a Module), not an .adnn network"),
+                       std::runtime_error);
+}
+
 TEST_CASE("load_into reads .adnn network files too, into a Network or any module with the same names") {
   ScratchDirectory dir;
   std::mt19937_64 rng(13);
@@ -356,7 +365,7 @@ TEST_CASE("every damaged file is a std::runtime_error naming the file and the pr
 
   contains(load_error(model, dir.file("absent.adst")),
            "nn::load_into: cannot open '" + dir.file("absent.adst"));
-  contains(load_error(model, dir.file("")), "is not a regular file");  // the folder itself
+  contains(load_error(model, dir.file("")), "is a directory, not a regular file");  // the folder itself
   contains(error_for({}), "'" + path + "': truncated");
   contains(error_for({'A', 'D', 'S', 'T', 1, 0, 0}), "truncated");
 

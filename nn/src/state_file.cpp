@@ -4,12 +4,9 @@
 // file with the model before it writes a single value.
 #include <nn/state_file.hpp>
 
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -36,27 +33,6 @@ constexpr std::uint32_t format_version = 1;
 constexpr std::size_t header_size = 16;
 using detail::max_state_tensors;
 using detail::state_name_problem;
-
-// The whole file, read only if it is a regular file (a FIFO would block and
-// /dev/zero never ends) and never past the size it had when opened.
-std::vector<std::uint8_t> read_whole_file(const std::string& path, const char* who) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status))
-    throw std::runtime_error(fmt::format("{}: cannot open '{}': {}", who, path,
-                                         ec ? ec.message() : std::string("No such file or directory")));
-  if (!std::filesystem::is_regular_file(status))
-    throw std::runtime_error(fmt::format("{}: '{}' is not a regular file", who, path));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open '{}': {}", who, path, std::strerror(errno)));
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec)
-    throw std::runtime_error(fmt::format("{}: cannot read the size of '{}': {}", who, path, ec.message()));
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  bytes.resize(static_cast<std::size_t>(in.gcount()));
-  return bytes;
-}
 
 template <class T>
 struct StateRead {
@@ -133,7 +109,12 @@ std::uint64_t stored_checksum(const std::vector<std::uint8_t>& bytes) {
 
 template <class T>
 StateRead<T> read_state_as(const std::string& path, const char* who) {
-  std::vector<std::uint8_t> bytes = read_whole_file(path, who);
+  // Regular files only, the header first: a file that is not a state is
+  // refused after 16 bytes whatever its size, and nothing is read past the
+  // size the file had when opened.
+  detail::InputFile file(path, who);
+  std::vector<std::uint8_t> bytes;
+  file.append(bytes, header_size);
   StateRead<T> out;
   if (bytes.size() >= 4 && std::memcmp(bytes.data(), network_magic, 4) == 0) {
     // An .adnn network file: nn::load checks it; its tensors are the
@@ -143,7 +124,7 @@ StateRead<T> read_state_as(const std::string& path, const char* who) {
       out.entries.push_back(StateEntry<T>{name, StateKind::parameter, p.detach()});
     return out;
   }
-  detail::ByteReader h(bytes, std::min(bytes.size(), header_size), path, who);
+  detail::ByteReader h(bytes, bytes.size(), path, who);
   for (char c : magic)
     if (h.get<std::uint8_t>("the magic bytes") != static_cast<std::uint8_t>(c))
       h.fail("not a named-state file (wrong magic bytes)");
@@ -155,10 +136,11 @@ StateRead<T> read_state_as(const std::string& path, const char* who) {
   if (count > max_state_tensors)
     h.fail(fmt::format("implausible number of tensors {} (at most {})", count, max_state_tensors));
   if (h.get<std::uint32_t>("reserved bytes") != 0) h.fail("reserved header bytes are not zero");
+  file.append(bytes, static_cast<std::size_t>(file.size()));  // the rest, bounded by the file's size
   if (bytes.size() < header_size + 8) h.fail("truncated: no room for the checksum");
 
   detail::ByteReader r(bytes, bytes.size() - 8, path, who);
-  for (std::size_t i = 0; i < header_size; ++i) (void)r.get<std::uint8_t>("the header");  // checked above
+  r.skip(header_size, "the header");
   if (stored_checksum(bytes) != detail::fnv1a(bytes.data(), bytes.size() - 8)) {
     // Say what the structure shows (cut short, extra bytes), if anything.
     try {
