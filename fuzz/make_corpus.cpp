@@ -1,6 +1,6 @@
 // Writes the seed corpus of the fuzz targets: small valid files of each
 // format (and a few near misses), one folder per target.
-//   make_corpus <folder>   ->  <folder>/load, <folder>/idx, <folder>/checkpoint
+//   make_corpus <folder>   ->  <folder>/load, <folder>/idx, <folder>/checkpoint, <folder>/state
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::filesystem::path root = argv[1];
-  for (const char* target : {"load", "idx", "checkpoint"}) std::filesystem::create_directories(root / target);
+  for (const char* target : {"load", "idx", "checkpoint", "state"}) std::filesystem::create_directories(root / target);
 
   std::mt19937_64 rng(1);
   nn::Network small({2, 3, 1}, nn::Activation::tanh, nn::Activation::identity, rng);
@@ -68,6 +68,20 @@ int main(int argc, char** argv) {
   state.best = 0.5;
   state.loss = {1.0, 0.5};
   nn::save_checkpoint((root / "checkpoint" / "adam.adck").string(), net, adam, state);
+  // Named states: the model fuzz_state loads into (and one that does not
+  // fit it), in double and float, and an .adnn file (load_into reads both).
+  nn::Sequential fits;
+  fits.add<nn::Dense>(2, 3, nn::Activation::tanh, rng).add<nn::Dense>(3, 1, nn::Activation::identity, rng);
+  nn::save(fits, (root / "state" / "fits.adst").string());
+  nn::SequentialF single_state;
+  single_state.add<nn::DenseT<float>>(2, 3, nn::Activation::tanh, rng);
+  nn::save(single_state, (root / "state" / "float.adst").string());
+  nn::Sequential nested;
+  auto inner = std::make_unique<nn::Sequential>();
+  inner->add<nn::Dense>(1, 2, nn::Activation::relu, rng);
+  nested.add("encoder", std::move(inner)).add<nn::Dense>(2, 2, nn::Activation::identity, rng);
+  nn::save(nested, (root / "state" / "nested.adst").string());
+  nn::save(small, (root / "state" / "network.adnn").string());
   fmt::print("seed corpus written to {}\n", root.string());
   return 0;
 }

@@ -12,5 +12,7 @@
 #include <nn/optimizer.hpp>
 #include <nn/perceptron.hpp>
 #include <nn/reference.hpp>
+#include <nn/sequential.hpp>
 #include <nn/serialize.hpp>
+#include <nn/state_file.hpp>
 #include <nn/train.hpp>

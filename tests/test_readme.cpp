@@ -33,5 +33,5 @@ TEST_CASE("every mirrored README example is exactly the compiled file") {
     CHECK(block == read(std::string(AD_SOURCE_DIR "/") + file));
     ++found;
   }
-  CHECK(found >= 2);  // the scalar and the network examples
+  CHECK(found >= 3);  // the scalar, network and module examples
 }

@@ -1,4 +1,5 @@
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -95,6 +96,11 @@ NetworkT<T> load(const std::string& path) {
   std::vector<std::uint8_t> bytes;
   file.append(bytes, header_size);
   detail::ByteReader h(bytes, bytes.size(), path, "nn::load");
+  // A Module's named state has no architecture to rebuild a network from.
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "ADST", 4) == 0)
+    h.fail(
+        "a named-state file (nn::save of a Module), not an .adnn network: load it into a constructed model "
+        "with nn::load_into");
   for (char c : magic)
     if (h.get<std::uint8_t>("the magic bytes") != static_cast<std::uint8_t>(c))
       h.fail("not an .adnn model file (wrong magic bytes)");

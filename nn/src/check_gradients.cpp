@@ -1,0 +1,122 @@
+// nn::check_gradients for any Module: the module is evaluated as it is, with
+// its parameters' values replaced by the points the finite differences need.
+#include <nn/check_gradients.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include <autodiff/tape.hpp>
+
+namespace nn::detail {
+namespace {
+
+// Keeps every parameter's values and gradient and puts them back when it goes
+// out of scope (normally or through an exception), so the check leaves the
+// model exactly as it found it.
+template <class T>
+class ParameterGuard {
+ public:
+  explicit ParameterGuard(const typename ModuleT<T>::template Named<ad::TensorT<T>>& named) {
+    for (const auto& [name, p] : named) {
+      parameters_.push_back(p);
+      values_.emplace_back(p.values().begin(), p.values().end());
+      gradients_.push_back(p.impl().grad);
+    }
+  }
+  ~ParameterGuard() {
+    for (std::size_t k = 0; k < parameters_.size(); ++k) {
+      auto out = parameters_[k].mutable_values();  // leaves only (checked before the guard exists)
+      std::copy(values_[k].begin(), values_[k].end(), out.begin());
+      parameters_[k].impl().grad = gradients_[k];
+    }
+  }
+  ParameterGuard(const ParameterGuard&) = delete;
+  ParameterGuard& operator=(const ParameterGuard&) = delete;
+
+ private:
+  std::vector<ad::TensorT<T>> parameters_;
+  std::vector<std::vector<T>> values_, gradients_;
+};
+
+template <class T>
+ad::TensorT<T> evaluate(ModuleT<T>& model, const ad::TensorT<T>& X, const ad::TensorT<T>& Y,
+                        const ModelLoss<T>& loss) {
+  ad::TensorT<T> y = loss(model(X), Y);
+  if (!y.defined() || y.numel() != 1)
+    throw std::invalid_argument(fmt::format(
+        "nn::check_gradients: the loss of the {} gave {}; it must be a one-element tensor", model.type_name(),
+        y.defined() ? "shape " + y.shape().to_string() : std::string("an empty tensor")));
+  return y;
+}
+
+}  // namespace
+
+template <class T>
+ad::GradcheckReport check_module_gradients(ModuleT<T>& model, const ad::TensorT<T>& X,
+                                           const ad::TensorT<T>& Y, const ModelLoss<T>& loss,
+                                           const ad::GradcheckOptions& options) {
+  // A tensor registered under several names (tied weights) is one set of
+  // variables: checked once, under its first name. (Two rows would write the
+  // same storage, and the second write would undo the first's perturbation.)
+  typename ModuleT<T>::template Named<ad::TensorT<T>> named;
+  for (auto& [name, p] : model.named_parameters()) {
+    bool seen = false;
+    for (const auto& [other_name, other] : named)
+      seen = seen || (p.defined() && other.impl_ptr() == p.impl_ptr());
+    if (!seen) named.emplace_back(std::move(name), std::move(p));
+  }
+  if (named.empty())
+    throw std::invalid_argument(
+        fmt::format("nn::check_gradients: the {} has no parameters to check", model.type_name()));
+  std::vector<std::vector<double>> point, analytic;
+  std::vector<std::string> names;
+  std::vector<ad::Shape> shapes;
+  for (const auto& [name, p] : named) {
+    if (!p.defined())
+      throw std::invalid_argument(fmt::format(
+          "nn::check_gradients: parameter '{}' of the {} is an empty tensor", name, model.type_name()));
+    if (!p.is_leaf())
+      throw std::invalid_argument(fmt::format(
+          "nn::check_gradients: parameter '{}' of the {} was produced by an op; parameters must be leaves",
+          name, model.type_name()));
+    point.emplace_back(p.values().begin(), p.values().end());
+    names.push_back(name);
+    shapes.push_back(p.shape());
+  }
+  ParameterGuard<T> guard(named);
+
+  // The tape's gradient at the model's own values, from cleared gradients.
+  for (const auto& [name, p] : named) p.impl().grad.clear();
+  {
+    ad::TensorT<T> y = evaluate(model, X, Y, loss);
+    if (y.requires_grad_enabled()) y.backward();
+  }
+  for (const auto& [name, p] : named) {
+    const ad::TensorT<T> g = p.grad();
+    analytic.emplace_back(g.values().begin(), g.values().end());
+  }
+
+  auto value = [&](const std::vector<std::vector<double>>& at) -> double {
+    for (std::size_t k = 0; k < named.size(); ++k) {
+      ad::TensorT<T> p = named[k].second;
+      auto out = p.mutable_values();
+      for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(at[k][i]);
+    }
+    ad::NoGrad off;
+    return static_cast<double>(evaluate(model, X, Y, loss).item());
+  };
+  return ad::detail::run_gradcheck(value, point, analytic, std::move(names), std::move(shapes),
+                                   gradcheck_options_for<T>(options));
+}
+
+template ad::GradcheckReport check_module_gradients(ModuleT<float>&, const ad::TensorT<float>&,
+                                                    const ad::TensorT<float>&, const ModelLoss<float>&,
+                                                    const ad::GradcheckOptions&);
+template ad::GradcheckReport check_module_gradients(ModuleT<double>&, const ad::TensorT<double>&,
+                                                    const ad::TensorT<double>&, const ModelLoss<double>&,
+                                                    const ad::GradcheckOptions&);
+
+}  // namespace nn::detail
