@@ -77,8 +77,11 @@ TrainingState load_checkpoint(const std::string& path, NetworkT<T>& net, Optimiz
     if (header.get<std::uint8_t>("the magic bytes") != static_cast<std::uint8_t>(c))
       header.fail("not a checkpoint file (wrong magic bytes)");
   const auto version = header.get<std::uint32_t>("the version");
+  if (version == 3)
+    return load_checkpoint(path, static_cast<ModuleT<T>&>(net), optimizer);  // any module's (nn::fit)
   if (version != format_version)
-    header.fail(fmt::format("format version {} is not supported (this build reads version {})", version, format_version));
+    header.fail(fmt::format("format version {} is not supported (this build reads versions {} and 3)",
+                            version, format_version));
   if (bytes.size() < 16) header.fail("truncated: no room for the checksum");
   std::uint64_t stored = 0;
   for (std::size_t i = 8; i-- > 0;) stored = (stored << 8) | bytes[bytes.size() - 8 + i];
