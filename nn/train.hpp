@@ -167,6 +167,9 @@ using LossFunction = std::function<ad::TensorT<T>(const ad::TensorT<T>&, const a
 template <class T>
 History fit_on(ModuleT<T>& model, const TensorDataset<T>& data, const BatchLoss<T>& loss,
                Optimizer<T>& optimizer, const FitOptions& options);
+template <class T>
+History fit_on(ModuleT<T>& model, DataLoader<T>& loader, const BatchLoss<T>& loss, Optimizer<T>& optimizer,
+               const FitOptions& options);
 
 namespace detail {
 [[noreturn]] void throw_needs(const char* wanted, const char* got);
@@ -207,6 +210,23 @@ History fit(ModuleT<T>& model, const TensorDataset<T>& data,
   return fit_on<T>(model, data, detail::batch_loss<T>(loss), optimizer, options);
 }
 
+// Any module on the batches of a DataLoader (its own batch size, shuffling
+// and generator: FitOptions' batch_size, shuffle, drop_last, seed and
+// validation_fraction must stay unset). The loader's state carries over
+// between calls, and into checkpoints.
+template <class T, class Loss>
+  requires LossOn<T, Loss>
+History fit(ModuleT<T>& model, DataLoader<T>& loader, Loss loss, Optimizer<T>& optimizer,
+            const FitOptions& options = {}) {
+  return fit_on<T>(model, loader, detail::batch_loss<T>(std::move(loss)), optimizer, options);
+}
+template <class T>
+History fit(ModuleT<T>& model, DataLoader<T>& loader,
+            ad::TensorT<T> (*loss)(const ad::TensorT<T>&, const ad::TensorT<T>&), Optimizer<T>& optimizer,
+            const FitOptions& options = {}) {
+  return fit_on<T>(model, loader, detail::batch_loss<T>(loss), optimizer, options);
+}
+
 // Any module on inputs X [N, ...] and targets Y [N, ...] (the original form).
 template <class T>
 History fit_with(ModuleT<T>& model, const ad::TensorT<T>& X, const ad::TensorT<T>& Y,
@@ -230,6 +250,10 @@ extern template History fit_on(ModuleT<float>&, const TensorDataset<float>&, con
                                Optimizer<float>&, const FitOptions&);
 extern template History fit_on(ModuleT<double>&, const TensorDataset<double>&, const BatchLoss<double>&,
                                Optimizer<double>&, const FitOptions&);
+extern template History fit_on(ModuleT<float>&, DataLoader<float>&, const BatchLoss<float>&, Optimizer<float>&,
+                               const FitOptions&);
+extern template History fit_on(ModuleT<double>&, DataLoader<double>&, const BatchLoss<double>&, Optimizer<double>&,
+                               const FitOptions&);
 extern template History fit_with(ModuleT<float>&, const ad::TensorT<float>&, const ad::TensorT<float>&,
                                  const LossFunction<float>&, Optimizer<float>&, const FitOptions&);
 extern template History fit_with(ModuleT<double>&, const ad::TensorT<double>&, const ad::TensorT<double>&,

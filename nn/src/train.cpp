@@ -94,18 +94,15 @@ const std::function<double(const ad::TensorT<T>&, const Batch<T>&)>& metric_for(
 template <class T>
 class Trainer {
  public:
-  Trainer(ModuleT<T>& model, const TensorDataset<T>& data, const TensorDataset<T>* validation,
-          const BatchLoss<T>& loss, Optimizer<T>& optimizer, const FitOptions& options)
+  Trainer(ModuleT<T>& model, DataLoader<T>& loader, const TensorDataset<T>* validation, const BatchLoss<T>& loss,
+          Optimizer<T>& optimizer, const FitOptions& options)
       : model_(model),
-        data_(data),
+        data_(loader.dataset()),
         validation_(validation),
         loss_(loss),
         optimizer_(optimizer),
         options_(options),
-        loader_(data, {.batch_size = options.batch_size,
-                       .shuffle = options.shuffle,
-                       .drop_last = options.drop_last,
-                       .seed = options.seed}),
+        loader_(loader),
         named_(model.named_parameters()),
         max_epochs_(options.epochs > 0 ? options.epochs : options.max_epochs) {
     for (const Metric& m : options.metrics) {
@@ -143,7 +140,7 @@ class Trainer {
   const BatchLoss<T>& loss_;
   Optimizer<T>& optimizer_;
   const FitOptions& options_;
-  DataLoader<T> loader_;
+  DataLoader<T>& loader_;
   typename ModuleT<T>::template Named<ad::TensorT<T>> named_;
   std::vector<ad::TensorT<T>> stepped_;  // the optimiser's parameters
   std::vector<std::vector<T>> backup_;   // their values before the current step
@@ -427,39 +424,61 @@ History Trainer<T>::run() {
   return history_;
 }
 
+// The validation data set of FitOptions, of the model's element type.
+template <class T>
+const TensorDataset<T>* validation_set(const FitOptions& options, bool labels) {
+  if (options.validation == nullptr) return nullptr;
+  const auto* validation = dynamic_cast<const TensorDataset<T>*>(options.validation);
+  if (validation == nullptr)
+    throw std::invalid_argument(fmt::format(
+        "nn::fit: the validation data set holds {} (or is not an nn::TensorDataset), the model {}",
+        options.validation->dtype(), std::is_same_v<T, float> ? "float32" : "float64"));
+  if (validation->has_labels() != labels)
+    throw std::invalid_argument(
+        "nn::fit: the validation data set and the training data set must both hold labels or both hold target "
+        "tensors");
+  return validation;
+}
+
 }  // namespace
 
 template <class T>
-History fit_on(ModuleT<T>& model, const TensorDataset<T>& data, const BatchLoss<T>& loss,
-               Optimizer<T>& optimizer, const FitOptions& options) {
+History fit_on(ModuleT<T>& model, const TensorDataset<T>& data, const BatchLoss<T>& loss, Optimizer<T>& optimizer,
+               const FitOptions& options) {
   check_options(options);
-  const TensorDataset<T>* validation = nullptr;
-  if (options.validation != nullptr) {
-    validation = dynamic_cast<const TensorDataset<T>*>(options.validation);
-    if (validation == nullptr)
-      throw std::invalid_argument(
-          fmt::format("nn::fit: the validation data set holds {} (or is not an "
-                      "nn::TensorDataset), the model {}",
-                      options.validation->dtype(), std::is_same_v<T, float> ? "float32" : "float64"));
-    if (validation->has_labels() != data.has_labels())
-      throw std::invalid_argument(
-          "nn::fit: the validation data set and the training data set must both hold labels "
-          "or both hold target tensors");
-  }
+  const TensorDataset<T>* validation = validation_set<T>(options, data.has_labels());
   const std::size_t n = data.size();
-  const std::size_t n_validation =
-      static_cast<std::size_t>(std::floor(options.validation_fraction * double(n)));
+  const std::size_t n_validation = static_cast<std::size_t>(std::floor(options.validation_fraction * double(n)));
   const std::size_t n_train = n - n_validation;
-  if (n_train == 0)
-    throw std::invalid_argument(fmt::format("nn::fit: no training samples ({} in the data set)", n));
-  if (n_validation == 0) return Trainer<T>(model, data, validation, loss, optimizer, options).run();
+  if (n_train == 0) throw std::invalid_argument(fmt::format("nn::fit: no training samples ({} in the data set)", n));
+  const LoaderOptions loading{
+      .batch_size = options.batch_size, .shuffle = options.shuffle, .drop_last = options.drop_last, .seed = options.seed};
+  if (n_validation == 0) {
+    DataLoader<T> loader(data, loading);
+    return Trainer<T>(model, loader, validation, loss, optimizer, options).run();
+  }
   // The split: the last rows, before any shuffling.
   const Batch<T> head = data.slice(0, n_train), tail = data.slice(n_train, n);
   const TensorDataset<T> train = head.targets.defined() ? TensorDataset<T>(head.inputs, head.targets)
                                                         : TensorDataset<T>(head.inputs, head.labels);
   const TensorDataset<T> held_out = tail.targets.defined() ? TensorDataset<T>(tail.inputs, tail.targets)
                                                            : TensorDataset<T>(tail.inputs, tail.labels);
-  return Trainer<T>(model, train, &held_out, loss, optimizer, options).run();
+  DataLoader<T> loader(train, loading);
+  return Trainer<T>(model, loader, &held_out, loss, optimizer, options).run();
+}
+
+template <class T>
+History fit_on(ModuleT<T>& model, DataLoader<T>& loader, const BatchLoss<T>& loss, Optimizer<T>& optimizer,
+               const FitOptions& options) {
+  check_options(options);
+  const FitOptions defaults;
+  if (options.batch_size != defaults.batch_size || options.shuffle != defaults.shuffle ||
+      options.drop_last != defaults.drop_last || options.seed != defaults.seed || options.validation_fraction > 0)
+    throw std::invalid_argument(
+        "nn::fit: with a DataLoader, batching and shuffling are the loader's: leave batch_size, shuffle, drop_last, "
+        "seed and validation_fraction out of FitOptions");
+  const TensorDataset<T>* validation = validation_set<T>(options, loader.dataset().has_labels());
+  return Trainer<T>(model, loader, validation, loss, optimizer, options).run();
 }
 
 template <class T>
@@ -478,6 +497,10 @@ template History fit_on(ModuleT<float>&, const TensorDataset<float>&, const Batc
                         Optimizer<float>&, const FitOptions&);
 template History fit_on(ModuleT<double>&, const TensorDataset<double>&, const BatchLoss<double>&,
                         Optimizer<double>&, const FitOptions&);
+template History fit_on(ModuleT<float>&, DataLoader<float>&, const BatchLoss<float>&, Optimizer<float>&,
+                        const FitOptions&);
+template History fit_on(ModuleT<double>&, DataLoader<double>&, const BatchLoss<double>&, Optimizer<double>&,
+                        const FitOptions&);
 template History fit_with(ModuleT<float>&, const ad::TensorT<float>&, const ad::TensorT<float>&,
                           const LossFunction<float>&, Optimizer<float>&, const FitOptions&);
 template History fit_with(ModuleT<double>&, const ad::TensorT<double>&, const ad::TensorT<double>&,
