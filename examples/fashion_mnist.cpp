@@ -184,7 +184,8 @@ int main(int argc, char** argv) try {
              accuracy.push_back(r.val_accuracy);
              bar.clear();
              fmt::print(
-                 "epoch {:>2}/{}: lr {:.2e}  train loss {:.4f}  train time {:.2f} s ({:.0f} samples/s, CPU {:.2f} "
+                 "epoch {:>2}/{}: lr {:.2e}  train loss {:.4f}  train time {:.2f} s ({:.0f} samples/s, CPU "
+                 "{:.2f} "
                  "s)  test accuracy {:.2f}%\n",
                  r.epoch, epochs, r.learning_rate, r.loss, r.seconds, double(n) / r.seconds, r.cpu_seconds,
                  100 * r.val_accuracy);
@@ -200,7 +201,8 @@ int main(int argc, char** argv) try {
              epoch_loss += r.loss;
              if (r.batch % 8 == 0 || r.batch == r.batches) {
                const double elapsed = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-               const double per_batch = (train_seconds + elapsed) / double((r.epoch - 1) * r.batches + r.batch);
+               const double per_batch =
+                   (train_seconds + elapsed) / double((r.epoch - 1) * r.batches + r.batch);
                bar.show(r.epoch, epochs, r.batch, r.batches, epoch_loss / double(r.batch),
                         double(std::min(n, r.batch * batch)) / elapsed,
                         per_batch * double((epochs - r.epoch + 1) * r.batches - r.batch));
@@ -208,7 +210,8 @@ int main(int argc, char** argv) try {
              return true;
            }});
   if (history.stop_reason != "max_epochs")
-    throw std::runtime_error(fmt::format("training stopped early: {} ({})", history.stop_reason, history.stop_detail));
+    throw std::runtime_error(
+        fmt::format("training stopped early: {} ({})", history.stop_reason, history.stop_detail));
   const std::vector<std::size_t> confusion = confusion_matrix(net, test);
   const double final_accuracy = accuracy.back();
   fmt::print("training time {:.1f} s ({:.2f} s per epoch), final test accuracy {:.2f}%\n", train_seconds,

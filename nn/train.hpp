@@ -250,10 +250,10 @@ extern template History fit_on(ModuleT<float>&, const TensorDataset<float>&, con
                                Optimizer<float>&, const FitOptions&);
 extern template History fit_on(ModuleT<double>&, const TensorDataset<double>&, const BatchLoss<double>&,
                                Optimizer<double>&, const FitOptions&);
-extern template History fit_on(ModuleT<float>&, DataLoader<float>&, const BatchLoss<float>&, Optimizer<float>&,
-                               const FitOptions&);
-extern template History fit_on(ModuleT<double>&, DataLoader<double>&, const BatchLoss<double>&, Optimizer<double>&,
-                               const FitOptions&);
+extern template History fit_on(ModuleT<float>&, DataLoader<float>&, const BatchLoss<float>&,
+                               Optimizer<float>&, const FitOptions&);
+extern template History fit_on(ModuleT<double>&, DataLoader<double>&, const BatchLoss<double>&,
+                               Optimizer<double>&, const FitOptions&);
 extern template History fit_with(ModuleT<float>&, const ad::TensorT<float>&, const ad::TensorT<float>&,
                                  const LossFunction<float>&, Optimizer<float>&, const FitOptions&);
 extern template History fit_with(ModuleT<double>&, const ad::TensorT<double>&, const ad::TensorT<double>&,

@@ -475,3 +475,19 @@ TEST_CASE("a checkpoint loaded into a module with another parameter shape names 
                        Contains("tensor 0 is the parameter 'inner.W'"), std::runtime_error);
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
+
+TEST_CASE("fit on a DataLoader uses the loader's batches and state, and refuses batching options beside it") {
+  const nn::TensorDataset<double> data = blobs(40, 3);
+  std::mt19937_64 rng_a(1), rng_b(1);
+  nn::Network a({2, 5, 3}, nn::Activation::tanh, nn::Activation::identity, rng_a);
+  nn::Network b({2, 5, 3}, nn::Activation::tanh, nn::Activation::identity, rng_b);
+  nn::Adam<double> opt_a(a.parameters(), 0.01), opt_b(b.parameters(), 0.01);
+  const nn::History ha = nn::fit(a, data, nn::cross_entropy, opt_a, {.epochs = 4, .batch_size = 8, .seed = 11});
+  nn::DataLoader<double> loader(data, {.batch_size = 8, .seed = 11});
+  nn::fit(b, loader, nn::cross_entropy, opt_b, {.epochs = 2});
+  const nn::History hb = nn::fit(b, loader, nn::cross_entropy, opt_b, {.epochs = 2});  // continues the shuffling
+  CHECK(flat(a) == flat(b));
+  CHECK(hb.loss.back() == ha.loss.back());
+  CHECK_THROWS_WITH_AS(nn::fit(b, loader, nn::cross_entropy, opt_b, {.epochs = 1, .batch_size = 4}),
+                       Contains("batching and shuffling are the loader's"), std::invalid_argument);
+}

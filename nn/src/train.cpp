@@ -94,8 +94,8 @@ const std::function<double(const ad::TensorT<T>&, const Batch<T>&)>& metric_for(
 template <class T>
 class Trainer {
  public:
-  Trainer(ModuleT<T>& model, DataLoader<T>& loader, const TensorDataset<T>* validation, const BatchLoss<T>& loss,
-          Optimizer<T>& optimizer, const FitOptions& options)
+  Trainer(ModuleT<T>& model, DataLoader<T>& loader, const TensorDataset<T>* validation,
+          const BatchLoss<T>& loss, Optimizer<T>& optimizer, const FitOptions& options)
       : model_(model),
         data_(loader.dataset()),
         validation_(validation),
@@ -435,7 +435,8 @@ const TensorDataset<T>* validation_set(const FitOptions& options, bool labels) {
         options.validation->dtype(), std::is_same_v<T, float> ? "float32" : "float64"));
   if (validation->has_labels() != labels)
     throw std::invalid_argument(
-        "nn::fit: the validation data set and the training data set must both hold labels or both hold target "
+        "nn::fit: the validation data set and the training data set must both hold labels or both hold "
+        "target "
         "tensors");
   return validation;
 }
@@ -443,16 +444,20 @@ const TensorDataset<T>* validation_set(const FitOptions& options, bool labels) {
 }  // namespace
 
 template <class T>
-History fit_on(ModuleT<T>& model, const TensorDataset<T>& data, const BatchLoss<T>& loss, Optimizer<T>& optimizer,
-               const FitOptions& options) {
+History fit_on(ModuleT<T>& model, const TensorDataset<T>& data, const BatchLoss<T>& loss,
+               Optimizer<T>& optimizer, const FitOptions& options) {
   check_options(options);
   const TensorDataset<T>* validation = validation_set<T>(options, data.has_labels());
   const std::size_t n = data.size();
-  const std::size_t n_validation = static_cast<std::size_t>(std::floor(options.validation_fraction * double(n)));
+  const std::size_t n_validation =
+      static_cast<std::size_t>(std::floor(options.validation_fraction * double(n)));
   const std::size_t n_train = n - n_validation;
-  if (n_train == 0) throw std::invalid_argument(fmt::format("nn::fit: no training samples ({} in the data set)", n));
-  const LoaderOptions loading{
-      .batch_size = options.batch_size, .shuffle = options.shuffle, .drop_last = options.drop_last, .seed = options.seed};
+  if (n_train == 0)
+    throw std::invalid_argument(fmt::format("nn::fit: no training samples ({} in the data set)", n));
+  const LoaderOptions loading{.batch_size = options.batch_size,
+                              .shuffle = options.shuffle,
+                              .drop_last = options.drop_last,
+                              .seed = options.seed};
   if (n_validation == 0) {
     DataLoader<T> loader(data, loading);
     return Trainer<T>(model, loader, validation, loss, optimizer, options).run();
@@ -473,9 +478,11 @@ History fit_on(ModuleT<T>& model, DataLoader<T>& loader, const BatchLoss<T>& los
   check_options(options);
   const FitOptions defaults;
   if (options.batch_size != defaults.batch_size || options.shuffle != defaults.shuffle ||
-      options.drop_last != defaults.drop_last || options.seed != defaults.seed || options.validation_fraction > 0)
+      options.drop_last != defaults.drop_last || options.seed != defaults.seed ||
+      options.validation_fraction > 0)
     throw std::invalid_argument(
-        "nn::fit: with a DataLoader, batching and shuffling are the loader's: leave batch_size, shuffle, drop_last, "
+        "nn::fit: with a DataLoader, batching and shuffling are the loader's: leave batch_size, shuffle, "
+        "drop_last, "
         "seed and validation_fraction out of FitOptions");
   const TensorDataset<T>* validation = validation_set<T>(options, loader.dataset().has_labels());
   return Trainer<T>(model, loader, validation, loss, optimizer, options).run();
