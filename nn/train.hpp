@@ -128,6 +128,11 @@ struct FitOptions {
   // A batch loss above divergence_factor x the run's first batch loss (when
   // that is > 0) counts as diverged; 0 disables this test (NaN/Inf still stop).
   double divergence_factor = 1e6;
+  // Check every gradient before each step and every parameter after it
+  // (stopping as "diverged", the step not applied or undone). Costs two
+  // passes over the parameters per step; false keeps only the loss checks,
+  // and a non-finite gradient may then reach the weights.
+  bool guard_steps = true;
   // Print a live progress line (epoch, loss, samples/s) to stderr.
   bool progress = false;
   std::uint64_t seed = 0;  // for shuffling

@@ -56,15 +56,36 @@ bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &info) == 0;
 }
 
-// True when every value is finite. Tests the exponent bits with integer
-// operations, which vectorise (a float comparison loop does not), so the
-// guard costs a fraction of a percent of a training step.
+// Finiteness by the exponent bits, with integer operations, which vectorise
+// (a float comparison loop does not): the guards are memory-bound passes.
+template <class T>
+using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+template <class T>
+constexpr Bits<T> exponent_bits = static_cast<Bits<T>>(sizeof(T) == 4 ? 0x7f800000ull : 0x7ff0000000000000ull);
+
 template <class T>
 bool all_finite(std::span<const T> values) {
-  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-  constexpr Bits exponent = static_cast<Bits>(sizeof(T) == 4 ? 0x7f800000ull : 0x7ff0000000000000ull);
-  Bits bad = 0;
-  for (T v : values) bad |= Bits((std::bit_cast<Bits>(v) & exponent) == exponent);
+  Bits<T> bad = 0;
+  for (T v : values) bad |= Bits<T>((std::bit_cast<Bits<T>>(v) & exponent_bits<T>) == exponent_bits<T>);
+  return bad == 0;
+}
+
+// Copies `values` into `backup` and tells whether every gradient is finite,
+// in one pass (the gradients and values have the same length, or there are
+// no gradients).
+template <class T>
+bool backup_and_check(std::span<const T> values, std::span<const T> grads, std::vector<T>& backup) {
+  Bits<T> bad = 0;
+  T* out = backup.data();
+  if (grads.size() == values.size()) {
+    for (std::size_t k = 0; k < values.size(); ++k) {
+      out[k] = values[k];
+      bad |= Bits<T>((std::bit_cast<Bits<T>>(grads[k]) & exponent_bits<T>) == exponent_bits<T>);
+    }
+  } else {
+    std::copy(values.begin(), values.end(), out);
+    bad = !all_finite(grads);
+  }
   return bad == 0;
 }
 
@@ -238,31 +259,38 @@ bool Trainer<T>::step(std::size_t epoch, std::size_t b, const Batch<T>& batch, d
     throw std::invalid_argument(
         fmt::format("nn::fit: the loss returned shape {}, not one value", value.shape().to_string()));
   loss_value = double(value.item());
-  const std::string where = fmt::format("batch {} of epoch {}", b + 1, epoch + 1);
+  auto where = [&] { return fmt::format("batch {} of epoch {}", b + 1, epoch + 1); };
   if (!std::isfinite(loss_value)) {
-    stop("diverged", fmt::format("the loss of {} is {}", where, loss_value));
+    stop("diverged", fmt::format("the loss of {} is {}", where(), loss_value));
     return false;
   }
   if (std::isnan(first_loss_)) first_loss_ = loss_value;
   if (options_.divergence_factor > 0 && first_loss_ > 0 &&
       loss_value > options_.divergence_factor * first_loss_) {
     stop("diverged", fmt::format("the loss of {} is {:.6g}, more than {:g} times the first batch's {:.6g}",
-                                 where, loss_value, options_.divergence_factor, first_loss_));
+                                 where(), loss_value, options_.divergence_factor, first_loss_));
     return false;
   }
   if (!batch.labels.empty() && out.rank() == 2 && out.shape()[0] == batch.labels.size())
     correct += count_correct(argmax(out), batch.labels);
   value.backward();
   if (!checked_reach_) report_unreached();
+  if (!options_.guard_steps) {
+    optimizer_.step();
+    return true;
+  }
+  // Guards: no step from a non-finite gradient, and a step that makes a
+  // parameter non-finite is undone. Two memory-bound passes per step (read
+  // the gradients and values while copying the values; read the values
+  // after the step): on Fashion-MNIST (235k float parameters, batch 128) as
+  // much CPU time as Adam's own step, about 6% of an epoch on a busy
+  // machine. guard_steps = false leaves them out (the loss check stays).
   for (std::size_t i = 0; i < stepped_.size(); ++i) {
-    const std::span<T> g = stepped_[i].grad_values();
-    if (!all_finite(std::span<const T>(g))) {
+    if (!backup_and_check<T>(stepped_[i].values(), stepped_[i].grad_values(), backup_[i])) {
       stop("diverged", fmt::format("a gradient in {} is not finite (parameter {} of the optimiser, shape {})",
-                                   where, i, stepped_[i].shape().to_string()));
+                                   where(), i, stepped_[i].shape().to_string()));
       return false;
     }
-    const auto v = stepped_[i].values();
-    std::copy(v.begin(), v.end(), backup_[i].begin());
   }
   optimizer_.step();
   for (std::size_t i = 0; i < stepped_.size(); ++i) {
@@ -272,7 +300,7 @@ bool Trainer<T>::step(std::size_t epoch, std::size_t b, const Batch<T>& batch, d
       std::copy(backup_[k].begin(), backup_[k].end(), v.begin());
     }
     stop("diverged",
-         fmt::format("the step of {} made parameter {} of the optimiser (shape {}) non-finite; undone", where,
+         fmt::format("the step of {} made parameter {} of the optimiser (shape {}) non-finite; undone", where(),
                      i, stepped_[i].shape().to_string()));
     return false;
   }
