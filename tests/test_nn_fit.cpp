@@ -358,7 +358,7 @@ TEST_CASE("a NaN loss stops training before the step, leaving the weights of the
                  return true;
                }});
   CHECK(h.stop_reason == "diverged");
-  CHECK(h.stop_detail == "the loss of batch 2 of epoch 1 is nan");
+  CHECK(h.stop_detail == "the loss of batch 2 of epoch 1 is NaN");
   CHECK(h.epochs == 0);
   CHECK(flat(net) == after_first);  // the first batch's step stays, the second is never taken
 }
@@ -490,4 +490,15 @@ TEST_CASE("fit on a DataLoader uses the loader's batches and state, and refuses 
   CHECK(hb.loss.back() == ha.loss.back());
   CHECK_THROWS_WITH_AS(nn::fit(b, loader, nn::cross_entropy, opt_b, {.epochs = 1, .batch_size = 4}),
                        Contains("batching and shuffling are the loader's"), std::invalid_argument);
+}
+
+TEST_CASE("without the step guards a non-finite gradient reaches the weights and the next loss stops training") {
+  std::mt19937_64 rng(1);
+  nn::Network net({2, 1}, nn::Activation::identity, nn::Activation::identity, rng);
+  nn::SGD<double> opt(net.parameters(), 0.1);
+  auto loss = [](const ad::Tensor& out, const ad::Tensor&) { return ad::sqrt(ad::sum(out * 0.0)); };
+  const nn::History h = nn::fit(net, regression(8, 1), loss, opt, {.epochs = 3, .guard_steps = false});
+  CHECK(h.stop_reason == "diverged");
+  CHECK(h.stop_detail == "the loss of batch 1 of epoch 2 is NaN");
+  CHECK_FALSE(all_finite(net));  // what the guards prevent
 }
