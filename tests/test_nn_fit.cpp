@@ -492,7 +492,8 @@ TEST_CASE("fit on a DataLoader uses the loader's batches and state, and refuses 
                        Contains("batching and shuffling are the loader's"), std::invalid_argument);
 }
 
-TEST_CASE("without the step guards a non-finite gradient reaches the weights and the next loss stops training") {
+TEST_CASE(
+    "without the step guards a non-finite gradient reaches the weights and the next loss stops training") {
   std::mt19937_64 rng(1);
   nn::Network net({2, 1}, nn::Activation::identity, nn::Activation::identity, rng);
   nn::SGD<double> opt(net.parameters(), 0.1);

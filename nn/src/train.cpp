@@ -261,7 +261,8 @@ bool Trainer<T>::step(std::size_t epoch, std::size_t b, const Batch<T>& batch, d
   loss_value = double(value.item());
   auto where = [&] { return fmt::format("batch {} of epoch {}", b + 1, epoch + 1); };
   if (!std::isfinite(loss_value)) {
-    stop("diverged", fmt::format("the loss of {} is {}", where(), std::isnan(loss_value) ? "NaN" : fmt::format("{}", loss_value)));
+    stop("diverged", fmt::format("the loss of {} is {}", where(),
+                                 std::isnan(loss_value) ? "NaN" : fmt::format("{}", loss_value)));
     return false;
   }
   if (std::isnan(first_loss_)) first_loss_ = loss_value;
