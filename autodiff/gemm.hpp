@@ -28,6 +28,15 @@
 // Large products are split across threads (set_gemm_threads); small ones
 // always run on the calling thread. gemm may be called from several threads
 // at once.
+//
+// Determinism: the portable backend computes each element of C in the same
+// order whatever the thread count, so its results are bit for bit the same on
+// any number of threads (tests/test_gemm.cpp pins this). The CBLAS backend is
+// not: OpenBLAS picks its kernels and its split by thread count, so results
+// can differ in the last bits between thread counts (measured with OpenBLAS
+// 0.3.21 on AMD EPYC/Zen: 15% to 66% of float elements differ between 1 and 2
+// threads; double did not differ on our shapes, which OpenBLAS does not
+// promise). With a fixed thread count it repeats its results.
 #pragma once
 
 #include <cstddef>
@@ -79,9 +88,11 @@ bool set_gemm_portable_isa(std::string_view isa) noexcept;
 const char* gemm_cblas_config() noexcept;
 
 // The number of threads large products may use, for both backends, and
-// ad::parallel_for. OpenBLAS gets it (openblas_set_num_threads) while its
-// backend is in use, and when it is selected; until then it keeps its own
-// default. Values < 1 mean "one per hardware thread", the default.
+// ad::parallel_for. Changing it changes no result of the portable backend;
+// with the CBLAS backend it may change the last bits (see above). OpenBLAS
+// gets it (openblas_set_num_threads) while its backend is in use, and when it
+// is selected; until then it keeps its own default. Values < 1 mean "one per
+// hardware thread", the default.
 void set_gemm_threads(int threads);
 int get_gemm_threads() noexcept;
 

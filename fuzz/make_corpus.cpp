@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -60,7 +61,9 @@ int main(int argc, char** argv) {
   nn::Adam<double> adam(net.parameters());
   nn::TrainingState state;
   state.epoch = 2;
-  state.rng = "1 2 3";
+  std::ostringstream shuffler;  // a real std::mt19937_64 state: save_checkpoint refuses anything else
+  shuffler << std::mt19937_64(5);
+  state.rng = shuffler.str();
   state.order = {0, 1, 2};
   state.best = 0.5;
   state.loss = {1.0, 0.5};

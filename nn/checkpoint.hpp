@@ -9,12 +9,15 @@
 // Killed at any moment, a run restarted with the same arguments and
 // `resume = true` reaches a bit-identical result to an uninterrupted run.
 //
-// Format, version 1 (little-endian, IEEE 754; "str" is u32 length + bytes):
+// Format, version 2 (little-endian, IEEE 754; "str" is u32 length + bytes):
 //   "ADCK"                      4 bytes magic
-//   u32 version                 = 1
+//   u32 version                 = 2 (version 1, without the activations, is still read)
 //   u8  dtype                   0 = float32, 1 = float64 (the parameters' type)
 //   u8[3] reserved              = 0
 //   u32 depth d, u64 sizes[d+1] the network's n_0 .. n_d (checked on load)
+//   per layer L = 1 .. d:       u8 Heaviside gradient policy, u8 activation[n_L]
+//                               (checked on load: resuming into a network
+//                               with other activations is refused)
 //   u64 P, T theta[P]           the parameters, in NetworkT::flat_parameters() order
 //   str optimiser kind, f64 learning rate, u64 steps,
 //   u32 buffer count, per buffer: u64 length, f64 values[length]
@@ -28,10 +31,19 @@
 //
 // Writing is atomic: a temporary file in the same folder is written, flushed
 // to disk (fsync), renamed over the target and the folder flushed, so the
-// path always holds either the previous checkpoint or the new one, whole.
-// Loading checks every field and throws std::runtime_error naming the file
-// and the problem (missing, truncated, not a checkpoint, unsupported version,
-// corrupt checksum, a network or optimiser that does not match).
+// path always holds either the previous checkpoint or the new one, whole
+// (through a symbolic link, keeping the file's mode, as nn::save does).
+// save_checkpoint first refuses, with std::invalid_argument
+// "nn::save_checkpoint: not saving to '<path>': <problem>", what loading
+// would refuse: a network nn::save refuses, an RNG state that is not exactly
+// a std::mt19937_64's text form, a sample order that is not a permutation of
+// 0 .. n-1.
+// Loading opens regular files only, reads the header before the rest and
+// never past the file's size, checks every field and throws
+// std::runtime_error naming the file and the problem (missing, not a regular
+// file, truncated, not a checkpoint, unsupported version, corrupt checksum,
+// a network, its activations or an optimiser that does not match, an RNG
+// state or sample order as above).
 #pragma once
 
 #include <cstddef>

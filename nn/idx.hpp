@@ -13,9 +13,16 @@
 //   data                  dims[0] * ... * dims[rank-1] elements, row-major
 //
 // A file starting with the gzip signature (1f 8b) is decompressed by running
-// `gzip -dc` (no library needed). Every field is checked; a missing,
-// truncated or corrupt file throws std::runtime_error naming the file and
-// the problem.
+// `gzip -dc` on it (no library needed); the data is read no further than the
+// header declares (more is an error, and gzip is stopped), a header declaring
+// more than deflate's 1032:1 can expand the file to is refused before
+// decompressing, and the child and its pipe are released on every path.
+// Only regular files are read (a directory, FIFO or device is refused at
+// once), and a plain file's size must match its header before anything is
+// allocated. Every field is checked; a missing, truncated or corrupt file
+// throws std::runtime_error "<function>: <path>: <problem>" naming the
+// function called (nn::read_idx, nn::load_idx_images, nn::load_idx_labels,
+// nn::parse_idx) and the problem.
 #pragma once
 
 #include <cstddef>

@@ -14,11 +14,24 @@
 //     b^L                   outputs values
 //   u64 checksum            FNV-1a (64-bit) of every byte before it
 //
-// save() writes a temporary file in the same folder, flushes it to disk and
+// save() first checks the network against the rules load() applies (every
+// layer 1 to 2^26 wide and chained, known activation codes and Heaviside
+// policies) and throws std::invalid_argument "nn::save: not saving to
+// '<path>': <problem>" without writing anything. It then writes a temporary
+// file `<path>.tmp-<pid>-<n>` in the same folder, flushes it to disk and
 // renames it over the target, so a crash mid-write leaves the previous file
-// intact. load() checks every field and throws std::runtime_error naming the
-// file and what is wrong (missing, truncated, not an .adnn file, unsupported
-// version, corrupt checksum, inconsistent layers).
+// intact. A symbolic link is written through (the file it points to is
+// replaced, the link stays); the replaced file's permission bits are kept (a
+// new file gets 0644 less the umask); a path that is a directory or another
+// non-regular file is refused; temporaries left by killed saves (whose
+// process no longer exists) are removed.
+//
+// load() opens regular files only (a directory, FIFO or device throws
+// "nn::load: '<path>' is a <kind>, not a regular file"), checks the 16-byte
+// header before reading further and never reads past the file's size. It
+// checks every field and throws std::runtime_error naming the file and what
+// is wrong (missing, truncated, not an .adnn file, unsupported version,
+// corrupt checksum, inconsistent layers).
 #pragma once
 
 #include <string>

@@ -2,12 +2,14 @@
 // a run resumed from one is bit-identical to an uninterrupted run, and a
 // training process killed at any moment leaves a checkpoint that loads and
 // resumes to that same result.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -260,4 +262,147 @@ TEST_CASE("a training process killed at random moments leaves a checkpoint that 
     std::filesystem::remove(path);
   }
   CHECK(resumed_mid_run > 0);
+}
+
+namespace {
+
+// A checkpoint's bytes, changed and given a valid checksum again, as a
+// crafted file would be.
+struct CheckpointBytes {
+  std::vector<std::uint8_t> bytes;
+  explicit CheckpointBytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::size_t find(const std::vector<std::uint8_t>& part) const {
+    const auto at = std::search(bytes.begin(), bytes.end(), part.begin(), part.end());
+    REQUIRE(at != bytes.end());
+    return static_cast<std::size_t>(at - bytes.begin());
+  }
+  void write(const std::string& path) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (std::size_t i = 0; i + 8 < bytes.size(); ++i) {
+      h ^= bytes[i];
+      h *= 0x100000001b3ull;
+    }
+    for (std::size_t i = 0; i < 8; ++i, h >>= 8) bytes[bytes.size() - 8 + i] = std::uint8_t(h & 0xFF);
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
+};
+
+std::vector<std::uint8_t> little_endian(std::uint64_t v) {
+  std::vector<std::uint8_t> out;
+  for (int i = 0; i < 8; ++i, v >>= 8) out.push_back(std::uint8_t(v & 0xFF));
+  return out;
+}
+
+// A 2-3-1 tanh/identity network, SGD, and a valid state over 4 samples.
+struct SmallRun {
+  std::mt19937_64 init{3};
+  nn::Network net{{2, 3, 1}, nn::Activation::tanh, nn::Activation::identity, init};
+  nn::SGD<double> sgd{net.parameters(), 0.1};
+  nn::TrainingState state;
+  SmallRun() {
+    std::ostringstream rng;
+    rng << std::mt19937_64(42);
+    state.rng = rng.str();
+    state.order = {2, 0, 3, 1};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a checkpoint whose RNG state is not a std::mt19937_64 state is refused by save and by load") {
+  const std::string path = scratch("rng.adck");
+  SmallRun run;
+  for (const std::string& garbage :
+       {std::string{}, std::string("1 2 3"), run.state.rng + " 7", "x" + run.state.rng}) {
+    nn::TrainingState bad = run.state;
+    bad.rng = garbage;
+    CHECK_THROWS_WITH_AS(
+        nn::save_checkpoint(path, run.net, run.sgd, bad),
+        Contains(("not saving to '" + path + "': the RNG state is not a std::mt19937_64 state").c_str()),
+        std::invalid_argument);
+  }
+  CHECK_FALSE(std::filesystem::exists(path));
+  nn::save_checkpoint(path, run.net, run.sgd, run.state);
+  CheckpointBytes file(path);
+  const std::vector<std::uint8_t> text(run.state.rng.begin(), run.state.rng.end());
+  file.bytes[file.find(text) + 3] = 'z';  // a letter inside the first number
+  file.write(path);
+  CHECK_THROWS_WITH_AS(
+      nn::load_checkpoint(path, run.net, run.sgd),
+      Contains(("nn::load_checkpoint: '" + path + "': the RNG state is not a std::mt19937_64 state").c_str()),
+      std::runtime_error);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a checkpoint whose sample order is not a permutation is refused by save and by load") {
+  const std::string path = scratch("order.adck");
+  SmallRun run;
+  nn::TrainingState bad = run.state;
+  bad.order = {2, 0, 2, 1};
+  CHECK_THROWS_WITH_AS(
+      nn::save_checkpoint(path, run.net, run.sgd, bad),
+      Contains("the sample order is not a permutation of 0 .. 3: entry 2 is 2, which came earlier"),
+      std::invalid_argument);
+  bad.order = {2, 0, 9, 1};
+  CHECK_THROWS_WITH_AS(nn::save_checkpoint(path, run.net, run.sgd, bad), Contains("entry 2 is 9"),
+                       std::invalid_argument);
+  nn::save_checkpoint(path, run.net, run.sgd, run.state);
+  CheckpointBytes file(path);
+  std::vector<std::uint8_t> order = little_endian(4);
+  for (std::uint64_t i : run.state.order) {
+    const auto bytes = little_endian(i);
+    order.insert(order.end(), bytes.begin(), bytes.end());
+  }
+  const std::size_t at = file.find(order);
+  file.bytes[at + 8 + 2 * 8] = 7;  // entry 2 becomes 7
+  file.write(path);
+  CHECK_THROWS_WITH_AS(nn::load_checkpoint(path, run.net, run.sgd),
+                       Contains("the sample order is not a permutation of 0 .. 3: entry 2 is 7"),
+                       std::runtime_error);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a checkpoint resumed into a network with other activations or Heaviside policies is refused") {
+  const std::string path = scratch("activations.adck");
+  SmallRun run;
+  nn::save_checkpoint(path, run.net, run.sgd, run.state);
+  const std::vector<double> before = run.net.flat_parameters();
+  std::mt19937_64 rng(3);
+  nn::Network relu({2, 3, 1}, nn::Activation::relu, nn::Activation::identity, rng);
+  nn::SGD<double> sgd(relu.parameters(), 0.1);
+  CHECK_THROWS_WITH_AS(nn::load_checkpoint(path, relu, sgd),
+                       Contains("layer 1 neuron 0 was saved with activation tanh, the network has relu"),
+                       std::runtime_error);
+  nn::Network policy({2, 3, 1}, nn::Activation::tanh, nn::Activation::identity, rng);
+  policy.layers()[0].set_heaviside_gradient(nn::HeavisideGradient::straight_through);
+  nn::SGD<double> sgd_policy(policy.parameters(), 0.1);
+  CHECK_THROWS_WITH_AS(
+      nn::load_checkpoint(path, policy, sgd_policy),
+      Contains("layer 1 was saved with Heaviside gradient policy zero, the network has straight_through"),
+      std::runtime_error);
+  CHECK(nn::load_checkpoint(path, run.net, run.sgd).order == run.state.order);
+  CHECK(run.net.flat_parameters() == before);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a version-1 checkpoint (without activations) still loads") {
+  const std::string path = scratch("version1.adck");
+  SmallRun run;
+  nn::save_checkpoint(path, run.net, run.sgd, run.state);
+  CheckpointBytes file(path);
+  // Version 2 put 1 + 3 and 1 + 1 bytes (policy, activations) after the 3 sizes.
+  const std::size_t after_sizes = 16 + 3 * 8;
+  REQUIRE(file.bytes[4] == 2);
+  file.bytes[4] = 1;
+  file.bytes.erase(file.bytes.begin() + std::ptrdiff_t(after_sizes),
+                   file.bytes.begin() + std::ptrdiff_t(after_sizes + 6));
+  file.write(path);
+  const nn::TrainingState state = nn::load_checkpoint(path, run.net, run.sgd);
+  CHECK(state.rng == run.state.rng);
+  CHECK(state.order == run.state.order);
+  std::filesystem::remove(path);
 }

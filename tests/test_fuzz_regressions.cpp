@@ -18,11 +18,12 @@
 namespace {
 
 std::vector<std::filesystem::path> inputs(const char* target) {
-  const auto folder = std::filesystem::path(__FILE__).parent_path().parent_path() / "fuzz" / "regressions" / target;
+  const auto folder = std::filesystem::path(AD_SOURCE_DIR) / "fuzz" / "regressions" / target;
   std::vector<std::filesystem::path> files;
-  if (std::filesystem::is_directory(folder))
-    for (const auto& entry : std::filesystem::directory_iterator(folder))
-      if (entry.is_regular_file() && entry.path().filename() != "README.md") files.push_back(entry.path());
+  REQUIRE_MESSAGE(std::filesystem::is_directory(folder), folder.string());
+  for (const auto& entry : std::filesystem::directory_iterator(folder))
+    if (entry.is_regular_file() && entry.path().filename() != "README.md") files.push_back(entry.path());
+  REQUIRE_MESSAGE(!files.empty(), folder.string());  // a folder without kept inputs
   return files;
 }
 

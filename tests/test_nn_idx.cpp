@@ -2,6 +2,7 @@
 // turns multi-byte elements to this machine's byte order, and rejects
 // missing, truncated and corrupt files with a message naming the file and the
 // problem. The test writes its own small files.
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <sys/wait.h>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -185,4 +188,102 @@ TEST_CASE("images and labels must have the expected type and rank") {
   const std::string images = scratch.write("images", three_images());
   CHECK(contains(error_of([&] { nn::load_idx_images(labels); }), "expected images"));
   CHECK(contains(error_of([&] { nn::load_idx_labels(images); }), "expected labels"));
+}
+
+namespace {
+
+bool have_gzip() { return std::system("command -v gzip >/dev/null 2>&1") == 0; }
+
+// `bytes` gzip-compressed by the gzip program, written as `name`.
+std::string gzipped(const Scratch& scratch, const std::string& name, const std::vector<std::uint8_t>& bytes) {
+  const std::string plain = scratch.write(name, bytes);
+  REQUIRE(std::system(fmt::format("gzip -f '{}'", plain).c_str()) == 0);
+  return plain + ".gz";
+}
+
+std::size_t open_descriptors() {
+  return std::size_t(std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{}));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a gzip file that inflates past what its header declares is refused once the declared data is read") {
+  if (!have_gzip()) {
+    MESSAGE("gzip is not installed: skipped");
+    return;
+  }
+  Scratch scratch;
+  // 10 images of 28 x 28 declared, then 32 MiB of zeros: a small .gz.
+  std::vector<std::uint8_t> bomb = idx(0x08, {10, 28, 28}, {});
+  bomb.resize(bomb.size() + (std::size_t{32} << 20));
+  const std::string path = gzipped(scratch, "bomb", bomb);
+  CHECK(fs::file_size(path) < (std::size_t{1} << 20));
+  const std::string message = error_of([&] { nn::load_idx_images(path); });
+  CHECK(message ==
+        fmt::format("nn::load_idx_images: {}: corrupt: the decompressed data goes on after the 7840 bytes "
+                    "that dimensions [10, 28, 28] describe",
+                    path));
+}
+
+TEST_CASE("a gzip file whose header declares more than deflate can hold is refused before decompressing") {
+  if (!have_gzip()) {
+    MESSAGE("gzip is not installed: skipped");
+    return;
+  }
+  Scratch scratch;
+  const std::string path = gzipped(scratch, "liar", idx(0x08, {60000, 1000, 1000}, {1, 2, 3}));
+  const std::string message = error_of([&] { nn::load_idx_images(path); });
+  CHECK(contains(message, "dimensions [60000, 1000, 1000] need 60000000000 bytes of data, more than"));
+  CHECK(contains(message, fmt::format("more than {} bytes of gzip data can hold", fs::file_size(path))));
+}
+
+TEST_CASE("gzip data shorter than its header declares is reported as truncated") {
+  if (!have_gzip()) {
+    MESSAGE("gzip is not installed: skipped");
+    return;
+  }
+  Scratch scratch;
+  const std::string path = gzipped(scratch, "short", idx(0x08, {3, 2, 2}, {1, 2, 3, 4, 5}));
+  CHECK(error_of([&] { nn::read_idx(path); }) ==
+        fmt::format(
+            "nn::read_idx: {}: truncated: dimensions [3, 2, 2] need 12 bytes of data, the decompressed file "
+            "has 5",
+            path));
+}
+
+TEST_CASE("the gzip child process and its pipe are gone after every outcome") {
+  if (!have_gzip()) {
+    MESSAGE("gzip is not installed: skipped");
+    return;
+  }
+  Scratch scratch;
+  std::vector<std::uint8_t> bomb = idx(0x08, {2}, {});
+  bomb.resize(bomb.size() + (std::size_t{4} << 20));
+  const std::vector<std::string> files = {
+      gzipped(scratch, "good", three_images()), gzipped(scratch, "bomb", bomb),
+      gzipped(scratch, "short", idx(0x08, {4}, {1})),
+      gzipped(scratch, "huge-dims", idx(0x08, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {})),
+      scratch.write("broken.gz", {0x1f, 0x8b, 0x08, 0x00, 0x01, 0x02, 0x03})};
+  const std::size_t before = open_descriptors();
+  for (const std::string& path : files) {
+    CAPTURE(path);
+    (void)error_of([&] { nn::read_idx(path); });
+    CHECK(open_descriptors() == before);
+    errno = 0;
+    CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);  // no child, running or exited, is left
+    CHECK(errno == ECHILD);
+  }
+}
+
+TEST_CASE("the loaders name themselves in their errors") {
+  Scratch scratch;
+  const std::string path = (scratch.dir / "missing").string();
+  CHECK(contains(error_of([&] { nn::load_idx_images(path); }), "nn::load_idx_images: cannot open '" + path));
+  CHECK(contains(error_of([&] { nn::load_idx_labels(path); }), "nn::load_idx_labels: cannot open '" + path));
+  CHECK(contains(error_of([&] { nn::read_idx(path); }), "nn::read_idx: cannot open '" + path));
+  CHECK(contains(error_of([&] {
+                   nn::parse_idx(std::vector<std::uint8_t>{0, 0}, "memory");
+                 }),
+                 "nn::parse_idx: memory: truncated"));
 }

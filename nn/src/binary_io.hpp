@@ -1,7 +1,8 @@
-// Internal: what the model file (serialize.cpp) and the checkpoint file
-// (checkpoint.cpp) share: little-endian encoding, a bounds-checked decoder
-// that names the file and the field in its errors, the FNV-1a checksum, and
-// the atomic write (temporary file, fsync, rename, fsync of the folder).
+// Internal: what the file formats (serialize.cpp, checkpoint.cpp, idx.cpp)
+// share: little-endian encoding, a bounds-checked decoder that names the file
+// and the field in its errors, the FNV-1a checksum, reading only regular
+// files and never more than they hold, and the atomic write (temporary file,
+// fsync, rename, fsync of the folder).
 #pragma once
 
 #include <algorithm>
@@ -61,7 +62,8 @@ class ByteWriter {
 // "<who>: '<path>': <why>".
 class ByteReader {
  public:
-  ByteReader(const std::vector<std::uint8_t>& bytes, std::size_t end, const std::string& path, const char* who)
+  ByteReader(const std::vector<std::uint8_t>& bytes, std::size_t end, const std::string& path,
+             const char* who)
       : bytes_(bytes), end_(end), path_(path), who_(who) {}
   template <class U>
   U get(const char* what) {
@@ -89,6 +91,10 @@ class ByteReader {
       fail(fmt::format("truncated or corrupt: {} says {} entries, more than the file holds", what, n));
     return n;
   }
+  void skip(std::size_t n, const char* what) {
+    need(n, what);
+    pos_ += n;
+  }
   std::size_t position() const { return pos_; }
   std::size_t remaining() const { return end_ - pos_; }
   bool at_end() const { return pos_ == end_; }
@@ -98,7 +104,8 @@ class ByteReader {
 
  private:
   void need(std::size_t n, const char* what) const {
-    if (end_ - pos_ < n) fail(fmt::format("truncated: the file ends while reading {} at byte {}", what, pos_));
+    if (end_ - pos_ < n)
+      fail(fmt::format("truncated: the file ends while reading {} at byte {}", what, pos_));
   }
   const std::vector<std::uint8_t>& bytes_;
   std::size_t end_;
@@ -107,8 +114,41 @@ class ByteReader {
   std::size_t pos_ = 0;
 };
 
+// A regular file open for reading. Anything else (a directory, a FIFO, a
+// device, a socket) is refused before a byte is read: none has a size that
+// bounds the read, /dev/zero never ends and a FIFO blocks. Errors are
+// std::runtime_error "<who>: cannot open '<path>': <reason>" and
+// "<who>: '<path>' is a <kind>, not a regular file".
+class InputFile {
+ public:
+  InputFile(const std::string& path, const char* who);
+  ~InputFile();
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  // The size when opened: no reader reads past it.
+  std::uint64_t size() const { return size_; }
+  int descriptor() const { return fd_; }
+  // Reads up to `n` bytes; fewer only where the file (as sized when opened)
+  // ends. Throws on a read error.
+  std::size_t read(std::uint8_t* into, std::size_t n);
+  // Appends up to `n` more bytes to `bytes`, fewer where the file ends.
+  void append(std::vector<std::uint8_t>& bytes, std::size_t n);
+
+ private:
+  int fd_ = -1;
+  std::uint64_t size_ = 0, position_ = 0;
+  std::string path_;
+  const char* who_;
+};
+
 // Writes `bytes` to `path` so that after a crash at any point the target is
 // the old file or the complete new one; errors name `who` and the file.
+// A symbolic link is written through (its target is replaced, the link
+// stays); an existing file keeps its permission bits (a new one gets 0644
+// less the umask); a path that exists but is not a regular file is refused.
+// Temporaries `<target>.tmp-<pid>-<n>` left by processes that no longer
+// exist (killed mid-save) are removed.
 void write_atomically(const std::string& path, const std::vector<std::uint8_t>& bytes, const char* who);
 
 }  // namespace nn::detail

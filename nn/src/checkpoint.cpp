@@ -1,36 +1,75 @@
-#include <algorithm>
-#include <atomic>
-#include <bit>
-#include <cerrno>
 #include <cstdint>
-#include <cstring>
-#include <fstream>
-#include <iterator>
+#include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <nn/checkpoint.hpp>
 
 #include "binary_io.hpp"
+#include "model_rules.hpp"
 
 namespace nn {
 namespace {
 
 constexpr char magic[4] = {'A', 'D', 'C', 'K'};
-constexpr std::uint32_t format_version = 1;
+// Version 2 added each layer's Heaviside policy and activations after the
+// sizes; version 1 files (without them) are still read.
+constexpr std::uint32_t format_version = 2;
+constexpr std::size_t header_size = 16;  // magic, version, dtype, reserved, depth
+
+std::string_view policy_name(std::uint8_t code) {
+  switch (static_cast<HeavisideGradient>(code)) {
+    case HeavisideGradient::zero:
+      return "zero";
+    case HeavisideGradient::straight_through:
+      return "straight_through";
+    case HeavisideGradient::logistic_surrogate:
+      return "logistic_surrogate";
+  }
+  return "unknown";
+}
+
+// What makes a training state unusable by nn::fit, or "" when nothing does.
+// save_checkpoint refuses such a state and load_checkpoint such a file.
+std::string state_problem(const TrainingState& state) {
+  // The RNG: exactly what writing a std::mt19937_64 gives, nothing more.
+  std::istringstream in(state.rng);
+  std::mt19937_64 rng;
+  in >> rng;
+  if (in.fail()) return "the RNG state is not a std::mt19937_64 state in its text form";
+  std::ostringstream canonical;
+  canonical << rng;
+  if (canonical.str() != state.rng)
+    return "the RNG state is not a std::mt19937_64 state in its text form (extra or non-canonical text)";
+  // The sample order: each of 0 .. n-1 exactly once.
+  std::vector<bool> seen(state.order.size(), false);
+  for (std::size_t k = 0; k < state.order.size(); ++k) {
+    const std::uint64_t i = state.order[k];
+    if (i >= state.order.size() || seen[static_cast<std::size_t>(i)])
+      return fmt::format("the sample order is not a permutation of 0 .. {}: entry {} is {}{}",
+                         state.order.size() - 1, k, i, i < state.order.size() ? ", which came earlier" : "");
+    seen[static_cast<std::size_t>(i)] = true;
+  }
+  return {};
+}
 
 }  // namespace
 
 template <class T>
 void save_checkpoint(const std::string& path, const NetworkT<T>& net, const Optimizer<T>& optimizer,
                      const TrainingState& state) {
+  // Nothing load_checkpoint would refuse is written.
+  std::string problem = detail::network_problem(net);
+  if (problem.empty()) problem = state_problem(state);
+  if (!problem.empty())
+    throw std::invalid_argument(fmt::format("nn::save_checkpoint: not saving to '{}': {}", path, problem));
   detail::ByteWriter e;
   for (char c : magic) e.put(static_cast<std::uint8_t>(c));
   e.put(format_version);
@@ -39,6 +78,10 @@ void save_checkpoint(const std::string& path, const NetworkT<T>& net, const Opti
   const std::vector<std::size_t> sizes = net.sizes();
   e.put(static_cast<std::uint32_t>(net.depth()));
   for (std::size_t n : sizes) e.put(static_cast<std::uint64_t>(n));
+  for (const auto& layer : net.layers()) {
+    e.put(static_cast<std::uint8_t>(layer.heaviside_gradient()));
+    for (Activation psi : layer.activations()) e.put(static_cast<std::uint8_t>(psi));
+  }
   const std::vector<T> theta = net.flat_parameters();
   e.put(static_cast<std::uint64_t>(theta.size()));
   for (T v : theta) e.put(v);
@@ -68,10 +111,11 @@ void save_checkpoint(const std::string& path, const NetworkT<T>& net, const Opti
 
 template <class T>
 TrainingState load_checkpoint(const std::string& path, NetworkT<T>& net, Optimizer<T>& optimizer) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw std::runtime_error(fmt::format("nn::load_checkpoint: cannot open '{}': {}", path, std::strerror(errno)));
-  const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  detail::InputFile file(path, "nn::load_checkpoint");
+  // The header first: a file that is not a checkpoint is refused after 16
+  // bytes, whatever its size; the rest is read up to the file's size.
+  std::vector<std::uint8_t> bytes;
+  file.append(bytes, header_size);
   detail::ByteReader header(bytes, bytes.size(), path, "nn::load_checkpoint");
   for (char c : magic)
     if (header.get<std::uint8_t>("the magic bytes") != static_cast<std::uint8_t>(c))
@@ -79,31 +123,57 @@ TrainingState load_checkpoint(const std::string& path, NetworkT<T>& net, Optimiz
   const auto version = header.get<std::uint32_t>("the version");
   if (version == 3)
     return load_checkpoint(path, static_cast<ModuleT<T>&>(net), optimizer);  // any module's (nn::fit)
-  if (version != format_version)
-    header.fail(fmt::format("format version {} is not supported (this build reads versions {} and 3)",
+  if (version != 1 && version != format_version)
+    header.fail(fmt::format("format version {} is not supported (this build reads versions 1, {} and 3)",
                             version, format_version));
-  if (bytes.size() < 16) header.fail("truncated: no room for the checksum");
+  header.skip(header_size - 8, "the header");
+  file.append(bytes, static_cast<std::size_t>(file.size()));
+  if (bytes.size() < header_size + 8) header.fail("truncated: no room for the checksum");
   std::uint64_t stored = 0;
   for (std::size_t i = 8; i-- > 0;) stored = (stored << 8) | bytes[bytes.size() - 8 + i];
   if (stored != detail::fnv1a(bytes.data(), bytes.size() - 8))
     header.fail("corrupt or truncated: the checksum does not match the contents");
 
   detail::ByteReader d(bytes, bytes.size() - 8, path, "nn::load_checkpoint");
-  for (int i = 0; i < 8; ++i) d.get<std::uint8_t>("the header");
+  d.skip(8, "the header");
   const auto dtype = d.get<std::uint8_t>("the element type");
   const std::uint8_t expected_dtype = std::is_same_v<T, float> ? 0 : 1;
   if (dtype != expected_dtype)
-    d.fail(fmt::format("saved with {} parameters, loading into a {} network", dtype == 0 ? "float32" : dtype == 1 ? "float64" : "unknown",
+    d.fail(fmt::format("saved with {} parameters, loading into a {} network",
+                       dtype == 0   ? "float32"
+                       : dtype == 1 ? "float64"
+                                    : "unknown",
                        expected_dtype == 0 ? "float32" : "float64"));
   for (int i = 0; i < 3; ++i)
     if (d.get<std::uint8_t>("reserved bytes") != 0) d.fail("reserved header bytes are not zero");
   const auto depth = d.get<std::uint32_t>("the number of layers");
   if (depth > (bytes.size() / 8)) d.fail(fmt::format("implausible number of layers {}", depth));
   std::vector<std::size_t> sizes;
-  for (std::uint32_t k = 0; k <= depth; ++k) sizes.push_back(static_cast<std::size_t>(d.get<std::uint64_t>("layer sizes")));
+  for (std::uint32_t k = 0; k <= depth; ++k)
+    sizes.push_back(static_cast<std::size_t>(d.get<std::uint64_t>("layer sizes")));
   if (sizes != net.sizes())
-    d.fail(fmt::format("saved for a network of sizes [{}], loading into one of sizes [{}]", fmt::join(sizes, ", "),
-                       fmt::join(net.sizes(), ", ")));
+    d.fail(fmt::format("saved for a network of sizes [{}], loading into one of sizes [{}]",
+                       fmt::join(sizes, ", "), fmt::join(net.sizes(), ", ")));
+  if (version >= 2) {
+    // The same sizes but other activations would resume a different model.
+    for (std::size_t L = 1; L <= depth; ++L) {
+      const auto& layer = net.layers()[L - 1];
+      const auto policy = d.get<std::uint8_t>("a Heaviside gradient policy");
+      if (policy != static_cast<std::uint8_t>(layer.heaviside_gradient()))
+        d.fail(fmt::format("layer {} was saved with Heaviside gradient policy {}, the network has {}", L,
+                           policy_name(policy),
+                           policy_name(static_cast<std::uint8_t>(layer.heaviside_gradient()))));
+      for (std::size_t j = 0; j < layer.outputs(); ++j) {
+        const auto code = d.get<std::uint8_t>("an activation");
+        if (const std::string problem = detail::activation_problem(L, j, code); !problem.empty())
+          d.fail(problem);
+        const Activation saved = static_cast<Activation>(code), present = layer.activations()[j];
+        if (saved != present)
+          d.fail(fmt::format("layer {} neuron {} was saved with activation {}, the network has {}", L, j,
+                             name(saved), name(present)));
+      }
+    }
+  }
   const auto count = d.get_count(sizeof(T), "the parameter count");
   if (count != net.parameter_count())
     d.fail(fmt::format("holds {} parameters, the network has {}", count, net.parameter_count()));
@@ -116,7 +186,8 @@ TrainingState load_checkpoint(const std::string& path, NetworkT<T>& net, Optimiz
   o.steps = d.get<std::uint64_t>("the optimiser steps");
   const auto buffers = d.get<std::uint32_t>("the optimiser buffer count");
   for (std::uint32_t k = 0; k < buffers; ++k) {
-    std::vector<double> b(static_cast<std::size_t>(d.get_count(sizeof(double), "an optimiser buffer length")));
+    std::vector<double> b(
+        static_cast<std::size_t>(d.get_count(sizeof(double), "an optimiser buffer length")));
     for (double& v : b) v = d.get<double>("an optimiser buffer");
     o.buffers.push_back(std::move(b));
   }
@@ -129,10 +200,12 @@ TrainingState load_checkpoint(const std::string& path, NetworkT<T>& net, Optimiz
   state.epochs_without_improvement = d.get<std::uint64_t>("the epochs without improvement");
   state.loss.resize(static_cast<std::size_t>(d.get_count(sizeof(double), "the loss history length")));
   for (double& v : state.loss) v = d.get<double>("the loss history");
-  state.validation_loss.resize(static_cast<std::size_t>(d.get_count(sizeof(double), "the validation history length")));
+  state.validation_loss.resize(
+      static_cast<std::size_t>(d.get_count(sizeof(double), "the validation history length")));
   for (double& v : state.validation_loss) v = d.get<double>("the validation history");
   state.stop_reason = d.get_string("the stop reason");
   if (!d.at_end()) d.fail("unexpected bytes after the last field");
+  if (const std::string problem = state_problem(state); !problem.empty()) d.fail(problem);
 
   // Everything parsed: only now touch the caller's network and optimiser.
   try {
@@ -144,8 +217,10 @@ TrainingState load_checkpoint(const std::string& path, NetworkT<T>& net, Optimiz
   return state;
 }
 
-template void save_checkpoint(const std::string&, const NetworkT<float>&, const Optimizer<float>&, const TrainingState&);
-template void save_checkpoint(const std::string&, const NetworkT<double>&, const Optimizer<double>&, const TrainingState&);
+template void save_checkpoint(const std::string&, const NetworkT<float>&, const Optimizer<float>&,
+                              const TrainingState&);
+template void save_checkpoint(const std::string&, const NetworkT<double>&, const Optimizer<double>&,
+                              const TrainingState&);
 template TrainingState load_checkpoint(const std::string&, NetworkT<float>&, Optimizer<float>&);
 template TrainingState load_checkpoint(const std::string&, NetworkT<double>&, Optimizer<double>&);
 

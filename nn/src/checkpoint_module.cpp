@@ -1,9 +1,5 @@
 // Checkpoints of any module (format version 3): the model as named tensors,
 // so nn::fit resumes any model, not only an nn::Network.
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -128,27 +124,25 @@ void save_checkpoint(const std::string& path, const ModuleT<T>& model, const Opt
 
 template <class T>
 TrainingState load_checkpoint(const std::string& path, ModuleT<T>& model, Optimizer<T>& optimizer) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw std::runtime_error(
-        fmt::format("nn::load_checkpoint: cannot open '{}': {}", path, std::strerror(errno)));
-  const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                        std::istreambuf_iterator<char>());
-  in.close();
+  detail::InputFile file(path, "nn::load_checkpoint");
+  // The header first: a file that is not a checkpoint is refused after 8
+  // bytes, whatever its size; the rest is read up to the file's size.
+  std::vector<std::uint8_t> bytes;
+  file.append(bytes, 8);
   detail::ByteReader header(bytes, bytes.size(), path, "nn::load_checkpoint");
   for (char c : magic)
     if (header.get<std::uint8_t>("the magic bytes") != static_cast<std::uint8_t>(c))
       header.fail("not a checkpoint file (wrong magic bytes)");
   const auto version = header.get<std::uint32_t>("the version");
-  if (version < module_version) {  // an nn::Network's checkpoint, from before version 3
+  if (version == 1 || version == 2) {  // an nn::Network's checkpoint, from before version 3
     if (auto* net = dynamic_cast<NetworkT<T>*>(&model)) return load_checkpoint(path, *net, optimizer);
-    header.fail(
-        fmt::format("a version {} checkpoint holds an nn::Network, not a {}", version, model.type_name()));
+    header.fail(fmt::format("a version {} checkpoint holds an nn::Network, not a {}", version, model.type_name()));
   }
   if (version != module_version)
     header.fail(fmt::format("format version {} is not supported (this build reads versions 1 to {})", version,
                             module_version));
-  if (bytes.size() < 16) header.fail("truncated: no room for the checksum");
+  file.append(bytes, static_cast<std::size_t>(file.size()));
+  if (bytes.size() < 24) header.fail("truncated: no room for the checksum");
   std::uint64_t stored = 0;
   for (std::size_t i = 8; i-- > 0;) stored = (stored << 8) | bytes[bytes.size() - 8 + i];
   if (stored != detail::fnv1a(bytes.data(), bytes.size() - 8))

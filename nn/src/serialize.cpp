@@ -1,33 +1,23 @@
-#include <algorithm>
-#include <atomic>
-#include <bit>
-#include <cerrno>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <iterator>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <nn/serialize.hpp>
 
 #include "binary_io.hpp"
+#include "model_rules.hpp"
 
 namespace nn {
 namespace {
 
 constexpr char magic[4] = {'A', 'D', 'N', 'N'};
 constexpr std::uint32_t format_version = 1;
-// A layer larger than this is certainly a corrupt size field, not a model.
-constexpr std::uint64_t max_layer_width = std::uint64_t{1} << 26;
+using detail::activation_problem;
+using detail::layer_problem;
+using detail::max_layer_width;
 
 std::uint64_t little_endian_u64(const std::vector<std::uint8_t>& bytes, std::size_t at) {
   std::uint64_t value = 0;
@@ -39,7 +29,8 @@ std::uint64_t little_endian_u64(const std::vector<std::uint8_t>& bytes, std::siz
 // model followed by extra bytes (its checksum then sits earlier in the file),
 // a file shorter than its layer headers describe (cut short), or changed
 // contents. `depth` and `element` come from the header, already validated.
-std::string checksum_mismatch(const std::vector<std::uint8_t>& bytes, std::uint32_t depth, std::size_t element) {
+std::string checksum_mismatch(const std::vector<std::uint8_t>& bytes, std::uint32_t depth,
+                              std::size_t element) {
   constexpr std::size_t header_size = 16;
   // FNV-1a runs over the bytes in order, so one pass gives the hash of every
   // prefix: h is the hash of bytes [0, end) when compared.
@@ -57,14 +48,16 @@ std::string checksum_mismatch(const std::vector<std::uint8_t>& bytes, std::uint3
       needed += 17;
       break;
     }
-    const std::uint64_t inputs = little_endian_u64(bytes, needed), outputs = little_endian_u64(bytes, needed + 8);
+    const std::uint64_t inputs = little_endian_u64(bytes, needed),
+                        outputs = little_endian_u64(bytes, needed + 8);
     if (inputs > max_layer_width || outputs > max_layer_width) break;  // a corrupt size field
     needed += 17 + outputs + (inputs * outputs + outputs) * element;
   }
   if (needed + 8 > bytes.size())
-    return fmt::format("truncated or corrupt: the layers described need {} bytes but the file has {}, and the checksum "
-                       "does not match",
-                       needed + 8, bytes.size());
+    return fmt::format(
+        "truncated or corrupt: the layers described need {} bytes but the file has {}, and the checksum "
+        "does not match",
+        needed + 8, bytes.size());
   return "corrupt: the checksum does not match the contents";
 }
 
@@ -72,6 +65,9 @@ std::string checksum_mismatch(const std::vector<std::uint8_t>& bytes, std::uint3
 
 template <class T>
 void save(const NetworkT<T>& net, const std::string& path) {
+  // Nothing load() would refuse is written.
+  if (const std::string problem = detail::network_problem(net); !problem.empty())
+    throw std::invalid_argument(fmt::format("nn::save: not saving to '{}': {}", path, problem));
   detail::ByteWriter w;
   for (char c : magic) w.put(static_cast<std::uint8_t>(c));
   w.put(format_version);
@@ -92,28 +88,37 @@ void save(const NetworkT<T>& net, const std::string& path) {
 
 template <class T>
 NetworkT<T> load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("nn::load: cannot open '{}': {}", path, std::strerror(errno)));
-  const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  detail::ByteReader r(bytes, bytes.size(), path, "nn::load");
+  constexpr std::size_t header_size = 16;
+  detail::InputFile file(path, "nn::load");
+  // The header first: a file that is not a model is refused after 16 bytes,
+  // whatever its size.
+  std::vector<std::uint8_t> bytes;
+  file.append(bytes, header_size);
+  detail::ByteReader h(bytes, bytes.size(), path, "nn::load");
   for (char c : magic)
-    if (r.get<std::uint8_t>("the magic bytes") != static_cast<std::uint8_t>(c))
-      r.fail("not an .adnn model file (wrong magic bytes)");
-  const auto version = r.get<std::uint32_t>("the version");
+    if (h.get<std::uint8_t>("the magic bytes") != static_cast<std::uint8_t>(c))
+      h.fail("not an .adnn model file (wrong magic bytes)");
+  const auto version = h.get<std::uint32_t>("the version");
   if (version != format_version)
-    r.fail(fmt::format("format version {} is not supported (this build reads version {})", version, format_version));
-  const auto dtype = r.get<std::uint8_t>("the element type");
-  if (dtype > 1) r.fail(fmt::format("unknown element type code {}", dtype));
+    h.fail(fmt::format("format version {} is not supported (this build reads version {})", version,
+                       format_version));
+  const auto dtype = h.get<std::uint8_t>("the element type");
+  if (dtype > 1) h.fail(fmt::format("unknown element type code {}", dtype));
   for (int i = 0; i < 3; ++i)
-    if (r.get<std::uint8_t>("reserved bytes") != 0) r.fail("reserved header bytes are not zero");
-  const auto depth = r.get<std::uint32_t>("the number of layers");
-  if (depth == 0) r.fail("the model has no layers");
+    if (h.get<std::uint8_t>("reserved bytes") != 0) h.fail("reserved header bytes are not zero");
+  const auto depth = h.get<std::uint32_t>("the number of layers");
+  if (depth == 0) h.fail("the model has no layers");
+  file.append(bytes, static_cast<std::size_t>(file.size()));  // the rest, bounded by the file's size
+
+  detail::ByteReader r(bytes, bytes.size(), path, "nn::load");
+  r.skip(header_size, "the header");
   // The checksum covers everything before the last 8 bytes; check it before
   // trusting any size field further.
-  if (bytes.size() < 8) r.fail("truncated: no room for the checksum");
+  if (bytes.size() < header_size + 8) r.fail("truncated: no room for the checksum");
   std::uint64_t stored = 0;
   for (int i = 7; i >= 0; --i) stored = (stored << 8) | bytes[bytes.size() - 8 + static_cast<std::size_t>(i)];
-  if (stored != detail::fnv1a(bytes.data(), bytes.size() - 8)) r.fail(checksum_mismatch(bytes, depth, dtype == 0 ? 4 : 8));
+  if (stored != detail::fnv1a(bytes.data(), bytes.size() - 8))
+    r.fail(checksum_mismatch(bytes, depth, dtype == 0 ? 4 : 8));
 
   const std::size_t element = dtype == 0 ? 4 : 8;
   auto read_value = [&](const char* what) -> T {
@@ -123,22 +128,19 @@ NetworkT<T> load(const std::string& path) {
   for (std::uint32_t L = 1; L <= depth; ++L) {
     const auto inputs = r.get<std::uint64_t>("a layer's input count");
     const auto outputs = r.get<std::uint64_t>("a layer's output count");
-    if (inputs == 0 || outputs == 0 || inputs > max_layer_width || outputs > max_layer_width)
-      r.fail(fmt::format("layer {} has implausible size {} -> {}", L, inputs, outputs));
-    if (!layers.empty() && layers.back().outputs() != inputs)
-      r.fail(fmt::format("layer {} expects {} inputs but layer {} has {} outputs", L, inputs, L - 1,
-                         layers.back().outputs()));
     const auto policy = r.get<std::uint8_t>("the Heaviside gradient policy");
-    if (policy > static_cast<std::uint8_t>(HeavisideGradient::logistic_surrogate))
-      r.fail(fmt::format("layer {} has an unknown Heaviside gradient policy {}", L, policy));
+    if (std::string problem =
+            layer_problem(L, inputs, outputs, layers.empty() ? 0 : layers.back().outputs(), policy);
+        !problem.empty())
+      r.fail(problem);
     if (r.remaining() < outputs + (inputs * outputs + outputs) * element + 8)
-      r.fail(fmt::format("truncated: layer {} ({} -> {}) needs more bytes than the file holds", L, inputs, outputs));
+      r.fail(fmt::format("truncated: layer {} ({} -> {}) needs more bytes than the file holds", L, inputs,
+                         outputs));
     std::vector<Activation> activations(outputs);
-    for (auto& psi : activations) {
+    for (std::size_t j = 0; j < activations.size(); ++j) {
       const auto code = r.get<std::uint8_t>("an activation");
-      if (code > static_cast<std::uint8_t>(Activation::relu))
-        r.fail(fmt::format("layer {} has an unknown activation code {}", L, code));
-      psi = static_cast<Activation>(code);
+      if (std::string problem = activation_problem(L, j, code); !problem.empty()) r.fail(problem);
+      activations[j] = static_cast<Activation>(code);
     }
     std::vector<T> W(inputs * outputs), b(outputs);
     for (T& v : W) v = read_value("weights");
