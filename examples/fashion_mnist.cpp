@@ -3,7 +3,8 @@
 //   logits = W3 relu(W2 relu(W1 x + b1) + b2) + b3,
 // in float, He-initialised, trained on the softmax cross-entropy
 //   C = mean_i -log softmax(logits_i)[label_i]
-// by Adam on mini-batches of 128, reshuffled every epoch; pixels scaled to
+// by Adam on mini-batches of 128, reshuffled every epoch (nn::fit with an
+// nn::DataLoader; the schedule and the progress bar are its callbacks); pixels scaled to
 // [0, 1]. The learning rate follows a cosine schedule from 1e-3 down to 0 over
 // the run (eta_e = eta_0 (1 + cos(pi e / E)) / 2 for epoch e of E).
 //
@@ -25,12 +26,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <exception>
 #include <filesystem>
 #include <numbers>
 #include <numeric>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -55,11 +56,6 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* class_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
-struct Split {
-  ad::TensorF images;               // [n, 784], pixels / 255
-  std::vector<std::size_t> labels;  // n labels in 0 .. 9
-};
-
 // The file `name` in `dir`, compressed (.gz) or not; "" when neither exists.
 fs::path find(const fs::path& dir, const std::string& name) {
   for (const fs::path& p : {dir / (name + ".gz"), dir / name})
@@ -67,7 +63,8 @@ fs::path find(const fs::path& dir, const std::string& name) {
   return {};
 }
 
-Split load(const fs::path& images_path, const fs::path& labels_path, std::size_t limit) {
+// Images [n, 784] (pixels / 255) with their n labels in 0 .. 9.
+nn::TensorDataset<float> load(const fs::path& images_path, const fs::path& labels_path, std::size_t limit) {
   const nn::IdxImages images = nn::load_idx_images(images_path.string());
   const std::vector<std::uint8_t> labels = nn::load_idx_labels(labels_path.string());
   if (images.count != labels.size() || images.rows * images.cols != 784)
@@ -77,43 +74,22 @@ Split load(const fs::path& images_path, const fs::path& labels_path, std::size_t
   const std::size_t n = std::min(images.count, limit);
   std::vector<float> pixels(n * 784);
   for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = float(images.pixels[i]) / 255.0f;
-  Split s{ad::TensorF::from({n, 784}, std::move(pixels)), {}};
+  std::vector<std::size_t> classes;
   for (std::size_t i = 0; i < n; ++i) {
     if (labels[i] > 9)
       throw std::runtime_error(fmt::format("{}: label {} of sample {}", labels_path.string(), labels[i], i));
-    s.labels.push_back(labels[i]);
+    classes.push_back(labels[i]);
   }
-  return s;
+  return {ad::TensorF::from({n, 784}, std::move(pixels)), std::move(classes)};
 }
 
-// The predicted class of each row of logits.
-std::vector<std::size_t> argmax_rows(const ad::TensorF& logits) {
-  const std::size_t n = logits.shape()[0], c = logits.shape()[1];
-  const auto v = logits.values();
-  std::vector<std::size_t> best(n);
-  for (std::size_t i = 0; i < n; ++i)
-    best[i] = std::size_t(
-        std::max_element(v.begin() + std::ptrdiff_t(i * c), v.begin() + std::ptrdiff_t(i * c + c)) -
-        (v.begin() + std::ptrdiff_t(i * c)));
-  return best;
-}
-
-// Test accuracy, and the confusion matrix (row: true class, column: predicted).
-double evaluate(const nn::NetworkT<float>& net, const Split& test,
-                std::vector<std::size_t>* confusion = nullptr) {
+// The confusion matrix (row: true class, column: predicted).
+std::vector<std::size_t> confusion_matrix(nn::NetworkT<float>& net, const nn::TensorDataset<float>& test) {
   ad::NoGrad off;
-  const std::size_t n = test.labels.size();
-  std::size_t correct = 0;
-  if (confusion) confusion->assign(100, 0);
-  for (std::size_t first = 0; first < n; first += 1000) {
-    const std::size_t last = std::min(n, first + 1000);
-    const std::vector<std::size_t> predicted = argmax_rows(net(ad::slice_rows(test.images, first, last)));
-    for (std::size_t i = first; i < last; ++i) {
-      correct += predicted[i - first] == test.labels[i];
-      if (confusion) ++(*confusion)[test.labels[i] * 10 + predicted[i - first]];
-    }
-  }
-  return double(correct) / double(n);
+  std::vector<std::size_t> confusion(100, 0);
+  const std::vector<std::size_t> predicted = nn::argmax(net(test.inputs()));
+  for (std::size_t i = 0; i < predicted.size(); ++i) ++confusion[test.labels()[i] * 10 + predicted[i]];
+  return confusion;
 }
 
 // One '\r'-refreshed line on stderr, only when stderr is a terminal.
@@ -168,11 +144,11 @@ int main(int argc, char** argv) try {
 
   const auto load_start = Clock::now();
   const std::size_t train_limit = args.smoke() ? 512 : 60000, test_limit = args.smoke() ? 256 : 10000;
-  const Split train = load(files[0], files[1], train_limit);
-  const Split test = load(files[2], files[3], test_limit);
-  const std::size_t n = train.labels.size(), batches = (n + batch - 1) / batch;
+  const nn::TensorDataset<float> train = load(files[0], files[1], train_limit);
+  const nn::TensorDataset<float> test = load(files[2], files[3], test_limit);
+  const std::size_t n = train.size();
   fmt::print("Fashion-MNIST from {}: {} training and {} test images, read in {:.1f} s\n", data_dir.string(),
-             n, test.labels.size(), std::chrono::duration<double>(Clock::now() - load_start).count());
+             n, test.size(), std::chrono::duration<double>(Clock::now() - load_start).count());
 
   std::mt19937_64 rng(2024);
   nn::NetworkT<float> net({784, 256, 128, 10}, nn::Activation::relu, nn::Activation::identity, rng,
@@ -184,54 +160,60 @@ int main(int argc, char** argv) try {
       net.parameter_count(), batch, epochs, lr0, constant_lr ? "constant" : "with cosine decay",
       ad::linalg::gemm_backend(), ad::linalg::get_gemm_threads(), flush ? "flushed to zero" : "kept");
 
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), std::size_t{0});
+  // Batches of `batch`, reshuffled every epoch by the generator that
+  // initialised the network (continued where the initialisation left it).
+  nn::DataLoader<float> loader(train, {.batch_size = batch});
+  loader.restore(loader.order(), (std::ostringstream() << rng).str());
+  // Cosine decay: eta_e = eta_0 (1 + cos(pi e / E)) / 2 during epoch e.
+  auto cosine = [&](std::size_t e) {
+    return std::max(lr0 * 0.5 * (1 + std::cos(std::numbers::pi * double(e) / double(epochs))), 1e-9);
+  };
+  opt.set_learning_rate(cosine(0));
   std::vector<double> batch_loss, accuracy;
   ProgressBar bar;
-  double train_seconds = 0;
-  for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
-    if (!constant_lr) {  // cosine decay: eta_e = eta_0 (1 + cos(pi e / E)) / 2
-      const double eta = lr0 * 0.5 * (1 + std::cos(std::numbers::pi * double(epoch) / double(epochs)));
-      opt.set_learning_rate(std::max(eta, 1e-9));  // must stay > 0
-    }
-    std::shuffle(order.begin(), order.end(), rng);
-    const auto epoch_start = Clock::now();
-    // CPU time of all threads: on a shared machine the wall time also counts waiting.
-    const std::clock_t cpu_start = std::clock();
-    double epoch_loss = 0;
-    for (std::size_t b = 0; b < batches; ++b) {
-      const std::vector<std::size_t> rows(order.begin() + std::ptrdiff_t(b * batch),
-                                          order.begin() + std::ptrdiff_t(std::min(n, (b + 1) * batch)));
-      std::vector<std::size_t> labels(rows.size());
-      for (std::size_t i = 0; i < rows.size(); ++i) labels[i] = train.labels[rows[i]];
-      opt.zero_grad();
-      ad::TensorF loss = nn::softmax_cross_entropy(net(ad::rows(train.images, rows)), labels);
-      loss.backward();
-      opt.step();
-      batch_loss.push_back(double(loss.item()));
-      epoch_loss += batch_loss.back();
-      if (b % 8 == 7 || b + 1 == batches) {
-        const double elapsed = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-        const double per_batch = (train_seconds + elapsed) / double(epoch * batches + b + 1);
-        bar.show(epoch + 1, epochs, b + 1, batches, epoch_loss / double(b + 1),
-                 double(std::min(n, (b + 1) * batch)) / elapsed,
-                 per_batch * double((epochs - epoch) * batches - b - 1));
-      }
-    }
-    const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-    const double cpu_seconds = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-    train_seconds += seconds;
-    accuracy.push_back(evaluate(net, test));
-    bar.clear();
-    fmt::print(
-        "epoch {:>2}/{}: lr {:.2e}  train loss {:.4f}  train time {:.2f} s ({:.0f} samples/s, CPU {:.2f} s)  "
-        "test accuracy {:.2f}%\n",
-        epoch + 1, epochs, opt.learning_rate(), epoch_loss / double(batches), seconds, double(n) / seconds,
-        cpu_seconds, 100 * accuracy.back());
-    std::fflush(stdout);
-  }
-  std::vector<std::size_t> confusion;
-  const double final_accuracy = evaluate(net, test, &confusion);
+  double train_seconds = 0, epoch_loss = 0;
+  auto epoch_start = Clock::now();
+  const nn::History history = nn::fit(
+      net, loader, nn::cross_entropy, opt,
+      {.epochs = epochs,
+       .patience = epochs,
+       .validation = &test,
+       .on_epoch =
+           [&](const nn::EpochReport& r) {
+             train_seconds += r.seconds;
+             accuracy.push_back(r.val_accuracy);
+             bar.clear();
+             fmt::print(
+                 "epoch {:>2}/{}: lr {:.2e}  train loss {:.4f}  train time {:.2f} s ({:.0f} samples/s, CPU "
+                 "{:.2f} "
+                 "s)  test accuracy {:.2f}%\n",
+                 r.epoch, epochs, r.learning_rate, r.loss, r.seconds, double(n) / r.seconds, r.cpu_seconds,
+                 100 * r.val_accuracy);
+             std::fflush(stdout);
+             if (!constant_lr) opt.set_learning_rate(cosine(r.epoch));
+             epoch_loss = 0;
+             epoch_start = Clock::now();
+             return true;
+           },
+       .on_batch =
+           [&](const nn::BatchReport& r) {
+             batch_loss.push_back(r.loss);
+             epoch_loss += r.loss;
+             if (r.batch % 8 == 0 || r.batch == r.batches) {
+               const double elapsed = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+               const double per_batch =
+                   (train_seconds + elapsed) / double((r.epoch - 1) * r.batches + r.batch);
+               bar.show(r.epoch, epochs, r.batch, r.batches, epoch_loss / double(r.batch),
+                        double(std::min(n, r.batch * batch)) / elapsed,
+                        per_batch * double((epochs - r.epoch + 1) * r.batches - r.batch));
+             }
+             return true;
+           }});
+  if (history.stop_reason != "max_epochs")
+    throw std::runtime_error(
+        fmt::format("training stopped early: {} ({})", history.stop_reason, history.stop_detail));
+  const std::vector<std::size_t> confusion = confusion_matrix(net, test);
+  const double final_accuracy = accuracy.back();
   fmt::print("training time {:.1f} s ({:.2f} s per epoch), final test accuracy {:.2f}%\n", train_seconds,
              train_seconds / double(epochs), 100 * final_accuracy);
 
@@ -251,7 +233,7 @@ int main(int argc, char** argv) try {
   std::vector<double> at, smoothed, epoch_axis, error;
   for (std::size_t first = 0; first < batch_loss.size(); first += 20) {
     const std::size_t last = std::min(batch_loss.size(), first + 20);
-    at.push_back(double(last) / double(batches));
+    at.push_back(double(last) / double(loader.size()));
     smoothed.push_back(std::accumulate(batch_loss.begin() + std::ptrdiff_t(first),
                                        batch_loss.begin() + std::ptrdiff_t(last), 0.0) /
                        double(last - first));

@@ -48,9 +48,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include <nn/module.hpp>
 #include <nn/network.hpp>
 #include <nn/optimizer.hpp>
 
@@ -66,6 +68,14 @@ struct TrainingState {
   std::vector<double> loss;
   std::vector<double> validation_loss;
   std::string stop_reason;                  // empty while the run goes on
+  // Since version 3 (any module; nn::fit's staples):
+  std::vector<double> accuracy;                                  // training accuracy per epoch (with labels)
+  std::vector<double> validation_accuracy;                       // validation accuracy per epoch
+  double first_loss = std::numeric_limits<double>::quiet_NaN();  // the divergence scale (NaN: none yet)
+  double best_loss = std::numeric_limits<double>::infinity();    // lowest monitored loss (restore_best)
+  std::uint64_t best_epoch = 0;                                  // its epoch, 1-based (0: none)
+  std::vector<std::vector<double>> best_parameters;              // its parameters (restore_best), in
+                                                                 // named_parameters() order
 };
 
 template <class T>
@@ -83,5 +93,28 @@ extern template void save_checkpoint(const std::string&, const NetworkT<double>&
                                      const TrainingState&);
 extern template TrainingState load_checkpoint(const std::string&, NetworkT<float>&, Optimizer<float>&);
 extern template TrainingState load_checkpoint(const std::string&, NetworkT<double>&, Optimizer<double>&);
+
+// Any module (what nn::fit writes), format version 3: the header as above,
+// then instead of the network's sizes and parameters the model by name:
+//   u32 count; per tensor: str name ("0.fc1.W"), u8 kind (0 parameter,
+//   1 buffer), u32 rank, u64 dims[rank], T values[numel]
+// then the optimiser and training state as above, then the version-3 fields
+// of TrainingState (u64 n, f64 accuracy[n]; u64 m, f64 validation_accuracy[m];
+// f64 first_loss, f64 best_loss, u64 best_epoch; u32 count, per tensor u64 n,
+// f64 values[n]), then the checksum. Loading checks every name and shape
+// against the module and names the first that differs; a version 1 or 2 file
+// loads into an nn::Network as before.
+template <class T>
+void save_checkpoint(const std::string& path, const ModuleT<T>& model, const Optimizer<T>& optimizer,
+                     const TrainingState& state);
+template <class T>
+TrainingState load_checkpoint(const std::string& path, ModuleT<T>& model, Optimizer<T>& optimizer);
+
+extern template void save_checkpoint(const std::string&, const ModuleT<float>&, const Optimizer<float>&,
+                                     const TrainingState&);
+extern template void save_checkpoint(const std::string&, const ModuleT<double>&, const Optimizer<double>&,
+                                     const TrainingState&);
+extern template TrainingState load_checkpoint(const std::string&, ModuleT<float>&, Optimizer<float>&);
+extern template TrainingState load_checkpoint(const std::string&, ModuleT<double>&, Optimizer<double>&);
 
 }  // namespace nn

@@ -35,6 +35,22 @@ ad::TensorT<T> softmax_cross_entropy(const ad::TensorT<T>& logits, const std::ve
 template <class T>
 ad::TensorT<T> softmax_cross_entropy(const ad::TensorT<T>& logits, const ad::TensorT<T>& target);
 
+// nn::cross_entropy(logits, labels): the softmax cross-entropy of logits
+// [N, C] against N integer class labels (or [N, C] probability targets), as
+// torch.nn.functional.cross_entropy. One object rather than a function
+// template, so it can be passed to nn::fit by name for float and double.
+struct CrossEntropy {
+  template <class T>
+  ad::TensorT<T> operator()(const ad::TensorT<T>& logits, const std::vector<std::size_t>& labels) const {
+    return softmax_cross_entropy(logits, labels);
+  }
+  template <class T>
+  ad::TensorT<T> operator()(const ad::TensorT<T>& logits, const ad::TensorT<T>& target) const {
+    return softmax_cross_entropy(logits, target);
+  }
+};
+inline constexpr CrossEntropy cross_entropy{};
+
 // C = sum_i d(f(x_i), y_i) for a user-given metric d on one sample's
 // prediction and target rows (each of shape [outputs]).
 template <class T, class Metric>

@@ -5,8 +5,10 @@
 
 #include <nn/activation.hpp>
 #include <nn/check_gradients.hpp>
+#include <nn/data.hpp>
 #include <nn/layer.hpp>
 #include <nn/loss.hpp>
+#include <nn/metrics.hpp>
 #include <nn/module.hpp>
 #include <nn/network.hpp>
 #include <nn/optimizer.hpp>
