@@ -96,7 +96,7 @@ struct TensorImplBase {
   std::unique_ptr<TensorNode> node;
   TensorTape* tape = nullptr;
   std::size_t slot = 0;
-  // Threads (docs/decisions/0010-lifetimes-and-threads.md): the thread whose
+  // Threads (docs/decisions/0010-tensors-and-threads.md): the thread whose
   // tape recorded this tensor (set once, by record()), and the thread whose
   // backward() is adding to this leaf's gradient right now (a per-leaf lock).
   ThreadState* recorder = nullptr;

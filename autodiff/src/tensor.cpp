@@ -4,6 +4,7 @@
 #include <cmath>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -203,15 +204,18 @@ void TensorT<T>::backward(const TensorT& seed, bool retain_graph) {
             "ad::Tensor::backward: '{}' {} is already receiving gradients from a backward() running on this "
             "thread",
             i.name, i.shape.to_string()));
-      if (expected != nullptr) i.accumulating.wait(expected, std::memory_order_relaxed);
+      std::this_thread::yield();  // another thread's sweep holds it: wait our turn
       expected = nullptr;
     }
-    auto& g = i.grad;
-    if (g.empty()) g.resize(s.size(), T(0));
-    for (std::size_t k = 0; k < g.size(); ++k) g[k] += s[k];
+    try {
+      auto& g = i.grad_buffer();
+      for (std::size_t k = 0; k < g.size(); ++k) g[k] += s[k];
+    } catch (...) {
+      i.accumulating.store(nullptr, std::memory_order_release);
+      throw;
+    }
     i.grad_zero = false;
     i.accumulating.store(nullptr, std::memory_order_release);
-    i.accumulating.notify_all();
     return;
   }
   // Only leaves accumulate across backward() calls: a recorded root starts

@@ -1,10 +1,11 @@
 // The tensor reverse sweep (TensorTape::backward): one pass down the tape,
 // all or nothing for the leaves' gradients, and safe for leaves that several
-// threads' graphs share (docs/decisions/0010-lifetimes-and-threads.md).
+// threads' graphs share (docs/decisions/0010-tensors-and-threads.md).
 #include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -27,7 +28,8 @@ std::string label(const TensorImplBase& t) {
 // in address order, so two sweeps cannot wait for each other.
 class Targets {
  public:
-  Targets(std::vector<TensorImplBase*> targets, ThreadState& me) : targets_(std::move(targets)) {
+  // `targets` is the caller's list, used in place (its memory is kept from sweep to sweep).
+  Targets(std::vector<TensorImplBase*>& targets, ThreadState& me) : targets_(targets) {
     std::sort(targets_.begin(), targets_.end());
     targets_.erase(std::unique(targets_.begin(), targets_.end()), targets_.end());
     for (TensorImplBase* t : targets_) {
@@ -41,7 +43,8 @@ class Targets {
               "thread (a backward() called inside a backward, e.g. from a custom op's derivative)",
               label(*t)));
         }
-        if (expected != nullptr) t->accumulating.wait(expected, std::memory_order_relaxed);
+        // Another thread's sweep holds it (rare, and short): wait our turn.
+        std::this_thread::yield();
         expected = nullptr;
       }
       ++locked_;
@@ -64,13 +67,12 @@ class Targets {
  private:
   void unlock() noexcept {
     if (!done_ && locked_ == targets_.size()) restore();
-    for (std::size_t k = 0; k < locked_; ++k) {
+    for (std::size_t k = 0; k < locked_; ++k)
       targets_[k]->accumulating.store(nullptr, std::memory_order_release);
-      targets_[k]->accumulating.notify_all();
-    }
     locked_ = 0;
+    targets_.clear();
   }
-  std::vector<TensorImplBase*> targets_;
+  std::vector<TensorImplBase*>& targets_;
   std::size_t locked_ = 0;
   bool done_ = false;
 };
@@ -100,12 +102,19 @@ void TensorTape::sweep(std::span<TensorImplBase* const> roots, bool retain_graph
   auto is_root = [&](const TensorImplBase* t) {
     return std::find(roots.begin(), roots.end(), t) != roots.end();
   };
-  std::vector<TensorImplBase*> outside;
+  // The scratch list keeps its memory across sweeps (taken, so that a sweep
+  // nested in a custom op's derivative gets its own).
+  thread_local std::vector<TensorImplBase*> scratch;
+  std::vector<TensorImplBase*> outside = std::move(scratch);
+  struct GiveBack {
+    std::vector<TensorImplBase*>& list;
+    ~GiveBack() { scratch = std::move(list); }
+  } give_back{outside};
   for (std::size_t s = 0; s <= top; ++s)
     if (const TensorImplBase* t = slots_[s]; t != nullptr && t->node != nullptr)
       for (const auto& input : t->node->inputs)
         if (input->requires_grad && input->node == nullptr) outside.push_back(input.get());
-  Targets targets(std::move(outside), owner_);
+  Targets targets(outside, owner_);
   // Gradients that an earlier sweep with retain_graph left on recorded
   // tensors would be pushed on a second time: each sweep starts them from
   // zero (only leaves accumulate across sweeps).

@@ -9,7 +9,7 @@
 // hot paths read (detail::active_tape, innermost_tape, no_grad_depth,
 // anomaly_depth) are derived from it by refresh(), so that a tape or guard
 // destroyed in any order, or on another thread, leaves them describing what
-// is still alive (docs/decisions/0010-lifetimes-and-threads.md).
+// is still alive (docs/decisions/0010-tensors-and-threads.md).
 #pragma once
 
 #include <cstdint>
