@@ -9,6 +9,7 @@
 // references any more simply leaves an empty slot behind.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -137,25 +138,35 @@ struct TensorImpl final : TensorImplBase {
 
   bool has_grad() const noexcept override { return !grad.empty(); }
   void free_grad() noexcept override { recycle_buffer(grad); }
+  // Three cases: no gradient yet (the sweep makes one; restore frees it), a
+  // zero_grad() gradient (the sweep adds to it in place; restore refills the
+  // zeros: no allocation on a training step), or a gradient to keep (moved
+  // aside; the sweep sums into a fresh buffer; commit adds the two).
   void stash_grad() noexcept override {
+    if (grad.empty() || grad_zero) return;
     stashed_grad = std::move(grad);
     grad = {};
   }
   void commit_grad() noexcept override {
-    if (grad.empty()) {  // nothing reached it
-      grad = std::move(stashed_grad);
-      stashed_grad = {};
-      return;
+    if (!stashed_grad.empty()) {
+      if (grad.empty())
+        grad = std::move(stashed_grad);
+      else
+        for (std::size_t k = 0; k < grad.size(); ++k) grad[k] += stashed_grad[k];
+      recycle_buffer(stashed_grad);
     }
-    if (!stashed_grad.empty() && !grad_zero)
-      for (std::size_t k = 0; k < grad.size(); ++k) grad[k] += stashed_grad[k];
-    recycle_buffer(stashed_grad);
     grad_zero = false;
   }
   void restore_grad() noexcept override {
-    recycle_buffer(grad);
-    grad = std::move(stashed_grad);
-    stashed_grad = {};
+    if (!stashed_grad.empty()) {
+      recycle_buffer(grad);
+      grad = std::move(stashed_grad);
+      stashed_grad = {};
+    } else if (grad_zero) {
+      std::fill(grad.begin(), grad.end(), T(0));
+    } else {
+      recycle_buffer(grad);
+    }
   }
   std::size_t value_bytes() const noexcept override { return values.size() * sizeof(T); }
   // The gradient buffer, allocated as zeros on first use.
