@@ -233,7 +233,7 @@ class TensorTape {
   // Detaches every recorded tensor (they become stale) and empties the tape.
   void clear() noexcept;
   // Recorded ops still alive.
-  std::size_t live_nodes() noexcept;
+  std::size_t live_nodes() const noexcept;
   std::size_t slots() const noexcept { return slots_.size(); }
   // The recorded tensors in tape order (null where one has died). Only on
   // the tape's own thread.

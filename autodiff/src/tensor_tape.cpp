@@ -92,11 +92,12 @@ void TensorTape::compact() {
   compact_at_ = std::max<std::size_t>(1024, 2 * live);
 }
 
-std::size_t TensorTape::live_nodes() noexcept {
+std::size_t TensorTape::live_nodes() const noexcept {
   std::lock_guard guard(owner_.lock);
-  drain_orphans();
   std::size_t n = 0;
   for (const TensorImplBase* t : slots_) n += t != nullptr;
+  // Tensors that died on other threads still hold their slots until drained.
+  for (const auto& [slot, t] : orphans_) n -= slot < slots_.size() && slots_[slot] == t;
   return n;
 }
 
