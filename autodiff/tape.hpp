@@ -10,6 +10,10 @@
 // A Tape is active on the thread that created it from construction until
 // destruction; tapes nest (the innermost is active, outer Vars read as
 // constants inside it). Tapes cannot be copied or moved: Vars refer to them.
+// Tapes and the NoGrad / DetectAnomaly guards may end in any order, on any
+// thread: whatever ends leaves the thread's recording state describing what is
+// still alive (a tape ended on another thread must not be recording there at
+// that moment, as for any object another thread uses).
 #pragma once
 
 #include <cstddef>
@@ -61,12 +65,14 @@ constexpr std::uint64_t pack(OpCode op, std::uint32_t a, std::uint32_t b) noexce
 }
 
 struct Recorder;  // the recording functions (var.hpp) and their slow paths
+struct ThreadState;  // a thread's live tapes and guards (src/thread_state.hpp)
+void refresh(ThreadState& s) noexcept;
 class TensorTape;  // the tensor recording (tensor_tape.hpp)
 struct CustomScalarOp;  // a user-defined scalar op (custom_op.hpp)
 
-// Depth of nested NoGrad scopes on this thread (tensor ops record only at 0).
+// Live NoGrad scopes on this thread (tensor ops record only at 0).
 extern constinit thread_local int no_grad_depth;
-// Depth of nested DetectAnomaly scopes on this thread.
+// Live DetectAnomaly scopes on this thread.
 extern constinit thread_local int anomaly_depth;
 
 // A stamp never given to a recording: the match stamp of a tape in anomaly
@@ -143,6 +149,7 @@ class Tape {
   friend class Var;
   friend class NoGrad;
   friend class DetectAnomaly;
+  friend void detail::refresh(detail::ThreadState&) noexcept;
 
   // Anomaly detection (DetectAnomaly): checks every value and adjoint and
   // keeps the source location of each op recorded meanwhile.
@@ -206,8 +213,9 @@ class Tape {
   LastConstant last_constant_[op_code_count];
   std::uint32_t leading_leaves_ = 0;  // nodes 0 .. leading_leaves_-1 are all leaves
   std::vector<double> adjoints_;  // filled by backward(); size = root + 1
-  Tape* enclosing_ = nullptr;     // the next outer live tape of this thread
-  Tape* recording_before_ = nullptr;  // detail::active_tape before this tape, restored at destruction
+  Tape* enclosing_ = nullptr;     // the next outer live tape of its thread
+  detail::ThreadState* owner_;    // the thread that made it (its chain of tapes)
+  std::uint64_t opened_ = 0;      // when, among that thread's tapes and NoGrads
   std::unique_ptr<detail::TensorTape> tensor_tape_;  // created on the first tensor op
 };
 
@@ -225,8 +233,7 @@ class DetectAnomaly {
   DetectAnomaly& operator=(const DetectAnomaly&) = delete;
 
  private:
-  Tape* tape_;
-  bool was_on_;
+  detail::ThreadState* owner_;  // the thread whose tapes it checks
 };
 
 // Thrown by anomaly detection.
@@ -236,22 +243,23 @@ class AnomalyError : public std::runtime_error {
 };
 
 // Inside a NoGrad scope nothing is recorded: Var operations produce
-// constants and tensor ops produce tensors without history.
+// constants and tensor ops produce tensors without history. (A Tape opened
+// inside it records Vars again; tensor ops record nowhere while any NoGrad of
+// the thread lives.) Ending it restores recording on the innermost tape still
+// alive, whatever ended meanwhile.
 class NoGrad {
  public:
-  NoGrad() noexcept : saved_(detail::active_tape) {
-    detail::active_tape = nullptr;
-    ++detail::no_grad_depth;
-  }
-  ~NoGrad() {
-    detail::active_tape = saved_;
-    --detail::no_grad_depth;
-  }
+  NoGrad();
+  ~NoGrad();
   NoGrad(const NoGrad&) = delete;
   NoGrad& operator=(const NoGrad&) = delete;
 
  private:
-  Tape* saved_;
+  friend void detail::refresh(detail::ThreadState&) noexcept;
+  detail::ThreadState* owner_;  // the thread it stops recording on
+  NoGrad* older_ = nullptr;     // the thread's live NoGrads, newest first
+  NoGrad* newer_ = nullptr;
+  std::uint64_t opened_;
 };
 
 }  // namespace ad

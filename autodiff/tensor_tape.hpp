@@ -9,6 +9,8 @@
 // references any more simply leaves an empty slot behind.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -24,6 +26,7 @@ namespace ad::detail {
 
 class TensorTape;
 struct TensorNode;
+struct ThreadState;
 
 // Small-object recycling for the records every tensor op makes (its tensor
 // storage, its node, its input list): a per-thread free list per size class,
@@ -94,25 +97,77 @@ struct TensorImplBase {
   std::unique_ptr<TensorNode> node;
   TensorTape* tape = nullptr;
   std::size_t slot = 0;
+  // Threads (docs/decisions/0010-tensors-and-threads.md): the thread whose
+  // tape recorded this tensor (set once, by record()), and the thread whose
+  // backward() is adding to this leaf's gradient right now (a per-leaf lock).
+  ThreadState* recorder = nullptr;
+  std::atomic<ThreadState*> accumulating{nullptr};
+  bool grad_zero = false;  // grad holds zeros only (zero_grad()): a sweep may replace it
 
   bool is_leaf() const noexcept { return node == nullptr && !graph_released && !stale; }
   virtual bool has_grad() const noexcept = 0;
   virtual void free_grad() noexcept = 0;
   virtual std::size_t value_bytes() const noexcept = 0;
+  // A sweep accumulates into a leaf's gradient all or nothing: it moves the
+  // gradient aside, sums into a fresh one, then adds the two (commit) or puts
+  // the old one back (restore, when the sweep throws).
+  virtual void stash_grad() noexcept = 0;
+  virtual void commit_grad() noexcept = 0;
+  virtual void restore_grad() noexcept = 0;
 };
+
+// Called by a dying tensor: takes it off its tape (any thread), and frees its
+// node without recursion (a chain of a million ops is freed by one loop).
+void release_recording(TensorImplBase& t) noexcept;
+void dispose_node(std::unique_ptr<TensorNode> node) noexcept;
 
 template <class T>
 struct TensorImpl final : TensorImplBase {
   TensorImpl(Shape s, std::vector<T> v) : TensorImplBase(dtype_of<T>(), s), values(std::move(v)) {}
   ~TensorImpl() override {
+    // Off the tape first: until then a sweep of its tape may still read it.
+    if (recorder != nullptr) release_recording(*this);
+    if (node != nullptr) dispose_node(std::move(node));
     recycle_buffer(values);
     recycle_buffer(grad);
+    recycle_buffer(stashed_grad);
   }
   std::vector<T> values;
   std::vector<T> grad;  // empty until a gradient reaches this tensor
+  std::vector<T> stashed_grad;  // the gradient before the running sweep
 
   bool has_grad() const noexcept override { return !grad.empty(); }
   void free_grad() noexcept override { recycle_buffer(grad); }
+  // Three cases: no gradient yet (the sweep makes one; restore frees it), a
+  // zero_grad() gradient (the sweep adds to it in place; restore refills the
+  // zeros: no allocation on a training step), or a gradient to keep (moved
+  // aside; the sweep sums into a fresh buffer; commit adds the two).
+  void stash_grad() noexcept override {
+    if (grad.empty() || grad_zero) return;
+    stashed_grad = std::move(grad);
+    grad = {};
+  }
+  void commit_grad() noexcept override {
+    if (!stashed_grad.empty()) {
+      if (grad.empty())
+        grad = std::move(stashed_grad);
+      else
+        for (std::size_t k = 0; k < grad.size(); ++k) grad[k] += stashed_grad[k];
+      recycle_buffer(stashed_grad);
+    }
+    grad_zero = false;
+  }
+  void restore_grad() noexcept override {
+    if (!stashed_grad.empty()) {
+      recycle_buffer(grad);
+      grad = std::move(stashed_grad);
+      stashed_grad = {};
+    } else if (grad_zero) {
+      std::fill(grad.begin(), grad.end(), T(0));
+    } else {
+      recycle_buffer(grad);
+    }
+  }
   std::size_t value_bytes() const noexcept override { return values.size() * sizeof(T); }
   // The gradient buffer, allocated as zeros on first use.
   std::vector<T>& grad_buffer() {
@@ -144,23 +199,28 @@ struct TensorNode {
   std::string owned_name;  // storage for `op` when it is not a literal (user-defined ops)
   std::vector<std::shared_ptr<TensorImplBase>, PoolAllocator<std::shared_ptr<TensorImplBase>>> inputs;
   std::source_location where;  // the line that called the op (empty for operators)
+  TensorNode* next_disposed = nullptr;  // dispose_node's work list
 };
 
 // The per-thread (or per-ad::Tape) recording of tensor ops.
 class TensorTape {
  public:
-  TensorTape() = default;
+  explicit TensorTape(ThreadState& owner) : owner_(owner) {}
   ~TensorTape();
   TensorTape(const TensorTape&) = delete;
   TensorTape& operator=(const TensorTape&) = delete;
 
   // Appends `output` (whose node is set) to the recording.
   void record(TensorImplBase& output);
-  // Called by a TensorImpl that dies while recorded.
+  // Called by a TensorImpl that dies while recorded, on the tape's own thread.
   void forget(const TensorImplBase& output) noexcept {
     slots_[output.slot] = nullptr;
     trim();
   }
+  // The same on another thread, with owner().lock held: the slot is emptied
+  // by the tape's thread, under the lock, before it next reads the slots.
+  void forget_later(const TensorImplBase& output) noexcept;
+  ThreadState& owner() const noexcept { return owner_; }
 
   // One reverse sweep from `root` (whose grad buffer holds the seed). Unless
   // `retain_graph`, the nodes the sweep passed are freed afterwards, and so
@@ -175,8 +235,9 @@ class TensorTape {
   // Recorded ops still alive.
   std::size_t live_nodes() const noexcept;
   std::size_t slots() const noexcept { return slots_.size(); }
-  // The recorded tensors in tape order (null where one has died).
-  const std::vector<TensorImplBase*>& records() const noexcept { return slots_; }
+  // The recorded tensors in tape order (null where one has died). Only on
+  // the tape's own thread.
+  const std::vector<TensorImplBase*>& records() noexcept;
 
   // While a Pin lives, recording never compacts the tape, so slot numbers
   // stay valid: the recorded sweep walks the tape by slot while its own ops
@@ -202,7 +263,14 @@ class TensorTape {
       while (!slots_.empty() && slots_.back() == nullptr) slots_.pop_back();
   }
 
+  // Empties the slots of tensors that died on other threads (lock held).
+  void drain_orphans() noexcept;
+  void sweep(std::span<TensorImplBase* const> roots, bool retain_graph);
+
+  ThreadState& owner_;  // the thread that records on it
   std::vector<TensorImplBase*> slots_;
+  // (slot, tensor) of tensors that died on other threads, guarded by owner_.lock.
+  std::vector<std::pair<std::size_t, const TensorImplBase*>> orphans_;
   std::size_t compact_at_ = 1024;  // compact dead slots when the tape reaches this length
   std::size_t pinned_ = 0;         // live Pins
 };

@@ -222,3 +222,74 @@ TEST_CASE(
   };
   CHECK(run(2) == run(1));
 }
+
+// ---- recorded tensors and shared leaves across threads (issue 14, item 4) ----
+
+TEST_CASE("a recorded tensor dropped on another thread leaves its recording thread's tape consistent") {
+  ad::Tensor W = ad::Tensor::from({3}, {1.0, 2.0, 3.0}).requires_grad(true);
+  std::vector<ad::Tensor> handed_over;
+  for (int i = 0; i < 200; ++i) handed_over.push_back(ad::tanh(W * static_cast<double>(i)));
+  std::mutex lock;
+  std::jthread dropper([&] {
+    for (int i = 0; i < 200; ++i) {
+      ad::Tensor t;
+      {
+        std::lock_guard guard(lock);
+        t = std::move(handed_over.back());
+        handed_over.pop_back();
+      }
+      // t dies here, on this thread, while the main thread records and sweeps
+    }
+  });
+  for (int i = 0; i < 200; ++i) {  // meanwhile: record and sweep on the same tape
+    W.zero_grad();
+    ad::sum(W * W).backward();
+    CHECK(W.grad().values()[2] == 6.0);
+  }
+  dropper.join();
+  CHECK(ad::detail::current_tensor_tape()->live_nodes() == 0);
+}
+
+TEST_CASE("backward() on a tensor recorded by another thread throws logic_error naming the op and the rule") {
+  ad::Tensor W = ad::Tensor::from({2}, {1.0, 2.0}).requires_grad(true);
+  ad::Tensor loss = ad::sum(ad::exp(W));
+  std::string message;
+  std::jthread([&] {
+    try {
+      loss.backward();
+    } catch (const std::logic_error& e) {
+      message = e.what();
+    }
+  }).join();
+  CHECK(message.find("ad::Tensor::backward") != std::string::npos);
+  CHECK(message.find("sum") != std::string::npos);
+  CHECK(message.find("another thread") != std::string::npos);
+  loss.backward();  // still fine on its own thread
+  CHECK(W.grad().values()[0] == doctest::Approx(std::exp(1.0)));
+}
+
+TEST_CASE("two threads sweeping into a shared leaf add every contribution, one sweep at a time") {
+  ad::Tensor W = ad::Tensor::from({2}, {1.0, -1.0}).requires_grad(true);  // shared read-only
+  constexpr int rounds = 300;
+  auto work = [&](double scale) {
+    for (int i = 0; i < rounds; ++i) {
+      ad::Tensor loss = ad::sum(W * scale + ad::square(W) * 0.5);  // dloss/dW = scale + W
+      loss.backward();
+    }
+  };
+  { std::jthread a(work, 1.0), b(work, 2.0); }
+  CHECK(W.grad().values()[0] == rounds * (1.0 + 1.0) + rounds * (2.0 + 1.0));
+  CHECK(W.grad().values()[1] == rounds * (1.0 - 1.0) + rounds * (2.0 - 1.0));
+}
+
+TEST_CASE("a tape made on one thread and destroyed on another leaves the first thread recording correctly") {
+  auto tape = std::make_unique<ad::Tape>();
+  ad::Tensor W = ad::Tensor::from({2}, {1.0, 2.0}).requires_grad(true);
+  ad::Tensor on_tape = W * 2.0;  // recorded on `tape`
+  std::jthread([&] { tape.reset(); }).join();
+  CHECK(ad::Tape::active() == nullptr);
+  ad::Tensor loss = ad::sum(W * 3.0);  // on the default tape again
+  loss.backward();
+  CHECK(W.grad().values()[1] == 3.0);
+  CHECK_THROWS_AS(ad::sum(on_tape).backward(), std::logic_error);  // its history went with the tape
+}

@@ -2,6 +2,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,8 @@
 #include <autodiff/tape.hpp>
 #include <autodiff/tensor_tape.hpp>
 #include <autodiff/var.hpp>
+
+#include "thread_state.hpp"
 
 namespace ad {
 namespace detail {
@@ -36,30 +39,32 @@ std::uint32_t fresh_stamp() noexcept {
 
 }  // namespace detail
 
-Tape::Tape()
-    : stamp_(detail::fresh_stamp()),
-      enclosing_(detail::innermost_tape),
-      recording_before_(detail::active_tape) {
-  detail::innermost_tape = this;
-  detail::active_tape = this;
-  set_anomaly(detail::anomaly_depth > 0);  // a tape opened inside DetectAnomaly is checked too
+Tape::Tape() : stamp_(detail::fresh_stamp()), owner_(&detail::this_thread_state()) {
+  std::lock_guard guard(owner_->lock);
+  opened_ = ++owner_->opened;
+  enclosing_ = owner_->innermost;
+  owner_->innermost = this;
+  set_anomaly(owner_->anomaly_count > 0);  // a tape opened inside DetectAnomaly is checked too
+  detail::refresh(*owner_);
 }
 
 Tape::~Tape() {
-  // Normally tapes end in reverse order of creation (scopes). If a tape that
-  // is not the innermost ends first (a heap-allocated tape), unlink it from
-  // the chain instead of corrupting it.
-  if (detail::innermost_tape == this) {
-    detail::innermost_tape = enclosing_;
-    if (detail::active_tape == this) detail::active_tape = recording_before_;
-  } else {
-    for (Tape* t = detail::innermost_tape; t != nullptr; t = t->enclosing_) {
-      if (t->enclosing_ == this) {
-        t->enclosing_ = enclosing_;
-        break;
-      }
+  {
+    // Normally tapes end in reverse order of creation (scopes). A tape that
+    // is not the innermost (a heap-allocated one), or one ended on another
+    // thread, unlinks itself from its thread's chain; the thread's active
+    // tape is then re-derived from what is still alive.
+    std::lock_guard guard(owner_->lock);
+    if (owner_->innermost == this) {
+      owner_->innermost = enclosing_;
+    } else {
+      for (Tape* t = owner_->innermost; t != nullptr; t = t->enclosing_)
+        if (t->enclosing_ == this) {
+          t->enclosing_ = enclosing_;
+          break;
+        }
     }
-    if (detail::active_tape == this) detail::active_tape = detail::innermost_tape;
+    detail::refresh(*owner_);
   }
   std::free(nodes_);
 }
@@ -109,18 +114,24 @@ const std::source_location* Tape::location_of(std::uint32_t id) const noexcept {
   return it != locations_.end() && it->first == id ? &it->second : nullptr;
 }
 
-DetectAnomaly::DetectAnomaly() : tape_(detail::innermost_tape), was_on_(tape_ != nullptr && tape_->anomaly_enabled()) {
-  ++detail::anomaly_depth;
-  if (tape_ != nullptr) tape_->set_anomaly(true);
+// Anomaly mode is a property of the thread: on for all of its tapes while any
+// DetectAnomaly of the thread lives (so ending guards in any order is right).
+DetectAnomaly::DetectAnomaly() : owner_(&detail::this_thread_state()) {
+  std::lock_guard guard(owner_->lock);
+  if (owner_->anomaly_count++ == 0)
+    for (Tape* t = owner_->innermost; t != nullptr; t = t->enclosing_) t->set_anomaly(true);
+  detail::refresh(*owner_);
 }
 
 DetectAnomaly::~DetectAnomaly() {
-  --detail::anomaly_depth;
-  if (tape_ != nullptr && detail::innermost_tape == tape_) tape_->set_anomaly(was_on_);
+  std::lock_guard guard(owner_->lock);
+  if (--owner_->anomaly_count == 0)
+    for (Tape* t = owner_->innermost; t != nullptr; t = t->enclosing_) t->set_anomaly(false);
+  detail::refresh(*owner_);
 }
 
 detail::TensorTape& Tape::tensor_tape() {
-  if (!tensor_tape_) tensor_tape_ = std::make_unique<detail::TensorTape>();
+  if (!tensor_tape_) tensor_tape_ = std::make_unique<detail::TensorTape>(*owner_);
   return *tensor_tape_;
 }
 

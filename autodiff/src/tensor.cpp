@@ -1,11 +1,16 @@
 // TensorT's own members: factories, inspection, gradients and identity.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 
 #include <autodiff/tensor.hpp>
+
+#include "thread_state.hpp"
 
 namespace ad {
 namespace {
@@ -137,12 +142,14 @@ TensorT<T> TensorT<T>::grad() const {
 }
 template <class T>
 std::span<T> TensorT<T>::grad_values() {
+  impl().grad_zero = false;  // the caller may write it
   return impl().grad;
 }
 template <class T>
 void TensorT<T>::zero_grad() {
   auto& g = impl().grad;
   std::fill(g.begin(), g.end(), T(0));
+  impl().grad_zero = !g.empty();
 }
 
 template <class T>
@@ -167,20 +174,53 @@ void TensorT<T>::backward(const TensorT& seed, bool retain_graph) {
         "ad::Tensor::backward: '{}' {} does not require grad: no input of its computation was marked with "
         "requires_grad(true), or it was computed inside NoGrad",
         i.name, i.shape.to_string()));
+  if (i.recorder != nullptr && i.recorder != detail::this_thread_state_if_any()) {
+    // A recorded tensor belongs to the thread that recorded it: its tape is
+    // that thread's, and only that thread may sweep it.
+    std::string op;
+    {
+      std::lock_guard guard(i.recorder->lock);
+      op = i.node != nullptr ? std::string(i.node->op) : std::string("an op");
+    }
+    throw std::logic_error(fmt::format(
+        "ad::Tensor::backward: '{}' {} (made by {}) was recorded on another thread's tape; a recorded tensor "
+        "belongs to the thread that recorded it: call backward() on that thread (leaves may be shared)",
+        i.name, i.shape.to_string(), op));
+  }
   if (i.stale)
     throw std::logic_error("ad::Tensor::backward: the tensor's tape was cleared or destroyed; its history is gone");
   if (i.graph_released)
     throw std::logic_error(
         "ad::Tensor::backward: the graph of this tensor was already released by an earlier backward(); "
         "pass retain_graph = true to sweep it twice");
-  auto& g = i.grad_buffer();
   const auto s = seed.values();
   if (i.is_leaf()) {  // d leaf / d leaf = seed, accumulated like any leaf gradient; nothing to sweep
-    for (std::size_t k = 0; k < g.size(); ++k) g[k] += s[k];
+    detail::ThreadState* me = &detail::this_thread_state();
+    detail::ThreadState* expected = nullptr;
+    while (!i.accumulating.compare_exchange_weak(expected, me, std::memory_order_acquire,
+                                                 std::memory_order_relaxed)) {
+      if (expected == me)
+        throw std::logic_error(fmt::format(
+            "ad::Tensor::backward: '{}' {} is already receiving gradients from a backward() running on this "
+            "thread",
+            i.name, i.shape.to_string()));
+      std::this_thread::yield();  // another thread's sweep holds it: wait our turn
+      expected = nullptr;
+    }
+    try {
+      auto& g = i.grad_buffer();
+      for (std::size_t k = 0; k < g.size(); ++k) g[k] += s[k];
+    } catch (...) {
+      i.accumulating.store(nullptr, std::memory_order_release);
+      throw;
+    }
+    i.grad_zero = false;
+    i.accumulating.store(nullptr, std::memory_order_release);
     return;
   }
   // Only leaves accumulate across backward() calls: a recorded root starts
   // this sweep from the seed alone, not from what a retained sweep left.
+  auto& g = i.grad_buffer();
   std::copy(s.begin(), s.end(), g.begin());
   i.tape->backward(i, retain_graph);
 }
