@@ -45,7 +45,7 @@ struct TensorDerivative {
 };
 
 // The formulas that branch on a value (x > 0, b == 0) cannot run on a whole
-// tensor. Where the branches are constants (abs, relu, min, max), the
+// tensor. Where the branches are constants (abs, relu, heaviside, min, max), the
 // derivative is locally constant: evaluate the table's formula element by
 // element and use it as a constant (its own derivative is 0, as it is for
 // ad::Var, whose recorded sweep does the same).
@@ -83,6 +83,8 @@ template <>
 struct TensorDerivative<ops::Abs> : PiecewiseConstantDerivative<ops::Abs> {};
 template <>
 struct TensorDerivative<ops::Relu> : PiecewiseConstantDerivative<ops::Relu> {};
+template <>
+struct TensorDerivative<ops::Heaviside> : PiecewiseConstantDerivative<ops::Heaviside> {};
 template <>
 struct TensorDerivative<ops::Min> : PiecewiseConstantDerivative<ops::Min> {};
 template <>
@@ -240,11 +242,12 @@ TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where
           const T* __restrict y = out.values.data() + begin;
           const std::size_t n = end - begin;
           if constexpr (std::is_same_v<Op, ops::Relu>) {
-            // The same derivative (1 where x > 0, else 0) as a 0/1 factor in T,
-            // so that it vectorises without a branch per element (the signs of
-            // activations are unpredictable); dy * 0 keeps the table's NaN
-            // behaviour for an infinite dy.
-            for (std::size_t i = 0; i < n; ++i) gx[i] += dy[i] * (x[i] > T(0) ? T(1) : T(0));
+            // The same derivative (1 where x > 0, 0 where x <= 0, NaN at NaN)
+            // as a factor in T, so that it vectorises without a branch per
+            // element (the signs of activations are unpredictable); dy * 0
+            // keeps the table's NaN behaviour for an infinite dy.
+            for (std::size_t i = 0; i < n; ++i)
+              gx[i] += dy[i] * (x[i] > T(0) ? T(1) : (x[i] <= T(0) ? T(0) : x[i]));
           } else {
             for (std::size_t i = 0; i < n; ++i) gx[i] += dy[i] * static_cast<T>(Op::derivative(x[i], y[i]));
           }
@@ -366,7 +369,8 @@ TensorT<T> square(const TensorT<T>& x, std::source_location where) {
 }
 
 // y = min(max(x, lo), hi); dx += dy where lo <= x <= hi (the gradient passes
-// at the bounds themselves, as in PyTorch)
+// at the bounds themselves, as in PyTorch); clamp(NaN) = NaN, with derivative
+// NaN (the scalar table's rule for ops that select)
 template <class T>
 TensorT<T> clamp(const TensorT<T>& x, std::type_identity_t<T> lo, std::type_identity_t<T> hi,
                  std::source_location where) {
@@ -381,13 +385,19 @@ TensorT<T> clamp(const TensorT<T>& x, std::type_identity_t<T> lo, std::type_iden
       where, "clamp", in.shape, std::move(y), {&x}, {&x},
       [px = &in, lo, hi](TensorImpl<T>& out) {
         if (T* gx = grad_of(*px))
-          for (std::size_t i = 0; i < out.values.size(); ++i)
-            if (px->values[i] >= lo && px->values[i] <= hi) gx[i] += out.grad[i];
+          for (std::size_t i = 0; i < out.values.size(); ++i) {
+            const T x = px->values[i];
+            if (x >= lo && x <= hi)
+              gx[i] += out.grad[i];
+            else if (x != x)
+              gx[i] += x;
+          }
       },
       [lo, hi](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
         const auto x = in[0].values();
-        return {g * detail::constant_like<T>(
-                        in[0].shape(), [&](std::size_t i) { return x[i] >= lo && x[i] <= hi ? 1 : 0; })};
+        return {g * detail::constant_like<T>(in[0].shape(), [&](std::size_t i) {
+                  return x[i] >= lo && x[i] <= hi ? T(1) : (x[i] != x[i] ? x[i] : T(0));
+                })};
       });
 }
 

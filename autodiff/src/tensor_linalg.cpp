@@ -284,8 +284,9 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
             for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (T(1) - z[i] * z[i]);
           else if (activation == OpCode::logistic)
             for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (z[i] * (T(1) - z[i]));
-          else  // relu' = 1 where the input was > 0, which is where the output is
-            for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (z[i] > T(0) ? T(1) : T(0));
+          else  // relu' = 1 where the input was > 0, which is where the output is; NaN at NaN
+            for (std::size_t i = 0; i < n; ++i)
+              d[i] = dz[i] * (z[i] > T(0) ? T(1) : (z[i] <= T(0) ? T(0) : z[i]));
         });
         linear_backward(s, da.data(), *px, *pw, ib);
         detail::recycle_buffer(da);
@@ -297,8 +298,9 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
         else if (activation == OpCode::logistic)
           da = g * (z * (T(1) - z));
         else
-          da = g * detail::constant_like<T>(z.shape(),
-                                            [&](std::size_t i) { return z.values()[i] > T(0) ? 1.0 : 0.0; });
+          da = g * detail::constant_like<T>(z.shape(), [&](std::size_t i) {
+                 return ops::Relu::derivative(double(z.values()[i]), double(z.values()[i]));
+               });
         return linear_gradients(da, in);
       });
 }

@@ -203,7 +203,8 @@ TensorT<T> max(const TensorT<T>& x, std::source_location where) {
 }
 
 // y = m + log(sum exp(x - m)) with m the group maximum (no overflow);
-// dx += dy * exp(x - y) (the softmax)
+// dx += dy * exp(x - y) (the softmax). A NaN element makes m, and so y, NaN
+// (a NaN m is not finite: y = m).
 template <class T>
 TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim, std::source_location where) {
   detail::check_input(x, "logsumexp");
@@ -212,7 +213,7 @@ TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim, std::
   const std::size_t n_out = r.out.numel();
   std::vector<T> m(n_out, -std::numeric_limits<T>::infinity());
   detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) {
-    if (in.values[i] > m[o]) m[o] = in.values[i];
+    if (in.values[i] > m[o] || std::isnan(in.values[i])) m[o] = in.values[i];
   });
   std::vector<T> s(n_out, T(0));
   detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) {
