@@ -160,11 +160,22 @@ struct TensorNode {
   std::vector<std::shared_ptr<TensorImplBase>, PoolAllocator<std::shared_ptr<TensorImplBase>>> inputs;
   std::source_location where;  // the line that called the op (empty for operators)
 
-  // The tensors whose values backward() reads (most ops read at most three;
-  // user-defined ops with more inputs use saved_more).
-  std::array<SavedVersion, 3> saved{};
+  // The tensors whose values backward() reads (built-in ops read at most
+  // two; user-defined ops with more inputs use saved_more). Inline: it runs
+  // for every recorded op.
+  std::array<SavedVersion, 2> saved{};
   std::vector<SavedVersion, PoolAllocator<SavedVersion>> saved_more;
-  void save_version(const TensorImplBase& t);
+  void save_version(const TensorImplBase& t) {
+    for (SavedVersion& s : saved) {
+      if (s.tensor == &t) return;  // mul(a, a) reads a once
+      if (s.tensor == nullptr) {
+        s = {&t, t.version};
+        return;
+      }
+    }
+    save_version_beyond_inline(t);
+  }
+  void save_version_beyond_inline(const TensorImplBase& t);
   // Throws std::logic_error, naming the tensor, this op and its line, if a
   // tensor in `saved` was written in place since the op was recorded.
   void check_saved_versions() const {

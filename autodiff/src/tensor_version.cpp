@@ -1,7 +1,6 @@
 // In-place writes after recording (SavedVersion in tensor_tape.hpp): what a
 // node saves when it is recorded, and the error when a sweep finds that a
 // saved tensor has been written since.
-#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -10,18 +9,10 @@
 
 namespace ad::detail {
 
-void TensorNode::save_version(const TensorImplBase& t) {
-  auto same = [&](const SavedVersion& s) { return s.tensor == &t; };
-  if (std::any_of(saved.begin(), saved.end(), same) ||
-      std::any_of(saved_more.begin(), saved_more.end(), same))
-    return;  // mul(a, a) reads a once
-  const SavedVersion entry{&t, t.version};
-  for (SavedVersion& s : saved)
-    if (s.tensor == nullptr) {
-      s = entry;
-      return;
-    }
-  saved_more.push_back(entry);
+void TensorNode::save_version_beyond_inline(const TensorImplBase& t) {
+  for (const SavedVersion& s : saved_more)
+    if (s.tensor == &t) return;
+  saved_more.push_back({&t, t.version});
 }
 
 void TensorNode::throw_modified_in_place(const SavedVersion& s) const {
