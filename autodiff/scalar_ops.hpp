@@ -18,6 +18,11 @@
 //   gives those ops element-wise forms of the same formulas.)
 // - Points where an op is not differentiable have a documented convention,
 //   pinned by tests/test_scalar_conventions.cpp and listed in docs/conventions.md.
+// - NaN is never absorbed: an op with a NaN operand gives NaN, and so do the
+//   derivatives that select by a comparison (abs, relu, heaviside, min, max),
+//   as in IEEE arithmetic and PyTorch (tests/test_nan_propagation.cpp). A
+//   comparison with NaN is false, so each branch below is written such that
+//   NaN falls through to a NaN result.
 #pragma once
 
 #include <cmath>
@@ -48,6 +53,9 @@ using std::pow;
 using std::sin;
 using std::sinh;
 using std::sqrt;
+
+// The derivative the selecting ops give at a NaN operand.
+inline constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
 
 // ---- unary ops: y = value(x), dy/dx = derivative(x, y) --------------------
 
@@ -137,9 +145,9 @@ struct Cbrt {
 
 struct Abs {
   static double value(double x) { return std::fabs(x); }
-  // sign(x), with abs'(0) = 0 (the subgradient PyTorch and JAX use).
+  // sign(x), with abs'(0) = 0 (the subgradient PyTorch and JAX use); NaN at NaN.
   template <class T> static T derivative(const T& x, const T&) {
-    return constant<T>(x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0));
+    return constant<T>(x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : (x == 0.0 ? 0.0 : not_a_number)));
   }
 };
 
@@ -173,17 +181,23 @@ struct Softsign {
 };
 
 struct Heaviside {
-  // H(x) = 1 for x >= 0, else 0 (the perceptron's step; H(0) = 1).
-  static double value(double x) { return x >= 0.0 ? 1.0 : 0.0; }
+  // H(x) = 1 for x >= 0, else 0 (the perceptron's step; H(0) = 1); H(NaN) = NaN.
+  static double value(double x) { return x >= 0.0 ? 1.0 : (x < 0.0 ? 0.0 : x); }
   // Zero everywhere (the jump at 0 has no derivative; nn offers surrogate
-  // gradients for training through a step).
-  template <class T> static T derivative(const T&, const T&) { return constant<T>(0.0); }
+  // gradients for training through a step), NaN at NaN.
+  template <class T> static T derivative(const T& x, const T&) {
+    return constant<T>(x >= 0.0 || x < 0.0 ? 0.0 : not_a_number);
+  }
 };
 
 struct Relu {
-  static double value(double x) { return x > 0.0 ? x : 0.0; }
-  // relu'(0) = 0, as in PyTorch and JAX.
-  template <class T> static T derivative(const T& x, const T&) { return constant<T>(x > 0.0 ? 1.0 : 0.0); }
+  // !(x <= 0) lets NaN through (relu(NaN) = NaN, as in PyTorch) with one
+  // comparison, so the tensor loops still vectorise; relu(-0) = +0.
+  static double value(double x) { return !(x <= 0.0) ? x : 0.0; }
+  // relu'(0) = 0, as in PyTorch and JAX; NaN at NaN.
+  template <class T> static T derivative(const T& x, const T&) {
+    return constant<T>(x > 0.0 ? 1.0 : (x <= 0.0 ? 0.0 : not_a_number));
+  }
 };
 
 // ---- binary ops: y = value(a, b), dy/da = d_a(a, b, y), dy/db = d_b(a, b, y)
@@ -258,24 +272,28 @@ struct Hypot {
 };
 
 struct Min {
-  static double value(double a, double b) { return b < a ? b : a; }
-  // The smaller input gets the whole adjoint; a tie splits it evenly (as JAX does).
+  // NaN from either side (a NaN a falls through to a; b != b catches a NaN b).
+  static double value(double a, double b) { return b < a || b != b ? b : a; }
+  // The smaller input gets the whole adjoint; a tie splits it evenly (as JAX
+  // does); NaN to both when either is NaN (the comparisons are all false).
   template <class T> static T d_a(const T& a, const T& b, const T&) {
-    return constant<T>(a < b ? 1.0 : (a == b ? 0.5 : 0.0));
+    return constant<T>(a < b ? 1.0 : (a == b ? 0.5 : (a > b ? 0.0 : not_a_number)));
   }
   template <class T> static T d_b(const T& a, const T& b, const T&) {
-    return constant<T>(b < a ? 1.0 : (a == b ? 0.5 : 0.0));
+    return constant<T>(b < a ? 1.0 : (a == b ? 0.5 : (b > a ? 0.0 : not_a_number)));
   }
 };
 
 struct Max {
-  static double value(double a, double b) { return a < b ? b : a; }
-  // The larger input gets the whole adjoint; a tie splits it evenly.
+  // NaN from either side (a NaN a falls through to a; b != b catches a NaN b).
+  static double value(double a, double b) { return a < b || b != b ? b : a; }
+  // The larger input gets the whole adjoint; a tie splits it evenly; NaN to
+  // both when either is NaN.
   template <class T> static T d_a(const T& a, const T& b, const T&) {
-    return constant<T>(a > b ? 1.0 : (a == b ? 0.5 : 0.0));
+    return constant<T>(a > b ? 1.0 : (a == b ? 0.5 : (a < b ? 0.0 : not_a_number)));
   }
   template <class T> static T d_b(const T& a, const T& b, const T&) {
-    return constant<T>(b > a ? 1.0 : (a == b ? 0.5 : 0.0));
+    return constant<T>(b > a ? 1.0 : (a == b ? 0.5 : (b < a ? 0.0 : not_a_number)));
   }
 };
 

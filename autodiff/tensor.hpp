@@ -93,8 +93,15 @@ class TensorT {
   TensorT detach() const;
   TensorT clone() const { return detach(); }
   // In-place write access to a leaf's values (for optimisers and
-  // initialisation); throws for tensors with history.
+  // initialisation); throws for tensors with history. Each call counts as a
+  // write (version() goes up by one): an op recorded before it whose backward
+  // reads these values then makes backward() throw std::logic_error instead
+  // of computing a gradient from the new values (as PyTorch does). Write
+  // through the span right away: writes through a span kept across a forward
+  // are not seen.
   std::span<T> mutable_values();
+  // How many times the values were handed out for writing (PyTorch's _version).
+  std::uint32_t version() const { return impl().version; }
 
   // ---- shape views ----
   TensorT t() const;  // transpose of a 2-d tensor

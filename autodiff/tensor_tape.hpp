@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -91,6 +92,9 @@ struct TensorImplBase {
   bool requires_grad = false;   // a leaf the user asked gradients for, or a result of such
   bool graph_released = false;  // its node was freed by backward() (values stay usable)
   bool stale = false;           // its tape was cleared or destroyed: its history is gone
+  // Writes to the values in place (mutable_values()) so far: a node whose
+  // backward reads these values remembers the version it saw (SavedVersion).
+  std::uint32_t version = 0;
 
   // History: the op that produced this tensor (null for leaves and constants),
   // and where it sits on its tape.
@@ -182,6 +186,17 @@ std::shared_ptr<TensorImpl<T>> make_impl(const Shape& shape, std::vector<T> valu
   return std::allocate_shared<TensorImpl<T>>(PoolAllocator<TensorImpl<T>>(), shape, std::move(values));
 }
 
+// A tensor whose values an op's backward reads, and its version when the op
+// was recorded. Writing the values in place before the sweep (an optimiser
+// step between forward and backward) would make that backward compute with
+// the new values, a wrong gradient without a sign: the sweep checks the
+// versions first and throws instead, as PyTorch does. The tensor is kept alive
+// by the node (an input, or held by its backward).
+struct SavedVersion {
+  const TensorImplBase* tensor = nullptr;
+  std::uint32_t version = 0;
+};
+
 // The record of one op: its name (for printing the graph), its inputs, and
 // how to push the output's gradient to them. Implementations come from
 // make_node() in tensor_record.hpp: the op's backward is a lambda written
@@ -200,6 +215,34 @@ struct TensorNode {
   std::vector<std::shared_ptr<TensorImplBase>, PoolAllocator<std::shared_ptr<TensorImplBase>>> inputs;
   std::source_location where;  // the line that called the op (empty for operators)
   TensorNode* next_disposed = nullptr;  // dispose_node's work list
+
+  // The tensors whose values backward() reads (built-in ops read at most
+  // two; user-defined ops with more inputs use saved_more). Inline: it runs
+  // for every recorded op.
+  std::array<SavedVersion, 2> saved{};
+  std::vector<SavedVersion, PoolAllocator<SavedVersion>> saved_more;
+  void save_version(const TensorImplBase& t) {
+    for (SavedVersion& s : saved) {
+      if (s.tensor == &t) return;  // mul(a, a) reads a once
+      if (s.tensor == nullptr) {
+        s = {&t, t.version};
+        return;
+      }
+    }
+    save_version_beyond_inline(t);
+  }
+  void save_version_beyond_inline(const TensorImplBase& t);
+  // Throws std::logic_error, naming the tensor, this op and its line, if a
+  // tensor in `saved` was written in place since the op was recorded.
+  void check_saved_versions() const {
+    for (const SavedVersion& s : saved)
+      if (s.tensor != nullptr && s.tensor->version != s.version) [[unlikely]]
+        throw_modified_in_place(s);
+    for (const SavedVersion& s : saved_more)
+      if (s.tensor->version != s.version) [[unlikely]]
+        throw_modified_in_place(s);
+  }
+  [[noreturn]] void throw_modified_in_place(const SavedVersion& s) const;
 };
 
 // The per-thread (or per-ad::Tape) recording of tensor ops.

@@ -112,7 +112,7 @@ TensorT<T> custom_op(std::string name, const std::vector<TensorT<T>>& inputs, co
     impls.push_back(&x.impl());
   }
   TensorT<T> out = detail::record_with_inputs<T>(
-      where, name, shape, std::move(values), handles,
+      where, name, shape, std::move(values), handles, handles,  // its backward sees every input's values
       [impls, fn = std::move(backward)](detail::TensorImpl<T>& o) {
         CustomGradient<T> g;
         g.output = o.values;

@@ -247,6 +247,7 @@ std::span<T> TensorT<T>::mutable_values() {
         "ad::Tensor::mutable_values: '{}' {} was produced by a recorded op; writing its values would make "
         "the recorded gradient wrong (write to a leaf, or detach() first)",
         i.name, i.shape.to_string()));
+  ++i.version;  // an op recorded before this call that reads these values must not sweep (SavedVersion)
   return i.values;
 }
 

@@ -5,6 +5,7 @@
 // through vectorised kernels (vector_math.hpp, within 1 ulp of the table's
 // std:: values, so possibly a last bit apart from ad::Var's; their
 // derivatives still come from the table).
+#include <array>
 #include <stdexcept>
 #include <type_traits>
 
@@ -44,7 +45,7 @@ struct TensorDerivative {
 };
 
 // The formulas that branch on a value (x > 0, b == 0) cannot run on a whole
-// tensor. Where the branches are constants (abs, relu, min, max), the
+// tensor. Where the branches are constants (abs, relu, heaviside, min, max), the
 // derivative is locally constant: evaluate the table's formula element by
 // element and use it as a constant (its own derivative is 0, as it is for
 // ad::Var, whose recorded sweep does the same).
@@ -82,6 +83,8 @@ template <>
 struct TensorDerivative<ops::Abs> : PiecewiseConstantDerivative<ops::Abs> {};
 template <>
 struct TensorDerivative<ops::Relu> : PiecewiseConstantDerivative<ops::Relu> {};
+template <>
+struct TensorDerivative<ops::Heaviside> : PiecewiseConstantDerivative<ops::Heaviside> {};
 template <>
 struct TensorDerivative<ops::Min> : PiecewiseConstantDerivative<ops::Min> {};
 template <>
@@ -175,6 +178,30 @@ struct TensorDerivative<ops::Sub> {
 template <class D>
 concept PassesThrough = D::passes_through;
 
+// Whether an op's backward reads its input's values (SavedVersion): not for
+// the ops whose derivative is a constant or a function of the output alone
+// (exp' = y, tanh' = 1 - y^2, ...); any op not listed here does.
+template <class Op>
+constexpr bool ReadsInput =
+    !(std::is_same_v<Op, ops::Neg> || std::is_same_v<Op, ops::Tan> || std::is_same_v<Op, ops::Tanh> ||
+      std::is_same_v<Op, ops::Exp> || std::is_same_v<Op, ops::Expm1> || std::is_same_v<Op, ops::Sqrt> ||
+      std::is_same_v<Op, ops::Cbrt> || std::is_same_v<Op, ops::Logistic>);
+
+// The operands a binary op's backward reads: none for a sum or difference,
+// the other operand for each factor of a product that wants a gradient, the
+// divisor for a quotient (d/da = 1/b, d/db = -y/b), both otherwise.
+template <class Op, class T>
+std::array<const TensorT<T>*, 2> reads(const TensorT<T>& a, const TensorT<T>& b) {
+  if constexpr (PassesThrough<TensorDerivative<Op>>)
+    return {nullptr, nullptr};
+  else if constexpr (std::is_same_v<Op, ops::Mul>)
+    return {detail::read_for(b, a), detail::read_for(a, b)};
+  else if constexpr (std::is_same_v<Op, ops::Div>)
+    return {&b, nullptr};
+  else
+    return {&a, &b};
+}
+
 // y[i] = Op(x[i]): whole-array kernels where there is one (the activations
 // that dominate training), the op table's value element by element otherwise.
 template <class Op, class T>
@@ -203,7 +230,7 @@ TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where
     forward_values<Op>(px_values + begin, py + begin, end - begin);
   });
   return detail::record(
-      where, op, in.shape, std::move(y), {&x},
+      where, op, in.shape, std::move(y), {&x}, {ReadsInput<Op> ? &x : nullptr},
       [px = &in](TensorImpl<T>& out) {
         T* gx_all = grad_of(*px);
         if (gx_all == nullptr) return;
@@ -215,11 +242,12 @@ TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where
           const T* __restrict y = out.values.data() + begin;
           const std::size_t n = end - begin;
           if constexpr (std::is_same_v<Op, ops::Relu>) {
-            // The same derivative (1 where x > 0, else 0) as a 0/1 factor in T,
-            // so that it vectorises without a branch per element (the signs of
-            // activations are unpredictable); dy * 0 keeps the table's NaN
-            // behaviour for an infinite dy.
-            for (std::size_t i = 0; i < n; ++i) gx[i] += dy[i] * (x[i] > T(0) ? T(1) : T(0));
+            // The same derivative (1 where x > 0, 0 where x <= 0, NaN at NaN)
+            // as a factor in T, so that it vectorises without a branch per
+            // element (the signs of activations are unpredictable); dy * 0
+            // keeps the table's NaN behaviour for an infinite dy.
+            for (std::size_t i = 0; i < n; ++i)
+              gx[i] += dy[i] * (x[i] > T(0) ? T(1) : (x[i] <= T(0) ? T(0) : x[i]));
           } else {
             for (std::size_t i = 0; i < n; ++i) gx[i] += dy[i] * static_cast<T>(Op::derivative(x[i], y[i]));
           }
@@ -243,8 +271,9 @@ TensorT<T> binary(const char* op, const TensorT<T>& a, const TensorT<T>& b, std:
   detail::for_each_broadcast(shape, ia.shape, ib.shape, [&](std::size_t i, std::size_t j, std::size_t k) {
     y[i] = static_cast<T>(Op::value(ia.values[j], ib.values[k]));
   });
-  return detail::record(
-      where, op, shape, std::move(y), {&a, &b},
+  const std::array<const TensorT<T>*, 2> inputs{&a, &b};
+  return detail::record_with_inputs<T>(
+      where, op, shape, std::move(y), inputs, reads<Op>(a, b),
       [pa = &ia, pb = &ib](TensorImpl<T>& out) {
         T* ga = grad_of(*pa);
         T* gb = grad_of(*pb);
@@ -329,7 +358,7 @@ TensorT<T> square(const TensorT<T>& x, std::source_location where) {
   std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = in.values[i] * in.values[i];
   return detail::record(
-      where, "square", in.shape, std::move(y), {&x},
+      where, "square", in.shape, std::move(y), {&x}, {&x},
       [px = &in](TensorImpl<T>& out) {
         if (T* gx = grad_of(*px))
           for (std::size_t i = 0; i < out.values.size(); ++i) gx[i] += out.grad[i] * T(2) * px->values[i];
@@ -340,7 +369,8 @@ TensorT<T> square(const TensorT<T>& x, std::source_location where) {
 }
 
 // y = min(max(x, lo), hi); dx += dy where lo <= x <= hi (the gradient passes
-// at the bounds themselves, as in PyTorch)
+// at the bounds themselves, as in PyTorch); clamp(NaN) = NaN, with derivative
+// NaN (the scalar table's rule for ops that select)
 template <class T>
 TensorT<T> clamp(const TensorT<T>& x, std::type_identity_t<T> lo, std::type_identity_t<T> hi,
                  std::source_location where) {
@@ -352,16 +382,22 @@ TensorT<T> clamp(const TensorT<T>& x, std::type_identity_t<T> lo, std::type_iden
   for (std::size_t i = 0; i < y.size(); ++i)
     y[i] = in.values[i] < lo ? lo : (in.values[i] > hi ? hi : in.values[i]);
   return detail::record(
-      where, "clamp", in.shape, std::move(y), {&x},
+      where, "clamp", in.shape, std::move(y), {&x}, {&x},
       [px = &in, lo, hi](TensorImpl<T>& out) {
         if (T* gx = grad_of(*px))
-          for (std::size_t i = 0; i < out.values.size(); ++i)
-            if (px->values[i] >= lo && px->values[i] <= hi) gx[i] += out.grad[i];
+          for (std::size_t i = 0; i < out.values.size(); ++i) {
+            const T x = px->values[i];
+            if (x >= lo && x <= hi)
+              gx[i] += out.grad[i];
+            else if (x != x)
+              gx[i] += x;
+          }
       },
       [lo, hi](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
         const auto x = in[0].values();
-        return {g * detail::constant_like<T>(
-                        in[0].shape(), [&](std::size_t i) { return x[i] >= lo && x[i] <= hi ? 1 : 0; })};
+        return {g * detail::constant_like<T>(in[0].shape(), [&](std::size_t i) {
+                  return x[i] >= lo && x[i] <= hi ? T(1) : (x[i] != x[i] ? x[i] : T(0));
+                })};
       });
 }
 
@@ -386,7 +422,7 @@ TensorT<T> where(const TensorT<T>& condition, const TensorT<T>& a, const TensorT
     y[i] = ic.values[scalar_condition ? 0 : i] != T(0) ? ia.values[j] : ib.values[k];
   });
   return detail::record(
-      where, "where", shape, std::move(y), {&a, &b},
+      where, "where", shape, std::move(y), {&a, &b}, {&condition},
       [pc = condition.impl_ptr(), pa = &ia, pb = &ib, scalar_condition](TensorImpl<T>& out) {
         T* ga = grad_of(*pa);
         T* gb = grad_of(*pb);

@@ -87,7 +87,7 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, std::source_location
     linalg::gemm<T>(false, false, p.m, p.n, p.k, T(1), ia.values.data() + s * p.stride_a, p.k,
                     ib.values.data() + s * p.stride_b, p.n, T(0), c.data() + s * p.m * p.n, p.n);
   return detail::record(
-      where, "matmul", p.out, std::move(c), {&a, &b},
+      where, "matmul", p.out, std::move(c), {&a, &b}, {detail::read_for(b, a), detail::read_for(a, b)},
       [pa = &ia, pb = &ib, p](TensorImpl<T>& out) {
         // A gradient not allocated yet is written (beta = 0) by the first
         // product into each of its regions, a shared operand's by the first of
@@ -139,7 +139,7 @@ TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b, std::source_location wh
   T y = T(0);
   for (std::size_t i = 0; i < ia.values.size(); ++i) y += ia.values[i] * ib.values[i];
   return detail::record(
-      where, "dot", Shape{}, std::vector<T>{y}, {&a, &b},
+      where, "dot", Shape{}, std::vector<T>{y}, {&a, &b}, {detail::read_for(b, a), detail::read_for(a, b)},
       [pa = &ia, pb = &ib](TensorImpl<T>& out) {
         const T g = out.grad[0];
         if (T* ga = grad_of(*pa))
@@ -228,8 +228,9 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
   // The inputs on the stack (no allocation per call): x, W and the bias if any.
   const std::array<const TensorT<T>*, 3> input_array{&x, &weight, &bias};
   const std::span<const TensorT<T>* const> inputs(input_array.data(), ib != nullptr ? 3 : 2);
+  const std::array<const TensorT<T>*, 2> reads{detail::read_for(weight, x), detail::read_for(x, weight)};
   return detail::record_with_inputs<T>(
-      where, "linear", Shape{s.batch, s.out}, linear_values(s, ix, iw, ib), inputs,
+      where, "linear", Shape{s.batch, s.out}, linear_values(s, ix, iw, ib), inputs, reads,
       [s, px = &ix, pw = &iw, ib](TensorImpl<T>& o) { linear_backward(s, o.grad.data(), *px, *pw, ib); },
       [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) { return linear_gradients(g, in); });
 }
@@ -266,8 +267,10 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
   });
   const std::array<const TensorT<T>*, 3> input_array{&x, &weight, &bias};
   const std::span<const TensorT<T>* const> inputs(input_array.data(), ib != nullptr ? 3 : 2);
+  // dx reads W, dW reads x; the activation's derivative reads the output.
+  const std::array<const TensorT<T>*, 2> reads{detail::read_for(weight, x), detail::read_for(x, weight)};
   return detail::record_with_inputs<T>(
-      where, op, Shape{s.batch, s.out}, std::move(z), inputs,
+      where, op, Shape{s.batch, s.out}, std::move(z), inputs, reads,
       [s, px = &ix, pw = &iw, ib, activation](TensorImpl<T>& o) {
         std::vector<T> da = detail::take_buffer<T>(o.values.size(), false);
         parallel_for(da.size(), parallel_grain, [&](std::size_t begin, std::size_t end) {
@@ -281,8 +284,9 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
             for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (T(1) - z[i] * z[i]);
           else if (activation == OpCode::logistic)
             for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (z[i] * (T(1) - z[i]));
-          else  // relu' = 1 where the input was > 0, which is where the output is
-            for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (z[i] > T(0) ? T(1) : T(0));
+          else  // relu' = 1 where the input was > 0, which is where the output is; NaN at NaN
+            for (std::size_t i = 0; i < n; ++i)
+              d[i] = dz[i] * (z[i] > T(0) ? T(1) : (z[i] <= T(0) ? T(0) : z[i]));
         });
         linear_backward(s, da.data(), *px, *pw, ib);
         detail::recycle_buffer(da);
@@ -294,8 +298,9 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
         else if (activation == OpCode::logistic)
           da = g * (z * (T(1) - z));
         else
-          da = g * detail::constant_like<T>(z.shape(),
-                                            [&](std::size_t i) { return z.values()[i] > T(0) ? 1.0 : 0.0; });
+          da = g * detail::constant_like<T>(z.shape(), [&](std::size_t i) {
+                 return ops::Relu::derivative(double(z.values()[i]), double(z.values()[i]));
+               });
         return linear_gradients(da, in);
       });
 }

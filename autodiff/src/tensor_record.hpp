@@ -116,10 +116,16 @@ void check_values(std::string_view op, const std::vector<T>& values, const Input
 
 // Wraps the output values in a tensor and, when an input requires a gradient
 // and recording is on, records the op with `backward` as its derivative.
-// `inputs` is any range of `const TensorT<T>*`.
-template <class T, class Inputs, class Backward, class Graph>
+// `inputs` is any range of `const TensorT<T>*`; `reads` lists the tensors
+// whose values the backward reads (null entries are skipped: an operand whose
+// values only the gradient of an input that needs none would read), each an
+// input or kept alive by the backward: the sweep checks that none was written
+// in place in between (SavedVersion). The op's own output needs no entry: a
+// tensor with history cannot be written in place.
+template <class T, class Inputs, class Reads, class Backward, class Graph>
 TensorT<T> record_with_inputs(std::source_location where, std::string_view op, const Shape& shape,
-                              std::vector<T> values, const Inputs& inputs, Backward backward, Graph graph) {
+                              std::vector<T> values, const Inputs& inputs, const Reads& reads,
+                              Backward backward, Graph graph) {
   if (anomaly_depth > 0) [[unlikely]]
     check_values(op, values, inputs, where);
   auto out = make_impl<T>(shape, std::move(values));
@@ -142,6 +148,8 @@ TensorT<T> record_with_inputs(std::source_location where, std::string_view op, c
   node->where = where;
   node->inputs.reserve(std::size(inputs));
   for (const TensorT<T>* in : inputs) node->inputs.push_back(in->impl_ptr());
+  for (const TensorT<T>* r : reads)
+    if (r != nullptr) node->save_version(r->impl());
   out->node = std::move(node);
   out->requires_grad = true;
   tape->record(*out);
@@ -150,9 +158,17 @@ TensorT<T> record_with_inputs(std::source_location where, std::string_view op, c
 
 template <class T, class Backward, class Graph>
 TensorT<T> record(std::source_location where, std::string_view op, const Shape& shape, std::vector<T> values,
-                  std::initializer_list<const TensorT<T>*> inputs, Backward backward, Graph graph) {
-  return record_with_inputs<T>(where, op, shape, std::move(values), inputs, std::move(backward),
+                  std::initializer_list<const TensorT<T>*> inputs,
+                  std::initializer_list<const TensorT<T>*> reads, Backward backward, Graph graph) {
+  return record_with_inputs<T>(where, op, shape, std::move(values), inputs, reads, std::move(backward),
                                std::move(graph));
+}
+
+// For `reads`: `operand` if the gradient of `other` (which reads it) is
+// wanted, else null (x W^T reads x only for dW, W only for dx).
+template <class T>
+const TensorT<T>* read_for(const TensorT<T>& operand, const TensorT<T>& other) {
+  return other.defined() && other.impl().requires_grad ? &operand : nullptr;
 }
 
 // ---- helpers for graph lambdas (recorded ops, differentiable again) ----

@@ -108,6 +108,7 @@ std::vector<TensorT<T>> gradient_recorded(const TensorT<T>& y, const std::vector
       auto& node = static_cast<detail::TypedNode<T>&>(*t->node);
       const TensorT<T> output(found->second.impl);
       const TensorT<T> g = found->second.grad;
+      node.check_saved_versions();
       const detail::Gradients<T> gin = node.backward_graph(output, g);
       for (std::size_t k = 0; k < node.inputs.size() && k < gin.size(); ++k) {
         const auto& input = node.inputs[k];

@@ -75,7 +75,7 @@ TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std
   if (average)
     for (T& v : y) v *= scale;
   return detail::record(
-      where, op, r.out, std::move(y), {&x},
+      where, op, r.out, std::move(y), {&x}, {},
       [px = &in, reduced = r.reduced, scale, everything](TensorImpl<T>& out) {
         T* gx = grad_of(*px);
         if (gx == nullptr) return;
@@ -140,7 +140,7 @@ TensorT<T> sum_squared_difference(const TensorT<T>& a, const TensorT<T>& b, std:
   std::vector<T> y = detail::take_buffer<T>(1, false);
   y[0] = total * scale;
   return detail::record(
-      where, "sum_squared_difference", Shape{}, std::move(y), {&a, &b},
+      where, "sum_squared_difference", Shape{}, std::move(y), {&a, &b}, {&a, &b},
       [pia = &ia, pib = &ib, scale](TensorImpl<T>& out) {
         const T factor = T(2) * scale * out.grad[0];
         const T* __restrict va = pia->values.data();
@@ -183,7 +183,7 @@ TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool 
     }
   });
   return detail::record(
-      where, "max", r.out, std::move(y), {&x},
+      where, "max", r.out, std::move(y), {&x}, {},  // the argmax, not the values
       [px = &in, argmax](TensorImpl<T>& out) {
         if (T* gx = grad_of(*px))
           for (std::size_t o = 0; o < argmax.size(); ++o) gx[argmax[o]] += out.grad[o];
@@ -203,7 +203,8 @@ TensorT<T> max(const TensorT<T>& x, std::source_location where) {
 }
 
 // y = m + log(sum exp(x - m)) with m the group maximum (no overflow);
-// dx += dy * exp(x - y) (the softmax)
+// dx += dy * exp(x - y) (the softmax). A NaN element makes m, and so y, NaN
+// (a NaN m is not finite: y = m).
 template <class T>
 TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim, std::source_location where) {
   detail::check_input(x, "logsumexp");
@@ -212,7 +213,7 @@ TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim, std::
   const std::size_t n_out = r.out.numel();
   std::vector<T> m(n_out, -std::numeric_limits<T>::infinity());
   detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) {
-    if (in.values[i] > m[o]) m[o] = in.values[i];
+    if (in.values[i] > m[o] || std::isnan(in.values[i])) m[o] = in.values[i];
   });
   std::vector<T> s(n_out, T(0));
   detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) {
@@ -221,7 +222,7 @@ TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim, std::
   std::vector<T> y(n_out);
   for (std::size_t o = 0; o < n_out; ++o) y[o] = std::isfinite(m[o]) ? m[o] + std::log(s[o]) : m[o];
   return detail::record(
-      where, "logsumexp", r.out, std::move(y), {&x},
+      where, "logsumexp", r.out, std::move(y), {&x}, {&x},
       [px = &in, reduced = r.reduced](TensorImpl<T>& out) {
         if (T* gx = grad_of(*px))
           detail::for_each_reduce(px->shape, reduced, [&](std::size_t i, std::size_t o) {
@@ -248,7 +249,7 @@ TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis, std::source_location 
   detail::for_each_reduce(in.shape, r.reduced,
                           [&](std::size_t i, std::size_t o) { y[i] = std::exp(in.values[i] - l[o]); });
   return detail::record(
-      where, "softmax", in.shape, std::move(y), {&x},
+      where, "softmax", in.shape, std::move(y), {&x}, {},  // the output only
       [px = &in, reduced = r.reduced, n = l.size()](TensorImpl<T>& out) {
         T* gx = grad_of(*px);
         if (gx == nullptr) return;
@@ -278,7 +279,7 @@ TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis, std::source_locat
   detail::for_each_reduce(in.shape, r.reduced,
                           [&](std::size_t i, std::size_t o) { y[i] = in.values[i] - l[o]; });
   return detail::record(
-      where, "log_softmax", in.shape, std::move(y), {&x},
+      where, "log_softmax", in.shape, std::move(y), {&x}, {},  // the output only
       [px = &in, reduced = r.reduced, n = l.size()](TensorImpl<T>& out) {
         T* gx = grad_of(*px);
         if (gx == nullptr) return;

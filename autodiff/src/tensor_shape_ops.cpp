@@ -52,7 +52,7 @@ TensorT<T> scatter_rows(const TensorT<T>& x, const std::vector<std::size_t>& ind
   for (std::size_t r = 0; r < indices.size(); ++r)
     for (std::size_t j = 0; j < width; ++j) y[indices[r] * width + j] += in.values[r * width + j];
   return detail::record(
-      std::source_location{}, "scatter_rows", shape, std::move(y), {&x},
+      std::source_location{}, "scatter_rows", shape, std::move(y), {&x}, {},
       [px = &in, indices, width](TensorImpl<T>& out) {
         if (T* gx = grad_of(*px))
           for (std::size_t r = 0; r < indices.size(); ++r)
@@ -87,7 +87,7 @@ TensorT<T> reshape(const TensorT<T>& x, const Shape& shape, std::source_location
   std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   std::copy(in.values.begin(), in.values.end(), y.begin());
   return detail::record(
-      where, "reshape", shape, std::move(y), {&x},
+      where, "reshape", shape, std::move(y), {&x}, {},
       [px = &in](TensorImpl<T>& out) {
         if (T* gx = grad_of(*px))
           for (std::size_t i = 0; i < out.grad.size(); ++i) gx[i] += out.grad[i];
@@ -112,7 +112,7 @@ TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0, std::int64_t axis1
   std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   for_each_transposed(in.shape, a0, a1, [&](std::size_t o, std::size_t i) { y[o] = in.values[i]; });
   return detail::record(
-      where, "transpose", shape, std::move(y), {&x},
+      where, "transpose", shape, std::move(y), {&x}, {},
       [px = &in, a0, a1](TensorImpl<T>& out) {
         if (T* gx = grad_of(*px))
           for_each_transposed(px->shape, a0, a1, [&](std::size_t o, std::size_t i) { gx[i] += out.grad[o]; });
@@ -164,7 +164,7 @@ TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices, st
     }
   });
   return detail::record(
-      where, "rows", shape, std::move(y), {&x},
+      where, "rows", shape, std::move(y), {&x}, {},
       [px = &in, indices, width](TensorImpl<T>& out) {
         if (T* gx = grad_of(*px))
           for (std::size_t r = 0; r < indices.size(); ++r)
@@ -228,7 +228,7 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std:
     handles.push_back(&x);
   }
   return detail::record_with_inputs<T>(
-      where, "concat", shape, std::move(y), handles,
+      where, "concat", shape, std::move(y), handles, std::span<const TensorT<T>* const>{},
       [inputs, offsets, outer, slab, axis, inner](TensorImpl<T>& o) {
         for (std::size_t k = 0; k < inputs.size(); ++k) {
           T* gx = grad_of(*inputs[k]);

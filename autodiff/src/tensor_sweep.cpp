@@ -131,6 +131,7 @@ void TensorTape::sweep(std::span<TensorImplBase* const> roots, bool retain_graph
     for (std::size_t s = top + 1; s-- > 0;) {
       TensorImplBase* t = slots_[s];
       if (t == nullptr || !t->has_grad()) continue;  // dead, or no path to the root
+      t->node->check_saved_versions();
       t->node->backward(*t);
       if (anomaly_depth > 0) [[unlikely]]
         check_backward_anomaly(*t);
