@@ -141,7 +141,8 @@ TEST_CASE("linear_activation equals linear followed by tanh, logistic or relu, v
   }
   CHECK_THROWS_WITH_AS(
       ad::linear_activation(x, w, b, ad::OpCode::sin),
-      doctest::Contains("ad::linear_activation: the activation must be tanh, logistic or relu, got sin"),
+      doctest::Contains("ad::linear_activation: the activation must be an op whose derivative is a function of its "
+                        "output (tanh, logistic, relu, softplus, leaky_relu, elu), got sin"),
       std::invalid_argument);
   CHECK_THROWS_WITH_AS(ad::linear_activation(x, ad::Tensor::zeros({4, 5}), b, ad::OpCode::tanh),
                        doctest::Contains("ad::linear_tanh: needs x [batch, in]"), std::invalid_argument);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -82,7 +83,7 @@ void save(const NetworkT<T>& net, const std::string& path) {
     w.put(static_cast<std::uint64_t>(layer.inputs()));
     w.put(static_cast<std::uint64_t>(layer.outputs()));
     w.put(static_cast<std::uint8_t>(layer.heaviside_gradient()));
-    for (Activation psi : layer.activations()) w.put(static_cast<std::uint8_t>(psi));
+    for (Activation psi : layer.activations()) w.put(file_code(psi));
     for (T v : layer.weights().values()) w.put(v);
     for (T v : layer.bias().values()) w.put(v);
   }
@@ -136,9 +137,9 @@ NetworkT<T> load(const std::string& path) {
     std::vector<Activation> activations(outputs);
     for (auto& psi : activations) {
       const auto code = r.get<std::uint8_t>("an activation");
-      if (code > static_cast<std::uint8_t>(Activation::relu))
-        r.fail(fmt::format("layer {} has an unknown activation code {}", L, code));
-      psi = static_cast<Activation>(code);
+      const std::optional<Activation> known = activation_from_file_code(code);
+      if (!known) r.fail(fmt::format("layer {} has an unknown activation code {}", L, code));
+      psi = *known;
     }
     std::vector<T> W(inputs * outputs), b(outputs);
     for (T& v : W) v = read_value("weights");
