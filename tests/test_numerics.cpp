@@ -69,6 +69,59 @@ TEST_CASE("tanh, logistic and softsign at +-infinity give their limits and a zer
   }
 }
 
+TEST_CASE("softplus, leaky_relu, elu, gelu and silu far out and at +-infinity give their limits") {
+  struct Limit {
+    const char* name;
+    ad::Var (*on_var)(const ad::Var&);
+    Tensor (*on_tensor)(const Tensor&);
+    double x, value, derivative;
+  };
+  const Limit limits[] = {
+      {"softplus", [](const ad::Var& v) { return ad::softplus(v); }, [](const Tensor& v) { return ad::softplus(v); },
+       1e3, 1e3, 1.0},
+      {"softplus", [](const ad::Var& v) { return ad::softplus(v); }, [](const Tensor& v) { return ad::softplus(v); },
+       -1e3, 0.0, 0.0},
+      {"softplus", [](const ad::Var& v) { return ad::softplus(v); }, [](const Tensor& v) { return ad::softplus(v); },
+       inf, inf, 1.0},
+      {"softplus", [](const ad::Var& v) { return ad::softplus(v); }, [](const Tensor& v) { return ad::softplus(v); },
+       -inf, 0.0, 0.0},
+      {"leaky_relu", [](const ad::Var& v) { return ad::leaky_relu(v); },
+       [](const Tensor& v) { return ad::leaky_relu(v); }, -1e3, -10.0, 0.01},
+      {"leaky_relu", [](const ad::Var& v) { return ad::leaky_relu(v); },
+       [](const Tensor& v) { return ad::leaky_relu(v); }, -inf, -inf, 0.01},
+      {"elu", [](const ad::Var& v) { return ad::elu(v); }, [](const Tensor& v) { return ad::elu(v); }, -1e3, -1.0,
+       0.0},
+      {"elu", [](const ad::Var& v) { return ad::elu(v); }, [](const Tensor& v) { return ad::elu(v); }, inf, inf, 1.0},
+      {"elu", [](const ad::Var& v) { return ad::elu(v); }, [](const Tensor& v) { return ad::elu(v); }, -inf, -1.0,
+       0.0},
+      {"gelu", [](const ad::Var& v) { return ad::gelu(v); }, [](const Tensor& v) { return ad::gelu(v); }, 1e3, 1e3,
+       1.0},
+      {"gelu", [](const ad::Var& v) { return ad::gelu(v); }, [](const Tensor& v) { return ad::gelu(v); }, -1e3, 0.0,
+       0.0},
+      {"gelu", [](const ad::Var& v) { return ad::gelu(v); }, [](const Tensor& v) { return ad::gelu(v); }, inf, inf,
+       1.0},
+      {"gelu", [](const ad::Var& v) { return ad::gelu(v); }, [](const Tensor& v) { return ad::gelu(v); }, -inf, 0.0,
+       0.0},
+      {"silu", [](const ad::Var& v) { return ad::silu(v); }, [](const Tensor& v) { return ad::silu(v); }, 1e3, 1e3,
+       1.0},
+      {"silu", [](const ad::Var& v) { return ad::silu(v); }, [](const Tensor& v) { return ad::silu(v); }, -1e3, 0.0,
+       0.0},
+      {"silu", [](const ad::Var& v) { return ad::silu(v); }, [](const Tensor& v) { return ad::silu(v); }, inf, inf,
+       1.0},
+      {"silu", [](const ad::Var& v) { return ad::silu(v); }, [](const Tensor& v) { return ad::silu(v); }, -inf, 0.0,
+       0.0},
+  };
+  for (const Limit& l : limits) {
+    CAPTURE(l.name);
+    CAPTURE(l.x);
+    for (const Point p : {scalar_at(l.on_var, l.x), tensor_at(l.on_tensor, l.x)}) {
+      CHECK((p.value == l.value || p.value == doctest::Approx(l.value).epsilon(1e-15)));  // == for inf
+      CHECK(std::isfinite(p.derivative));
+      CHECK(p.derivative == doctest::Approx(l.derivative).epsilon(1e-12));
+    }
+  }
+}
+
 TEST_CASE("the nn activations saturate the same way at +-1e3") {
   for (nn::Activation psi : {nn::Activation::tanh, nn::Activation::logistic, nn::Activation::softsign}) {
     for (double x : {1e3, -1e3}) {
