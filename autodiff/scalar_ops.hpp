@@ -38,6 +38,18 @@ T constant(double v) {
     return T::constant(v);
 }
 
+// A number in T's own arithmetic: float formulas stay in float (a double
+// literal would widen each element to double and back, which halves the
+// width of the vectorised loops that evaluate them); for ad::Var and tensors
+// it stays a double, a constant operand as before.
+template <class T>
+auto literal(double v) {
+  if constexpr (std::is_floating_point_v<T>)
+    return static_cast<T>(v);
+  else
+    return v;
+}
+
 using std::abs;
 using std::cos;
 using std::cosh;
@@ -101,7 +113,7 @@ struct Cosh {
 struct Tanh {
   static double value(double x) { return std::tanh(x); }
   // tanh' = 1 - tanh^2
-  template <class T> static T derivative_of_output(const T& y) { return 1.0 - y * y; }
+  template <class T> static T derivative_of_output(const T& y) { return literal<T>(1.0) - y * y; }
   template <class T> static T derivative(const T&, const T& y) { return derivative_of_output(y); }
 };
 
@@ -161,7 +173,7 @@ struct Logistic {
     return e / (1.0 + e);
   }
   // sigma' = sigma (1 - sigma)
-  template <class T> static T derivative_of_output(const T& y) { return y * (1.0 - y); }
+  template <class T> static T derivative_of_output(const T& y) { return y * (literal<T>(1.0) - y); }
   template <class T> static T derivative(const T&, const T& y) { return derivative_of_output(y); }
 };
 
@@ -222,7 +234,9 @@ struct Elu {
   // x for x > 0, alpha (e^x - 1) otherwise, with alpha = 1 (PyTorch's default).
   static double value(double x) { return x > 0.0 ? x : std::expm1(x); }
   // 1 for x > 0, e^x = y + 1 otherwise (also 1 at 0: elu is C^1 with alpha = 1).
-  template <class T> static T derivative_of_output(const T& y) { return y > 0.0 ? constant<T>(1.0) : y + 1.0; }
+  template <class T> static T derivative_of_output(const T& y) {
+    return y > 0.0 ? constant<T>(1.0) : y + literal<T>(1.0);
+  }
   template <class T> static T derivative(const T&, const T& y) { return derivative_of_output(y); }
 };
 

@@ -32,7 +32,8 @@ AD_UNARY_OPS(AD_DECLARE_TENSOR_UNARY)
 // time (nn's activations); the same node as calling the function by name.
 // Throws std::invalid_argument for a code that is not a unary op.
 template <class T>
-TensorT<T> apply_unary(OpCode code, const TensorT<T>& x, std::source_location where = std::source_location::current());
+TensorT<T> apply_unary(OpCode code, const TensorT<T>& x,
+                       std::source_location where = std::source_location::current());
 #undef AD_DECLARE_TENSOR_UNARY
 
 #define AD_DECLARE_TENSOR_BINARY(name, Struct)           \

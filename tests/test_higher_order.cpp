@@ -71,9 +71,11 @@ TEST_CASE("the second derivative of every smooth unary op matches its hand-deriv
        -0.7},
       {"leaky_relu (piecewise linear)", [](const ad::Var& x) { return ad::leaky_relu(x); },
        [](double) { return 0.0; }, -0.8},
-      {"elu, negative side", [](const ad::Var& x) { return ad::elu(x); }, [](double x) { return std::exp(x); }, -0.6},
+      {"elu, negative side", [](const ad::Var& x) { return ad::elu(x); },
+       [](double x) { return std::exp(x); }, -0.6},
       {"elu, positive side", [](const ad::Var& x) { return ad::elu(x); }, [](double) { return 0.0; }, 0.6},
-      // gelu = x s(v), v = a (x + k x^3), a = 2 sqrt(2/pi): gelu'' = 2 s (1-s) v' + x s (1-s) ((1-2s) v'^2 + v'').
+      // gelu = x s(v), v = a (x + k x^3), a = 2 sqrt(2/pi):
+      // gelu'' = 2 s (1-s) v' + x s (1-s) ((1-2s) v'^2 + v'').
       {"gelu", [](const ad::Var& x) { return ad::gelu(x); },
        [](double x) {
          const double a = 2 * std::sqrt(2 / std::acos(-1.0)), k = 0.044715;

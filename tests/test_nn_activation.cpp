@@ -26,19 +26,24 @@ struct Named {
 const Named named[] = {
     {Activation::heaviside, [](const ad::Var& v) { return ad::heaviside(v); },
      [](const ad::Tensor& v) { return ad::heaviside(v); }},
-    {Activation::tanh, [](const ad::Var& v) { return ad::tanh(v); }, [](const ad::Tensor& v) { return ad::tanh(v); }},
+    {Activation::tanh, [](const ad::Var& v) { return ad::tanh(v); },
+     [](const ad::Tensor& v) { return ad::tanh(v); }},
     {Activation::logistic, [](const ad::Var& v) { return ad::logistic(v); },
      [](const ad::Tensor& v) { return ad::logistic(v); }},
     {Activation::softsign, [](const ad::Var& v) { return ad::softsign(v); },
      [](const ad::Tensor& v) { return ad::softsign(v); }},
-    {Activation::relu, [](const ad::Var& v) { return ad::relu(v); }, [](const ad::Tensor& v) { return ad::relu(v); }},
+    {Activation::relu, [](const ad::Var& v) { return ad::relu(v); },
+     [](const ad::Tensor& v) { return ad::relu(v); }},
     {Activation::softplus, [](const ad::Var& v) { return ad::softplus(v); },
      [](const ad::Tensor& v) { return ad::softplus(v); }},
     {Activation::leaky_relu, [](const ad::Var& v) { return ad::leaky_relu(v); },
      [](const ad::Tensor& v) { return ad::leaky_relu(v); }},
-    {Activation::elu, [](const ad::Var& v) { return ad::elu(v); }, [](const ad::Tensor& v) { return ad::elu(v); }},
-    {Activation::gelu, [](const ad::Var& v) { return ad::gelu(v); }, [](const ad::Tensor& v) { return ad::gelu(v); }},
-    {Activation::silu, [](const ad::Var& v) { return ad::silu(v); }, [](const ad::Tensor& v) { return ad::silu(v); }},
+    {Activation::elu, [](const ad::Var& v) { return ad::elu(v); },
+     [](const ad::Tensor& v) { return ad::elu(v); }},
+    {Activation::gelu, [](const ad::Var& v) { return ad::gelu(v); },
+     [](const ad::Tensor& v) { return ad::gelu(v); }},
+    {Activation::silu, [](const ad::Var& v) { return ad::silu(v); },
+     [](const ad::Tensor& v) { return ad::silu(v); }},
 };
 
 const double points[] = {-2.5, -0.3, 0.4, 1.7};
@@ -93,20 +98,22 @@ TEST_CASE("an activation applied to a tensor records the op of its name, with th
 TEST_CASE("the file codes are those files were written with, and new activations take new codes") {
   // identity .. relu: the codes of every .adnn file saved before the table existed.
   const std::pair<Activation, int> codes[] = {
-      {Activation::identity, 0}, {Activation::heaviside, 1}, {Activation::tanh, 2},       {Activation::logistic, 3},
-      {Activation::softsign, 4}, {Activation::relu, 5},      {Activation::softplus, 6},   {Activation::leaky_relu, 7},
-      {Activation::elu, 8},      {Activation::gelu, 9},      {Activation::silu, 10}};
+      {Activation::identity, 0}, {Activation::heaviside, 1},  {Activation::tanh, 2},
+      {Activation::logistic, 3}, {Activation::softsign, 4},   {Activation::relu, 5},
+      {Activation::softplus, 6}, {Activation::leaky_relu, 7}, {Activation::elu, 8},
+      {Activation::gelu, 9},     {Activation::silu, 10}};
   for (const auto& [psi, code] : codes) {
     CAPTURE(nn::name(psi));
     CHECK(nn::file_code(psi) == code);
     CHECK(nn::activation_from_file_code(static_cast<std::uint8_t>(code)) == psi);
   }
-  for (int code = 11; code < 256; ++code) CHECK_FALSE(nn::activation_from_file_code(static_cast<std::uint8_t>(code)));
+  for (int code = 11; code < 256; ++code)
+    CHECK_FALSE(nn::activation_from_file_code(static_cast<std::uint8_t>(code)));
 }
 
 TEST_CASE("an unknown activation name is rejected, naming it") {
-  CHECK_THROWS_WITH_AS(nn::activation_from_name("swish"), "nn::activation_from_name: unknown activation 'swish'",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::activation_from_name("swish"),
+                       "nn::activation_from_name: unknown activation 'swish'", std::invalid_argument);
 }
 
 TEST_CASE("the perceptron on ad::Var applies each activation with its derivative") {

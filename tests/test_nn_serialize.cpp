@@ -94,8 +94,8 @@ nn::NetworkT<T> varied_network(std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<nn::DenseT<T>> layers;
   // The six activations of the first format's files (the file's sizes below assume six).
-  layers.emplace_back(3, 6, std::vector<nn::Activation>(nn::all_activations.begin(), nn::all_activations.begin() + 6),
-                      rng);
+  const std::vector<nn::Activation> first_six(nn::all_activations.begin(), nn::all_activations.begin() + 6);
+  layers.emplace_back(3, 6, first_six, rng);
   layers.back().set_heaviside_gradient(nn::HeavisideGradient::logistic_surrogate);
   layers.emplace_back(6, 4, nn::Activation::heaviside, rng, nn::Init::he);
   layers.back().set_heaviside_gradient(nn::HeavisideGradient::straight_through);

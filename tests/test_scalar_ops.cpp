@@ -118,8 +118,8 @@ const UnaryCase unary_cases[] = {
      [](double x) { return std::log1p(std::exp(x)); }, [](double x) { return 1.0 / (1.0 + std::exp(-x)); },
      -8.0, 8.0, false},
     {"leaky_relu", [](const ad::Var& x) { return ad::leaky_relu(x); },
-     [](double x) { return x > 0.0 ? x : 0.01 * x; }, [](double x) { return x > 0.0 ? 1.0 : 0.01; }, -3.0, 3.0,
-     true},
+     [](double x) { return x > 0.0 ? x : 0.01 * x; }, [](double x) { return x > 0.0 ? 1.0 : 0.01; }, -3.0,
+     3.0, true},
     // elu' is continuous at 0 (alpha = 1), elu'' is not.
     {"elu", [](const ad::Var& x) { return ad::elu(x); }, [](double x) { return x > 0.0 ? x : std::expm1(x); },
      [](double x) { return x > 0.0 ? 1.0 : std::exp(x); }, -3.0, 3.0, true},

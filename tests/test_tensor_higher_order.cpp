@@ -100,7 +100,8 @@ TEST_CASE("the activations' tensor Hessians equal the scalar ones on both sides 
   // The table's cases above sample x > 0 only, where leaky_relu and elu are the identity.
   const std::vector<std::string> names = {"softplus", "leaky_relu", "elu", "gelu", "silu"};
   for (const Case& c : unary_cases)
-    if (std::find(names.begin(), names.end(), c.name) != names.end()) check_against_scalar(c, {-1.3, -0.4, 0.7});
+    if (std::find(names.begin(), names.end(), c.name) != names.end())
+      check_against_scalar(c, {-1.3, -0.4, 0.7});
 }
 
 TEST_CASE("pow, atan2 and hypot keep their conventions in the recorded backward") {

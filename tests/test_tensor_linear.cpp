@@ -98,8 +98,8 @@ TEST_CASE("linear and matmul gradients are right where a product writes a fresh 
 }
 
 TEST_CASE(
-    "linear_activation equals linear followed by tanh, logistic, relu, softplus, leaky_relu or elu, values and "
-    "gradients") {
+    "linear_activation equals linear followed by tanh, logistic, relu, softplus, leaky_relu or elu, values "
+    "and gradients") {
   std::mt19937_64 rng(12);
   const ad::Tensor x = ad::Tensor::randn({6, 3}, rng), w = ad::Tensor::randn({4, 3}, rng),
                    b = ad::Tensor::randn({4}, rng);
@@ -146,8 +146,8 @@ TEST_CASE(
   }
   CHECK_THROWS_WITH_AS(
       ad::linear_activation(x, w, b, ad::OpCode::sin),
-      doctest::Contains("ad::linear_activation: the activation must be an op whose derivative is a function of its "
-                        "output (tanh, logistic, relu, softplus, leaky_relu, elu), got sin"),
+      doctest::Contains("ad::linear_activation: the activation must be an op whose derivative is a function "
+                        "of its output (tanh, logistic, relu, softplus, leaky_relu, elu), got sin"),
       std::invalid_argument);
   // gelu' and silu' need the pre-activation, which the fused op does not keep.
   for (const ad::OpCode code : {ad::OpCode::gelu, ad::OpCode::silu, ad::OpCode::softsign}) {

@@ -119,7 +119,10 @@ std::vector<UnaryCase> unary_cases() {
        off_zero(0.1, 2)},
       {"gelu", [](const Tensor& x) { return ad::gelu(x); },
        // x/2 (1 + tanh(u)) written as x / (1 + e^-2u): the same function, without cancellation for x < 0
-       [](double x) { return x / (1.0 + std::exp(-2.0 * std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x))); },
+       [](double x) {
+         const double u = std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x);
+         return x / (1.0 + std::exp(-2.0 * u));
+       },
        in_range(-3, 3)},
       {"silu", [](const Tensor& x) { return ad::silu(x); }, [](double x) { return x / (1.0 + std::exp(-x)); },
        in_range(-4, 4)},

@@ -37,8 +37,8 @@ OpInfo op_info(OpCode code) noexcept {
 
 namespace {
 [[noreturn]] void throw_not_unary(const char* function, OpCode code) {
-  throw std::invalid_argument(fmt::format("ad::{}: '{}' (op code {}) is not a unary op of the op table", function,
-                                          op_info(code).name, static_cast<int>(code)));
+  throw std::invalid_argument(fmt::format("ad::{}: '{}' (op code {}) is not a unary op of the op table",
+                                          function, op_info(code).name, static_cast<int>(code)));
 }
 }  // namespace
 

@@ -304,8 +304,9 @@ TensorT<T> apply_unary(OpCode code, const TensorT<T>& x, std::source_location wh
 #undef AD_APPLY_TENSOR_UNARY
     default: break;
   }
-  throw std::invalid_argument(fmt::format("ad::apply_unary: '{}' (op code {}) is not a unary op of the op table",
-                                          op_info(code).name, static_cast<int>(code)));
+  throw std::invalid_argument(
+      fmt::format("ad::apply_unary: '{}' (op code {}) is not a unary op of the op table", op_info(code).name,
+                  static_cast<int>(code)));
 }
 template TensorT<float> apply_unary(OpCode, const TensorT<float>&, std::source_location);
 template TensorT<double> apply_unary(OpCode, const TensorT<double>&, std::source_location);

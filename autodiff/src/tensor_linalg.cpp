@@ -309,10 +309,10 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
 #undef AD_FUSED_CASE
     default: break;
   }
-  throw std::invalid_argument(fmt::format(
-      "ad::linear_activation: the activation must be an op whose derivative is a function of its output ({}), "
-      "got {} ({})",
-      fusable_names(), op_info(activation).name, detail::source_text(where)));
+  throw std::invalid_argument(
+      fmt::format("ad::linear_activation: the activation must be an op whose derivative is a function of its "
+                  "output ({}), got {} ({})",
+                  fusable_names(), op_info(activation).name, detail::source_text(where)));
 }
 
 template TensorT<float> linear(const TensorT<float>&, const TensorT<float>&, const TensorT<float>&,

@@ -50,7 +50,8 @@ struct PiecewiseConstantOutputDerivative {
   template <class T>
   static TensorT<T> of(const TensorT<T>& y) {
     const auto yv = y.values();
-    return constant_like<T>(y.shape(), [&](std::size_t i) { return Op::derivative_of_output(double(yv[i])); });
+    return constant_like<T>(y.shape(),
+                            [&](std::size_t i) { return Op::derivative_of_output(double(yv[i])); });
   }
 };
 template <>

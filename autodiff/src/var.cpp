@@ -224,8 +224,9 @@ Var apply_unary(OpCode code, const Var& x, std::source_location where) {
 #undef AD_APPLY_UNARY
     default: break;
   }
-  throw std::invalid_argument(fmt::format("ad::apply_unary: '{}' (op code {}) is not a unary op of the op table",
-                                          op_info(code).name, static_cast<int>(code)));
+  throw std::invalid_argument(
+      fmt::format("ad::apply_unary: '{}' (op code {}) is not a unary op of the op table", op_info(code).name,
+                  static_cast<int>(code)));
 }
 
 }  // namespace ad

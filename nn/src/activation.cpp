@@ -19,12 +19,14 @@ constexpr bool table_is_consistent() {
     if (row.op != ad::OpCode::leaf && !ad::is_unary(row.op)) return false;
     if ((row.op == ad::OpCode::leaf) != (row.psi == Activation::identity)) return false;
     for (std::size_t j = 0; j < i; ++j)
-      if (activation_table[j].file_code == row.file_code || activation_table[j].name == row.name) return false;
+      if (activation_table[j].file_code == row.file_code || activation_table[j].name == row.name)
+        return false;
   }
   return true;
 }
-static_assert(table_is_consistent(), "nn::activation_table: rows out of enum order, an op that is not unary, or a "
-                                     "file code or name used twice");
+static_assert(table_is_consistent(),
+              "nn::activation_table: rows out of enum order, an op that is not unary, or a file code or name "
+              "used twice");
 
 }  // namespace
 
