@@ -73,7 +73,9 @@ std::string_view name(Activation psi) noexcept;
 Activation activation_from_name(std::string_view s);
 // The op table's op of psi (OpCode::leaf for identity).
 ad::OpCode op_code(Activation psi) noexcept;
-// The code of psi in .adnn files, and back (nullopt for an unknown code).
+// The code of psi in .adnn files (invalid_file_code for a value outside the
+// enumeration, which no reader accepts), and back (nullopt for an unknown code).
+inline constexpr std::uint8_t invalid_file_code = 0xFF;
 std::uint8_t file_code(Activation psi) noexcept;
 std::optional<Activation> activation_from_file_code(std::uint8_t code) noexcept;
 

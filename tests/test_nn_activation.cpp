@@ -109,6 +109,12 @@ TEST_CASE("the file codes are those files were written with, and new activations
   }
   for (int code = 11; code < 256; ++code)
     CHECK_FALSE(nn::activation_from_file_code(static_cast<std::uint8_t>(code)));
+  // A value outside the enumeration has no code a reader would accept, nor a name or an op.
+  const auto stray = static_cast<Activation>(42);
+  CHECK(nn::file_code(stray) == nn::invalid_file_code);
+  CHECK_FALSE(nn::activation_from_file_code(nn::file_code(stray)));
+  CHECK(nn::name(stray) == "invalid");
+  CHECK(nn::op_code(stray) == ad::OpCode::leaf);
 }
 
 TEST_CASE("an unknown activation name is rejected, naming it") {

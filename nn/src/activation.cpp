@@ -18,6 +18,7 @@ constexpr bool table_is_consistent() {
     if (static_cast<std::size_t>(row.psi) != i) return false;
     if (row.op != ad::OpCode::leaf && !ad::is_unary(row.op)) return false;
     if ((row.op == ad::OpCode::leaf) != (row.psi == Activation::identity)) return false;
+    if (row.file_code == invalid_file_code) return false;
     for (std::size_t j = 0; j < i; ++j)
       if (activation_table[j].file_code == row.file_code || activation_table[j].name == row.name)
         return false;
@@ -48,7 +49,7 @@ ad::OpCode op_code(Activation psi) noexcept {
 
 std::uint8_t file_code(Activation psi) noexcept {
   const ActivationInfo* row = find(psi);
-  return row != nullptr ? row->file_code : std::uint8_t{0};
+  return row != nullptr ? row->file_code : invalid_file_code;
 }
 
 std::optional<Activation> activation_from_file_code(std::uint8_t code) noexcept {
