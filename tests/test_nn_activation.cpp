@@ -161,3 +161,20 @@ TEST_CASE("a layer called directly is one fused op exactly for activations whose
       CHECK(g.nodes.back().op == "linear");
   }
 }
+
+TEST_CASE("the op table's run-time entry points refuse a code that is not a unary op, naming it") {
+  CHECK_THROWS_WITH_AS(ad::unary_value(ad::OpCode::add, 1.0),
+                       doctest::Contains("ad::unary_value: 'add' (op code"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ad::unary_derivative(ad::OpCode::leaf, 1.0, 1.0),
+                       doctest::Contains("ad::unary_derivative: 'leaf' (op code 0) is not a unary op"),
+                       std::invalid_argument);
+  ad::Tape tape;
+  const ad::Var x = 0.5;
+  CHECK_THROWS_WITH_AS(ad::apply_unary(ad::OpCode::mul_vc, x), doctest::Contains("ad::apply_unary: 'mul'"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ad::apply_unary(ad::OpCode::custom_unary, ad::Tensor::zeros({2})),
+                       doctest::Contains("ad::apply_unary: 'custom'"), std::invalid_argument);
+  // A unary code gives the op's node, as the named function does.
+  CHECK(ad::op_info(tape.node(ad::apply_unary(ad::OpCode::gelu, x).id()).op).name == "gelu");
+  CHECK(ad::unary_value(ad::OpCode::silu, 0.5) == ad::silu(0.5));
+}
