@@ -29,6 +29,16 @@ enum class OpCode : std::uint8_t {
 
 inline constexpr int op_code_count = static_cast<int>(OpCode::count_);
 
+#define AD_COUNT_ONE(name, Struct) +1
+inline constexpr int unary_op_count = 0 AD_UNARY_OPS(AD_COUNT_ONE);
+#undef AD_COUNT_ONE
+
+// True for the codes of the op table's unary list (they follow leaf).
+constexpr bool is_unary(OpCode code) noexcept {
+  const int i = static_cast<int>(code);
+  return i >= 1 && i <= unary_op_count;
+}
+
 // How an op reads its operands.
 enum class OperandKinds : std::uint8_t {
   none,            // leaf
@@ -45,5 +55,11 @@ struct OpInfo {
 
 // Name and operand layout of an op code (constexpr table, no allocation).
 OpInfo op_info(OpCode code) noexcept;
+
+// A unary op chosen at run time (nn's activations): its value y = op(x) and
+// its derivative dy/dx at x (given y = op(x)), from the op table on doubles.
+// Throw std::invalid_argument for a code that is not a unary op of the table.
+double unary_value(OpCode code, double x);
+double unary_derivative(OpCode code, double x, double y);
 
 }  // namespace ad

@@ -43,10 +43,23 @@ T constant(double v) {
     return T::constant(v);
 }
 
+// A number in T's own arithmetic: float formulas stay in float (a double
+// literal would widen each element to double and back, which halves the
+// width of the vectorised loops that evaluate them); for ad::Var and tensors
+// it stays a double, a constant operand as before.
+template <class T>
+auto literal(double v) {
+  if constexpr (std::is_floating_point_v<T>)
+    return static_cast<T>(v);
+  else
+    return v;
+}
+
 using std::abs;
 using std::cos;
 using std::cosh;
 using std::exp;
+using std::expm1;
 using std::hypot;
 using std::log;
 using std::pow;
@@ -108,7 +121,8 @@ struct Cosh {
 struct Tanh {
   static double value(double x) { return std::tanh(x); }
   // tanh' = 1 - tanh^2
-  template <class T> static T derivative(const T&, const T& y) { return 1.0 - y * y; }
+  template <class T> static T derivative_of_output(const T& y) { return literal<T>(1.0) - y * y; }
+  template <class T> static T derivative(const T&, const T& y) { return derivative_of_output(y); }
 };
 
 struct Exp {
@@ -167,8 +181,13 @@ struct Logistic {
     return e / (1.0 + e);
   }
   // sigma' = sigma (1 - sigma)
-  template <class T> static T derivative(const T&, const T& y) { return y * (1.0 - y); }
+  template <class T> static T derivative_of_output(const T& y) { return y * (literal<T>(1.0) - y); }
+  template <class T> static T derivative(const T&, const T& y) { return derivative_of_output(y); }
 };
+
+// sigma(x) on doubles, under the name ad::logistic has for Var and Tensor, so
+// that the formulas below can call logistic(x) for every T.
+inline double logistic(double x) { return Logistic::value(x); }
 
 struct Softsign {
   // The limit +-1 at +-inf (x / (1 + |x|) would be inf / inf = NaN there).
@@ -194,11 +213,87 @@ struct Relu {
   // !(x <= 0) lets NaN through (relu(NaN) = NaN, as in PyTorch) with one
   // comparison, so the tensor loops still vectorise; relu(-0) = +0.
   static double value(double x) { return !(x <= 0.0) ? x : 0.0; }
-  // relu'(0) = 0, as in PyTorch and JAX; NaN at NaN.
+  // relu'(0) = 0, as in PyTorch and JAX; NaN at NaN. The output is > 0 exactly
+  // where the input is (and NaN where it is), so the derivative is a function
+  // of the output.
+  template <class T> static T derivative_of_output(const T& y) {
+    return constant<T>(y > 0.0 ? 1.0 : (y <= 0.0 ? 0.0 : not_a_number));
+  }
+  template <class T> static T derivative(const T&, const T& y) { return derivative_of_output(y); }
+};
+
+// ---- the activations of deep learning, as PyTorch defines them ----------------
+// Parameterless: the slope of leaky_relu and the alpha of elu are PyTorch's
+// defaults, fixed (the op table holds ops of one or two tensor operands).
+
+struct Softplus {
+  // log(1 + e^x), as max(x, 0) + log1p(e^-|x|): no overflow for large x, full
+  // precision for very negative x (where it is e^x).
+  static double value(double x) { return x > 0.0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+  // softplus' = sigma(x) = 1 - e^-y (e^-y = 1 / (1 + e^x)), accurate as -expm1(-y) where y is tiny.
+  template <class T> static T derivative_of_output(const T& y) { return -expm1(-y); }
+  template <class T> static T derivative(const T&, const T& y) { return derivative_of_output(y); }
+};
+
+struct LeakyRelu {
+  static constexpr double negative_slope = 0.01;  // PyTorch's default
+  static double value(double x) { return x > 0.0 ? x : negative_slope * x; }
+  // 1 for x > 0, else the slope (at 0 too, as in PyTorch); the output has the input's sign.
+  template <class T> static T derivative_of_output(const T& y) {
+    return constant<T>(y > 0.0 ? 1.0 : negative_slope);
+  }
+  template <class T> static T derivative(const T&, const T& y) { return derivative_of_output(y); }
+};
+
+struct Elu {
+  // x for x > 0, alpha (e^x - 1) otherwise, with alpha = 1 (PyTorch's default).
+  static double value(double x) { return x > 0.0 ? x : std::expm1(x); }
+  // 1 for x > 0, e^x = y + 1 otherwise (also 1 at 0: elu is C^1 with alpha = 1).
+  template <class T> static T derivative_of_output(const T& y) {
+    return y > 0.0 ? constant<T>(1.0) : y + literal<T>(1.0);
+  }
+  template <class T> static T derivative(const T&, const T& y) { return derivative_of_output(y); }
+};
+
+struct Gelu {
+  // PyTorch's gelu(approximate='tanh'): x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
+  // computed as x sigma(2u) (the same function: 1 + tanh(u) = 2 sigma(2u)) without the
+  // cancellation of 1 + tanh(u) for negative x. Its limits at +-inf.
+  static constexpr double sqrt_2_over_pi = std::numbers::sqrt2 * std::numbers::inv_sqrtpi;
+  static constexpr double cubic = 0.044715;
+  static double value(double x) {
+    if (std::isinf(x)) return x > 0.0 ? x : 0.0;
+    return x * Logistic::value(2.0 * sqrt_2_over_pi * (x + cubic * x * x * x));
+  }
+  // d/dx x s(2u) = s + x s (1 - s) 2u', u' = sqrt(2/pi) (1 + 3 0.044715 x^2), s = sigma(2u).
   template <class T> static T derivative(const T& x, const T&) {
-    return constant<T>(x > 0.0 ? 1.0 : (x <= 0.0 ? 0.0 : not_a_number));
+    if constexpr (std::is_arithmetic_v<T>)
+      if (std::isinf(x)) return constant<T>(x > 0 ? 1.0 : 0.0);  // the limits (x s (1 - s) u' is inf * 0)
+    const T x2 = x * x;
+    const T s = logistic((2.0 * sqrt_2_over_pi) * (x + cubic * x2 * x));
+    return s + x * s * (1.0 - s) * ((2.0 * sqrt_2_over_pi) * (1.0 + (3.0 * cubic) * x2));
   }
 };
+
+struct Silu {
+  // x sigma(x) (also called swish); its limits at +-inf.
+  static double value(double x) {
+    if (std::isinf(x)) return x > 0.0 ? x : 0.0;
+    return x * Logistic::value(x);
+  }
+  // silu' = sigma(x) (1 + x (1 - sigma(x)))
+  template <class T> static T derivative(const T& x, const T&) {
+    if constexpr (std::is_arithmetic_v<T>)
+      if (std::isinf(x)) return constant<T>(x > 0 ? 1.0 : 0.0);  // the limits (x (1 - sigma) is inf * 0)
+    const T s = logistic(x);
+    return s * (1.0 + x * (1.0 - s));
+  }
+};
+
+// The ops whose derivative is a function of their output alone (tanh' = 1 - y^2):
+// a fused op that keeps only the output (ad::linear_activation) can differentiate them.
+template <class Op>
+concept DerivativeOfOutput = requires(double y) { Op::derivative_of_output(y); };
 
 // ---- binary ops: y = value(a, b), dy/da = d_a(a, b, y), dy/db = d_b(a, b, y)
 
@@ -305,7 +400,8 @@ struct Max {
   X(neg, Neg) X(sin, Sin) X(cos, Cos) X(tan, Tan) X(asin, Asin) X(acos, Acos) X(atan, Atan) \
   X(sinh, Sinh) X(cosh, Cosh) X(tanh, Tanh) X(exp, Exp) X(expm1, Expm1) X(log, Log)          \
   X(log1p, Log1p) X(sqrt, Sqrt) X(cbrt, Cbrt) X(abs, Abs) X(erf, Erf) X(logistic, Logistic) \
-  X(softsign, Softsign) X(heaviside, Heaviside) X(relu, Relu)
+  X(softsign, Softsign) X(heaviside, Heaviside) X(relu, Relu) X(softplus, Softplus)           \
+  X(leaky_relu, LeakyRelu) X(elu, Elu) X(gelu, Gelu) X(silu, Silu)
 
 #define AD_BINARY_OPS(X)                                                                 \
   X(add, Add) X(sub, Sub) X(mul, Mul) X(div, Div) X(pow, Pow) X(atan2, Atan2) X(hypot, Hypot) \

@@ -28,6 +28,12 @@ namespace ad {
   template <class T>                          \
   TensorT<T> name(const TensorT<T>& x, std::source_location where = std::source_location::current());
 AD_UNARY_OPS(AD_DECLARE_TENSOR_UNARY)
+// The unary op `code` of the op table, for code that picks the op at run
+// time (nn's activations); the same node as calling the function by name.
+// Throws std::invalid_argument for a code that is not a unary op.
+template <class T>
+TensorT<T> apply_unary(OpCode code, const TensorT<T>& x,
+                       std::source_location where = std::source_location::current());
 #undef AD_DECLARE_TENSOR_UNARY
 
 #define AD_DECLARE_TENSOR_BINARY(name, Struct)           \
@@ -128,15 +134,20 @@ template <class T> TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, s
 // product reading W in place (no transposed copy) with the bias added in the
 // same pass; backward: dx = dy W, dW = dy^T x, db = column sums of dy.
 template <class T> TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias, std::source_location where = std::source_location::current());
-// act(x W^T + b) as one node, for act one of OpCode::tanh, OpCode::logistic
-// and OpCode::relu (others throw std::invalid_argument): a dense layer when
-// its pre-activation is not wanted as a tensor of its own. The same values and
+// act(x W^T + b) as one node, for act a unary op whose derivative is a
+// function of its output (ops::DerivativeOfOutput in scalar_ops.hpp: tanh,
+// logistic, relu, softplus, leaky_relu, elu; linear_activation_supports()
+// says which; others throw std::invalid_argument): a dense layer when its
+// pre-activation is not wanted as a tensor of its own. The same values and
 // gradients as linear() followed by the activation, one recorded op instead
-// of two (the derivative of each is a function of the output: 1 - z^2,
-// z (1 - z), z > 0). nn's layers use it when called without forward_trace.
+// of two (it keeps only the output, z, so the derivative must be one of z:
+// 1 - z^2, z (1 - z), z > 0, ...). nn's layers use it when called without
+// forward_trace.
 template <class T>
 TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
                              OpCode activation, std::source_location where = std::source_location::current());
+// Whether linear_activation takes `activation`.
+bool linear_activation_supports(OpCode activation) noexcept;
 // The inner product of two 1-d tensors of equal length.
 template <class T> TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b, std::source_location where = std::source_location::current());
 

@@ -217,6 +217,11 @@ inline Var& Var::operator/=(double b) { return *this = *this / b; }
 AD_UNARY_OPS(AD_DEFINE_UNARY_FUNCTION)
 #undef AD_DEFINE_UNARY_FUNCTION
 
+// The unary op `code` of the op table on x, for code that picks the op at run
+// time (nn's activations); the same node as calling the function by name.
+// Throws std::invalid_argument for a code that is not a unary op.
+Var apply_unary(OpCode code, const Var& x, std::source_location where = std::source_location::current());
+
 #define AD_DEFINE_BINARY_FUNCTION(name, Struct)                                                        \
   inline Var name(const Var& a, const Var& b, std::source_location where = std::source_location::current()) { \
     return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b, where);                           \

@@ -63,6 +63,33 @@ TEST_CASE("the second derivative of every smooth unary op matches its hand-deriv
        [](double x) { return -2 * (x > 0 ? 1.0 : -1.0) / std::pow(1 + std::fabs(x), 3); }, 0.8},
       {"pow 3", [](const ad::Var& x) { return ad::pow(x, 3.0); }, [](double x) { return 6 * x; }, 0.8},
       {"relu (piecewise linear)", [](const ad::Var& x) { return ad::relu(x); }, [](double) { return 0.0; }, 0.8},
+      {"softplus", [](const ad::Var& x) { return ad::softplus(x); },
+       [](double x) {
+         const double s = 1 / (1 + std::exp(-x));
+         return s * (1 - s);
+       },
+       -0.7},
+      {"leaky_relu (piecewise linear)", [](const ad::Var& x) { return ad::leaky_relu(x); },
+       [](double) { return 0.0; }, -0.8},
+      {"elu, negative side", [](const ad::Var& x) { return ad::elu(x); },
+       [](double x) { return std::exp(x); }, -0.6},
+      {"elu, positive side", [](const ad::Var& x) { return ad::elu(x); }, [](double) { return 0.0; }, 0.6},
+      // gelu = x s(v), v = a (x + k x^3), a = 2 sqrt(2/pi):
+      // gelu'' = 2 s (1-s) v' + x s (1-s) ((1-2s) v'^2 + v'').
+      {"gelu", [](const ad::Var& x) { return ad::gelu(x); },
+       [](double x) {
+         const double a = 2 * std::sqrt(2 / std::acos(-1.0)), k = 0.044715;
+         const double s = 1 / (1 + std::exp(-a * (x + k * x * x * x)));
+         const double v1 = a * (1 + 3 * k * x * x), v2 = 6 * a * k * x;
+         return 2 * s * (1 - s) * v1 + x * s * (1 - s) * ((1 - 2 * s) * v1 * v1 + v2);
+       },
+       -0.9},
+      {"silu", [](const ad::Var& x) { return ad::silu(x); },
+       [](double x) {
+         const double s = 1 / (1 + std::exp(-x));
+         return s * (1 - s) * (2 + x * (1 - 2 * s));
+       },
+       0.7},
       {"abs (piecewise linear)", [](const ad::Var& x) { return ad::abs(x); }, [](double) { return 0.0; }, -0.8},
   };
   for (const auto& c : cases) {

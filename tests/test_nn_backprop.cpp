@@ -147,6 +147,11 @@ std::vector<Setup> every_setup() {
           {Activation::logistic, HeavisideGradient::zero},
           {Activation::softsign, HeavisideGradient::zero},
           {Activation::relu, HeavisideGradient::zero},
+          {Activation::softplus, HeavisideGradient::zero},
+          {Activation::leaky_relu, HeavisideGradient::zero},
+          {Activation::elu, HeavisideGradient::zero},
+          {Activation::gelu, HeavisideGradient::zero},
+          {Activation::silu, HeavisideGradient::zero},
           {Activation::heaviside, HeavisideGradient::zero},
           {Activation::heaviside, HeavisideGradient::straight_through},
           {Activation::heaviside, HeavisideGradient::logistic_surrogate}};

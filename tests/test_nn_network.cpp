@@ -237,7 +237,9 @@ TEST_CASE("float networks have the same structure and evaluate in float") {
 
 TEST_CASE("a layer called directly (one fused op) gives forward()'s z and the same parameter gradients") {
   for (const nn::Activation psi :
-       {nn::Activation::tanh, nn::Activation::logistic, nn::Activation::relu, nn::Activation::softsign}) {
+       {nn::Activation::tanh, nn::Activation::logistic, nn::Activation::relu, nn::Activation::softsign,
+        nn::Activation::softplus, nn::Activation::leaky_relu, nn::Activation::elu, nn::Activation::gelu,
+        nn::Activation::silu}) {
     std::mt19937_64 rng(21);
     const nn::Dense layer(3, 5, psi, rng);
     const ad::Tensor X = ad::Tensor::randn({7, 3}, rng);

@@ -93,8 +93,9 @@ template <class T>
 nn::NetworkT<T> varied_network(std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<nn::DenseT<T>> layers;
-  layers.emplace_back(3, 6, std::vector<nn::Activation>(std::begin(nn::all_activations), std::end(nn::all_activations)),
-                      rng);
+  // The six activations of the first format's files (the file's sizes below assume six).
+  const std::vector<nn::Activation> first_six(nn::all_activations.begin(), nn::all_activations.begin() + 6);
+  layers.emplace_back(3, 6, first_six, rng);
   layers.back().set_heaviside_gradient(nn::HeavisideGradient::logistic_surrogate);
   layers.emplace_back(6, 4, nn::Activation::heaviside, rng, nn::Init::he);
   layers.back().set_heaviside_gradient(nn::HeavisideGradient::straight_through);
@@ -130,6 +131,37 @@ TEST_CASE("a double network round-trips bit-exactly with its activations and Hea
   special.set_flat_parameters(theta);
   nn::save(special, dir.file("special.adnn"));
   check_identical(special, nn::load(dir.file("special.adnn")));
+}
+
+TEST_CASE("a network with every activation round-trips, each stored as its file code") {
+  ScratchDirectory dir;
+  std::mt19937_64 rng(8);
+  const std::vector<nn::Activation> every(nn::all_activations.begin(), nn::all_activations.end());
+  std::vector<nn::Dense> layers;
+  layers.emplace_back(2, every.size(), every, rng);
+  layers.emplace_back(every.size(), 1, nn::Activation::gelu, rng);
+  const nn::Network net(std::move(layers));
+  nn::save(net, dir.file("every.adnn"));
+  check_identical(net, nn::load(dir.file("every.adnn")));
+  // The first layer's activations follow its 16-byte file header and 17-byte layer header.
+  const auto bytes = read_bytes(dir.file("every.adnn"));
+  REQUIRE(bytes.size() > 33 + every.size());
+  for (std::size_t j = 0; j < every.size(); ++j) CHECK(bytes[33 + j] == nn::file_code(every[j]));
+}
+
+TEST_CASE("an activation code that no activation has is reported with its layer") {
+  ScratchDirectory dir;
+  auto bytes = saved_model(dir.file("good.adnn"));
+  bytes[33] = 11;  // the first neuron of layer 1; then a valid checksum (FNV-1a) over the change
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (std::size_t i = 0; i + 8 < bytes.size(); ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
+  for (std::size_t i = 0; i < 8; ++i) bytes[bytes.size() - 8 + i] = static_cast<std::uint8_t>(h >> (8 * i));
+  const std::string path = dir.file("code.adnn");
+  write_bytes(path, bytes);
+  const std::string message = load_error(path);
+  INFO(message);
+  CHECK(message.find(path) != std::string::npos);
+  CHECK(message.find("layer 1 has an unknown activation code 11") != std::string::npos);
 }
 
 TEST_CASE("a float network round-trips bit-exactly") {

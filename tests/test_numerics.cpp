@@ -69,6 +69,38 @@ TEST_CASE("tanh, logistic and softsign at +-infinity give their limits and a zer
   }
 }
 
+TEST_CASE("softplus, leaky_relu, elu, gelu and silu far out and at +-infinity give their limits") {
+  struct Limit {
+    double x, value, derivative;
+  };
+  struct Case {
+    const char* name;
+    ad::Var (*on_var)(const ad::Var&);
+    Tensor (*on_tensor)(const Tensor&);
+    std::vector<Limit> limits;
+  };
+#define AD_BOTH(fn) [](const ad::Var& v) { return ad::fn(v); }, [](const Tensor& v) { return ad::fn(v); }
+  const Case cases[] = {
+      {"softplus", AD_BOTH(softplus), {{1e3, 1e3, 1.0}, {-1e3, 0.0, 0.0}, {inf, inf, 1.0}, {-inf, 0.0, 0.0}}},
+      {"leaky_relu", AD_BOTH(leaky_relu), {{-1e3, -10.0, 0.01}, {inf, inf, 1.0}, {-inf, -inf, 0.01}}},
+      {"elu", AD_BOTH(elu), {{-1e3, -1.0, 0.0}, {inf, inf, 1.0}, {-inf, -1.0, 0.0}}},
+      {"gelu", AD_BOTH(gelu), {{1e3, 1e3, 1.0}, {-1e3, 0.0, 0.0}, {inf, inf, 1.0}, {-inf, 0.0, 0.0}}},
+      {"silu", AD_BOTH(silu), {{1e3, 1e3, 1.0}, {-1e3, 0.0, 0.0}, {inf, inf, 1.0}, {-inf, 0.0, 0.0}}},
+  };
+#undef AD_BOTH
+  for (const Case& c : cases) {
+    for (const Limit& l : c.limits) {
+      CAPTURE(c.name);
+      CAPTURE(l.x);
+      for (const Point p : {scalar_at(c.on_var, l.x), tensor_at(c.on_tensor, l.x)}) {
+        CHECK((p.value == l.value || p.value == doctest::Approx(l.value).epsilon(1e-15)));  // == for inf
+        CHECK(std::isfinite(p.derivative));
+        CHECK(p.derivative == doctest::Approx(l.derivative).epsilon(1e-12));
+      }
+    }
+  }
+}
+
 TEST_CASE("the nn activations saturate the same way at +-1e3") {
   for (nn::Activation psi : {nn::Activation::tanh, nn::Activation::logistic, nn::Activation::softsign}) {
     for (double x : {1e3, -1e3}) {

@@ -51,11 +51,12 @@ std::uint64_t first_seed() { return env_count("AD_RANDOM_SEED", 20240601); }
 
 enum class Unary {
   neg, sin, cos, tan, asin, acos, atan, sinh, cosh, tanh, exp, expm1, log, log1p, sqrt, cbrt, abs, erf,
-  logistic, softsign, heaviside, relu, count
+  logistic, softsign, heaviside, relu, softplus, leaky_relu, elu, gelu, silu, count
 };
 constexpr const char* unary_names[] = {"neg",  "sin",   "cos",  "tan",   "asin", "acos",     "atan",     "sinh",
                                        "cosh", "tanh",  "exp",  "expm1", "log",  "log1p",    "sqrt",     "cbrt",
-                                       "abs",  "erf",   "logistic", "softsign", "heaviside", "relu"};
+                                       "abs",  "erf",   "logistic", "softsign", "heaviside", "relu",
+                                       "softplus", "leaky_relu", "elu", "gelu", "silu"};
 enum class Binary { add, sub, mul, div, pow, atan2, hypot, min, max, count };
 constexpr const char* binary_names[] = {"add", "sub", "mul", "div", "pow", "atan2", "hypot", "min", "max"};
 constexpr const char* binary_symbols[] = {"+", "-", "*", "/"};
@@ -107,6 +108,11 @@ V apply_unary(Unary op, const V& x) {
     case Unary::softsign: return ad::softsign(x);
     case Unary::heaviside: return ad::heaviside(x);
     case Unary::relu: return ad::relu(x);
+    case Unary::softplus: return ad::softplus(x);
+    case Unary::leaky_relu: return ad::leaky_relu(x);
+    case Unary::elu: return ad::elu(x);
+    case Unary::gelu: return ad::gelu(x);
+    case Unary::silu: return ad::silu(x);
     case Unary::count: break;
   }
   throw std::logic_error("bad unary op");
@@ -194,7 +200,9 @@ bool unary_allowed(Unary op, double x) {
     case Unary::cbrt: return std::fabs(x) > 0.1;
     case Unary::abs:
     case Unary::heaviside:
-    case Unary::relu: return std::fabs(x) > 0.05;
+    case Unary::relu:
+    case Unary::leaky_relu:
+    case Unary::elu: return std::fabs(x) > 0.05;
     default: return true;
   }
 }

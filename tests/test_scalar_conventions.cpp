@@ -67,6 +67,31 @@ TEST_CASE("relu is 0 with derivative 0 at 0") {
   CHECK(derivative_at(-1e-300, [](const ad::Var& v) { return ad::relu(v); }) == 0.0);
 }
 
+TEST_CASE("leaky_relu is 0 with derivative 0.01 at 0, as PyTorch's") {
+  ad::Tape tape;
+  const ad::Var x = 0.0;
+  const ad::Var y = ad::leaky_relu(x);
+  CHECK(y.value() == 0.0);
+  CHECK(ad::gradient(y, {x})[0] == 0.01);
+  CHECK(derivative_at(1e-300, [](const ad::Var& v) { return ad::leaky_relu(v); }) == 1.0);
+  CHECK(derivative_at(-1e-300, [](const ad::Var& v) { return ad::leaky_relu(v); }) == 0.01);
+  const ad::Tensor t = ad::Tensor::from({1}, {0.0}).requires_grad(true);
+  ad::sum(ad::leaky_relu(t)).backward();
+  CHECK(t.grad().values()[0] == 0.01);
+}
+
+TEST_CASE("elu is 0 with derivative 1 at 0, where both sides meet") {
+  ad::Tape tape;
+  const ad::Var x = 0.0;
+  const ad::Var y = ad::elu(x);
+  CHECK(y.value() == 0.0);
+  CHECK(ad::gradient(y, {x})[0] == 1.0);
+  CHECK(derivative_at(-1e-300, [](const ad::Var& v) { return ad::elu(v); }) == 1.0);
+  const ad::Tensor t = ad::Tensor::from({1}, {0.0}).requires_grad(true);
+  ad::sum(ad::elu(t)).backward();
+  CHECK(t.grad().values()[0] == 1.0);
+}
+
 TEST_CASE("heaviside is 1 at 0 and 0 just below it") {
   ad::Tape tape;
   CHECK(ad::heaviside(ad::Var(0.0)).value() == 1.0);

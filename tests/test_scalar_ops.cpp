@@ -113,6 +113,35 @@ const UnaryCase unary_cases[] = {
      [](double x) { return x >= 0.0 ? 1.0 : 0.0; }, [](double) { return 0.0; }, -3.0, 3.0, true},
     {"relu", [](const ad::Var& x) { return ad::relu(x); }, [](double x) { return x > 0.0 ? x : 0.0; },
      [](double x) { return x > 0.0 ? 1.0 : 0.0; }, -3.0, 3.0, true},
+    // log(1 + e^x), written with log1p so that the reference keeps its digits for x < 0.
+    {"softplus", [](const ad::Var& x) { return ad::softplus(x); },
+     [](double x) { return std::log1p(std::exp(x)); }, [](double x) { return 1.0 / (1.0 + std::exp(-x)); },
+     -8.0, 8.0, false},
+    {"leaky_relu", [](const ad::Var& x) { return ad::leaky_relu(x); },
+     [](double x) { return x > 0.0 ? x : 0.01 * x; }, [](double x) { return x > 0.0 ? 1.0 : 0.01; }, -3.0,
+     3.0, true},
+    // elu' is continuous at 0 (alpha = 1), elu'' is not.
+    {"elu", [](const ad::Var& x) { return ad::elu(x); }, [](double x) { return x > 0.0 ? x : std::expm1(x); },
+     [](double x) { return x > 0.0 ? 1.0 : std::exp(x); }, -3.0, 3.0, true},
+    // x/2 (1 + tanh(u)) = x / (1 + e^-2u), u = sqrt(2/pi) (x + 0.044715 x^3): the second form as
+    // the value (the first loses digits to cancellation for x < 0), the first in the derivative.
+    {"gelu", [](const ad::Var& x) { return ad::gelu(x); },
+     [](double x) {
+       const double u = std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x);
+       return x / (1.0 + std::exp(-2.0 * u));
+     },
+     [](double x) {
+       const double t = std::tanh(std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x));
+       return 0.5 * (1.0 + t) +
+              0.5 * x * (1.0 - t * t) * std::sqrt(2.0 / std::numbers::pi) * (1.0 + 3.0 * 0.044715 * x * x);
+     },
+     -3.0, 3.0, false},
+    {"silu", [](const ad::Var& x) { return ad::silu(x); }, [](double x) { return x / (1.0 + std::exp(-x)); },
+     [](double x) {
+       const double s = 1.0 / (1.0 + std::exp(-x));
+       return s * (1.0 + x * (1.0 - s));
+     },
+     -8.0, 8.0, false},
 };
 
 std::vector<double> sample(const UnaryCase& c, std::uint64_t seed) {

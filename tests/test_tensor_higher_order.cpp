@@ -6,6 +6,7 @@
 // gradients.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <span>
@@ -93,6 +94,14 @@ double asymmetry(const Tensor& H) {
 TEST_CASE("every element-wise op's tensor Hessian equals the Hessian of the same scalar code") {
   for (const Case& c : unary_cases) check_against_scalar(c, {0.3, 0.55, 0.8});
   for (const Case& c : binary_cases) check_against_scalar(c, {0.3, 0.55, 0.8, 1.2});
+}
+
+TEST_CASE("the activations' tensor Hessians equal the scalar ones on both sides of 0") {
+  // The table's cases above sample x > 0 only, where leaky_relu and elu are the identity.
+  const std::vector<std::string> names = {"softplus", "leaky_relu", "elu", "gelu", "silu"};
+  for (const Case& c : unary_cases)
+    if (std::find(names.begin(), names.end(), c.name) != names.end())
+      check_against_scalar(c, {-1.3, -0.4, 0.7});
 }
 
 TEST_CASE("pow, atan2 and hypot keep their conventions in the recorded backward") {

@@ -97,7 +97,9 @@ TEST_CASE("linear and matmul gradients are right where a product writes a fresh 
   }
 }
 
-TEST_CASE("linear_activation equals linear followed by tanh, logistic or relu, values and gradients") {
+TEST_CASE(
+    "linear_activation equals linear followed by tanh, logistic, relu, softplus, leaky_relu or elu, values "
+    "and gradients") {
   std::mt19937_64 rng(12);
   const ad::Tensor x = ad::Tensor::randn({6, 3}, rng), w = ad::Tensor::randn({4, 3}, rng),
                    b = ad::Tensor::randn({4}, rng);
@@ -105,7 +107,10 @@ TEST_CASE("linear_activation equals linear followed by tanh, logistic or relu, v
   const std::pair<ad::OpCode, ad::Tensor (*)(const ad::Tensor&)> cases[] = {
       {ad::OpCode::tanh, [](const ad::Tensor& a) { return ad::tanh(a); }},
       {ad::OpCode::logistic, [](const ad::Tensor& a) { return ad::logistic(a); }},
-      {ad::OpCode::relu, [](const ad::Tensor& a) { return ad::relu(a); }}};
+      {ad::OpCode::relu, [](const ad::Tensor& a) { return ad::relu(a); }},
+      {ad::OpCode::softplus, [](const ad::Tensor& a) { return ad::softplus(a); }},
+      {ad::OpCode::leaky_relu, [](const ad::Tensor& a) { return ad::leaky_relu(a); }},
+      {ad::OpCode::elu, [](const ad::Tensor& a) { return ad::elu(a); }}};
   for (const auto& [code, activation] : cases) {
     CAPTURE(ad::op_info(code).name);
     for (const bool with_bias : {true, false}) {
@@ -141,8 +146,14 @@ TEST_CASE("linear_activation equals linear followed by tanh, logistic or relu, v
   }
   CHECK_THROWS_WITH_AS(
       ad::linear_activation(x, w, b, ad::OpCode::sin),
-      doctest::Contains("ad::linear_activation: the activation must be tanh, logistic or relu, got sin"),
+      doctest::Contains("ad::linear_activation: the activation must be an op whose derivative is a function "
+                        "of its output (tanh, logistic, relu, softplus, leaky_relu, elu), got sin"),
       std::invalid_argument);
+  // gelu' and silu' need the pre-activation, which the fused op does not keep.
+  for (const ad::OpCode code : {ad::OpCode::gelu, ad::OpCode::silu, ad::OpCode::softsign}) {
+    CHECK_FALSE(ad::linear_activation_supports(code));
+    CHECK_THROWS_AS(ad::linear_activation(x, w, b, code), std::invalid_argument);
+  }
   CHECK_THROWS_WITH_AS(ad::linear_activation(x, ad::Tensor::zeros({4, 5}), b, ad::OpCode::tanh),
                        doctest::Contains("ad::linear_tanh: needs x [batch, in]"), std::invalid_argument);
 }

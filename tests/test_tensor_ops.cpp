@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <numbers>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -110,6 +111,21 @@ std::vector<UnaryCase> unary_cases() {
        off_zero(0.1, 2)},
       {"relu", [](const Tensor& x) { return ad::relu(x); }, [](double x) { return x > 0 ? x : 0.0; },
        off_zero(0.1, 2)},
+      {"softplus", [](const Tensor& x) { return ad::softplus(x); },
+       [](double x) { return std::log1p(std::exp(x)); }, in_range(-4, 4)},
+      {"leaky_relu", [](const Tensor& x) { return ad::leaky_relu(x); },
+       [](double x) { return x > 0 ? x : 0.01 * x; }, off_zero(0.1, 2)},
+      {"elu", [](const Tensor& x) { return ad::elu(x); }, [](double x) { return x > 0 ? x : std::expm1(x); },
+       off_zero(0.1, 2)},
+      {"gelu", [](const Tensor& x) { return ad::gelu(x); },
+       // x/2 (1 + tanh(u)) written as x / (1 + e^-2u): the same function, without cancellation for x < 0
+       [](double x) {
+         const double u = std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x);
+         return x / (1.0 + std::exp(-2.0 * u));
+       },
+       in_range(-3, 3)},
+      {"silu", [](const Tensor& x) { return ad::silu(x); }, [](double x) { return x / (1.0 + std::exp(-x)); },
+       in_range(-4, 4)},
       {"square", [](const Tensor& x) { return ad::square(x); }, [](double x) { return x * x; }, in_range(-2, 2)},
   };
 }

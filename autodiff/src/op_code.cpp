@@ -1,4 +1,7 @@
 #include <array>
+#include <stdexcept>
+
+#include <fmt/format.h>
 
 #include <autodiff/op_code.hpp>
 
@@ -30,6 +33,35 @@ constexpr std::array<OpInfo, op_code_count> op_table = make_op_table();
 OpInfo op_info(OpCode code) noexcept {
   const auto i = static_cast<std::size_t>(code);
   return i < op_table.size() ? op_table[i] : OpInfo{"invalid", OperandKinds::none};
+}
+
+namespace {
+[[noreturn]] void throw_not_unary(const char* function, OpCode code) {
+  throw std::invalid_argument(fmt::format("ad::{}: '{}' (op code {}) is not a unary op of the op table",
+                                          function, op_info(code).name, static_cast<int>(code)));
+}
+}  // namespace
+
+double unary_value(OpCode code, double x) {
+  switch (code) {
+#define AD_UNARY_VALUE(name, Struct) \
+  case OpCode::name: return ops::Struct::value(x);
+    AD_UNARY_OPS(AD_UNARY_VALUE)
+#undef AD_UNARY_VALUE
+    default: break;
+  }
+  throw_not_unary("unary_value", code);
+}
+
+double unary_derivative(OpCode code, double x, double y) {
+  switch (code) {
+#define AD_UNARY_DERIVATIVE(name, Struct) \
+  case OpCode::name: return ops::Struct::derivative(x, y);
+    AD_UNARY_OPS(AD_UNARY_DERIVATIVE)
+#undef AD_UNARY_DERIVATIVE
+    default: break;
+  }
+  throw_not_unary("unary_derivative", code);
 }
 
 }  // namespace ad

@@ -15,7 +15,7 @@
 
 #include "broadcast.hpp"
 #include "tensor_record.hpp"
-#include "vector_math.hpp"
+#include "unary_kernels.hpp"
 
 namespace ad {
 namespace {
@@ -85,10 +85,21 @@ template <>
 struct TensorDerivative<ops::Relu> : PiecewiseConstantDerivative<ops::Relu> {};
 template <>
 struct TensorDerivative<ops::Heaviside> : PiecewiseConstantDerivative<ops::Heaviside> {};
+struct TensorDerivative<ops::LeakyRelu> : PiecewiseConstantDerivative<ops::LeakyRelu> {};
 template <>
 struct TensorDerivative<ops::Min> : PiecewiseConstantDerivative<ops::Min> {};
 template <>
 struct TensorDerivative<ops::Max> : PiecewiseConstantDerivative<ops::Max> {};
+
+// elu branches on a value too, between a constant and a smooth formula; its
+// derivative is a function of the output (unary_kernels.hpp).
+template <>
+struct TensorDerivative<ops::Elu> {
+  template <class T>
+  static TensorT<T> d(const TensorT<T>&, const TensorT<T>& y) {
+    return detail::OutputDerivative<ops::Elu>::of(y);
+  }
+};
 
 // 1 where pred(a_j, b_k, y_i) holds over the broadcast shape, else 0.
 template <class T, class Pred>
@@ -202,20 +213,6 @@ std::array<const TensorT<T>*, 2> reads(const TensorT<T>& a, const TensorT<T>& b)
     return {&a, &b};
 }
 
-// y[i] = Op(x[i]): whole-array kernels where there is one (the activations
-// that dominate training), the op table's value element by element otherwise.
-template <class Op, class T>
-void forward_values(const T* x, T* y, std::size_t n) {
-  if constexpr (std::is_same_v<Op, ops::Exp>)
-    detail::exp_array(x, y, n);
-  else if constexpr (std::is_same_v<Op, ops::Tanh>)
-    detail::tanh_array(x, y, n);
-  else if constexpr (std::is_same_v<Op, ops::Logistic>)
-    detail::logistic_array(x, y, n);
-  else
-    for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<T>(Op::value(x[i]));
-}
-
 // y = Op(x); dx += dy * Op'(x, y)
 template <class Op, class T>
 TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where) {
@@ -227,7 +224,7 @@ TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where
   const T* px_values = in.values.data();
   T* py = y.data();
   parallel_for(y.size(), parallel_grain, [&](std::size_t begin, std::size_t end) {
-    forward_values<Op>(px_values + begin, py + begin, end - begin);
+    detail::forward_values<Op>(px_values + begin, py + begin, end - begin);
   });
   return detail::record(
       where, op, in.shape, std::move(y), {&x}, {ReadsInput<Op> ? &x : nullptr},
@@ -325,6 +322,22 @@ TensorT<T> binary(const char* op, const TensorT<T>& a, const TensorT<T>& b, std:
   template TensorT<double> name(const TensorT<double>&, std::source_location);
 AD_UNARY_OPS(AD_DEFINE_TENSOR_UNARY)
 #undef AD_DEFINE_TENSOR_UNARY
+
+template <class T>
+TensorT<T> apply_unary(OpCode code, const TensorT<T>& x, std::source_location where) {
+  switch (code) {
+#define AD_APPLY_TENSOR_UNARY(name, Struct) \
+  case OpCode::name: return unary<ops::Struct>(#name, x, where);
+    AD_UNARY_OPS(AD_APPLY_TENSOR_UNARY)
+#undef AD_APPLY_TENSOR_UNARY
+    default: break;
+  }
+  throw std::invalid_argument(
+      fmt::format("ad::apply_unary: '{}' (op code {}) is not a unary op of the op table", op_info(code).name,
+                  static_cast<int>(code)));
+}
+template TensorT<float> apply_unary(OpCode, const TensorT<float>&, std::source_location);
+template TensorT<double> apply_unary(OpCode, const TensorT<double>&, std::source_location);
 
 // A scalar operand is a one-element constant tensor: it broadcasts and takes
 // no gradient.

@@ -4,6 +4,7 @@
 #include <array>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 
 #include <autodiff/gemm.hpp>
@@ -14,7 +15,7 @@
 
 #include "row_ops.hpp"
 #include "tensor_record.hpp"
-#include "vector_math.hpp"
+#include "unary_kernels.hpp"
 
 namespace ad {
 namespace {
@@ -235,35 +236,23 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
       [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) { return linear_gradients(g, in); });
 }
 
-// z = act(x W^T + b); da = dz act'(a), written as a function of z, then linear's backward with da.
-template <class T>
-TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
-                             OpCode activation, std::source_location where) {
-  const char* op = activation == OpCode::tanh       ? "linear_tanh"
-                   : activation == OpCode::logistic ? "linear_logistic"
-                   : activation == OpCode::relu     ? "linear_relu"
-                                                    : nullptr;
-  if (op == nullptr)
-    throw std::invalid_argument(
-        fmt::format("ad::linear_activation: the activation must be tanh, logistic or relu, got {} ({})",
-                    op_info(activation).name, detail::source_text(where)));
+namespace {
+
+// z = Op(x W^T + b); da = dz Op'(a), written as a function of z (the op
+// table's derivative_of_output), then linear's backward with da.
+template <class Op, class T>
+TensorT<T> fused_linear(const char* op, const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
+                        std::source_location where) {
   const LinearShape s = check_linear(op, x, weight, bias);
   TensorImpl<T>& ix = x.impl();
   TensorImpl<T>& iw = weight.impl();
   TensorImpl<T>* ib = bias.defined() ? &bias.impl() : nullptr;
   std::vector<T> z = linear_values(s, ix, iw, ib);
-  // In place, by the same kernels as ad::tanh, ad::logistic and ad::relu (the
-  // same values), split over the gemm's threads like them.
+  // In place, by the same kernels as the element-wise op (the same values),
+  // split over the gemm's threads like it.
   T* const values = z.data();
-  parallel_for(z.size(), parallel_grain, [values, activation](std::size_t begin, std::size_t end) {
-    T* __restrict v = values + begin;
-    const std::size_t n = end - begin;
-    if (activation == OpCode::tanh)
-      detail::tanh_array(v, v, n);
-    else if (activation == OpCode::logistic)
-      detail::logistic_array(v, v, n);
-    else
-      for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<T>(ops::Relu::value(v[i]));
+  parallel_for(z.size(), parallel_grain, [values](std::size_t begin, std::size_t end) {
+    detail::forward_values<Op>(values + begin, values + begin, end - begin);
   });
   const std::array<const TensorT<T>*, 3> input_array{&x, &weight, &bias};
   const std::span<const TensorT<T>* const> inputs(input_array.data(), ib != nullptr ? 3 : 2);
@@ -271,38 +260,62 @@ TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, cons
   const std::array<const TensorT<T>*, 2> reads{detail::read_for(weight, x), detail::read_for(x, weight)};
   return detail::record_with_inputs<T>(
       where, op, Shape{s.batch, s.out}, std::move(z), inputs, reads,
-      [s, px = &ix, pw = &iw, ib, activation](TensorImpl<T>& o) {
+      [s, px = &ix, pw = &iw, ib](TensorImpl<T>& o) {
         std::vector<T> da = detail::take_buffer<T>(o.values.size(), false);
         parallel_for(da.size(), parallel_grain, [&](std::size_t begin, std::size_t end) {
           const T* __restrict dz = o.grad.data() + begin;
           const T* __restrict z = o.values.data() + begin;
           T* __restrict d = da.data() + begin;
           const std::size_t n = end - begin;
-          // The op table's derivatives (ops::Tanh, ops::Logistic, ops::Relu), evaluated in T:
-          // its double literals would widen every float to double and back.
-          if (activation == OpCode::tanh)
-            for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (T(1) - z[i] * z[i]);
-          else if (activation == OpCode::logistic)
-            for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * (z[i] * (T(1) - z[i]));
-          else  // relu' = 1 where the input was > 0, which is where the output is; NaN at NaN
-            for (std::size_t i = 0; i < n; ++i)
-              d[i] = dz[i] * (z[i] > T(0) ? T(1) : (z[i] <= T(0) ? T(0) : z[i]));
+          for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * static_cast<T>(Op::derivative_of_output(z[i]));
         });
         linear_backward(s, da.data(), *px, *pw, ib);
         detail::recycle_buffer(da);
       },
-      [activation](const TensorT<T>& z, const TensorT<T>& g, const Gradients<T>& in) {
-        TensorT<T> da;
-        if (activation == OpCode::tanh)
-          da = g * (T(1) - z * z);
-        else if (activation == OpCode::logistic)
-          da = g * (z * (T(1) - z));
-        else
-          da = g * detail::constant_like<T>(z.shape(), [&](std::size_t i) {
-                 return ops::Relu::derivative(double(z.values()[i]), double(z.values()[i]));
-               });
-        return linear_gradients(da, in);
+      [](const TensorT<T>& z, const TensorT<T>& g, const Gradients<T>& in) {
+        return linear_gradients(g * detail::OutputDerivative<Op>::of(z), in);
       });
+}
+
+// "tanh, logistic, relu, ...": the ops linear_activation takes, for its error message.
+std::string fusable_names() {
+  std::string names;
+#define AD_FUSABLE_NAME(name, Struct) \
+  if constexpr (ops::DerivativeOfOutput<ops::Struct>) names += names.empty() ? #name : ", " #name;
+  AD_UNARY_OPS(AD_FUSABLE_NAME)
+#undef AD_FUSABLE_NAME
+  return names;
+}
+
+}  // namespace
+
+bool linear_activation_supports(OpCode activation) noexcept {
+  switch (activation) {
+#define AD_FUSABLE_CASE(name, Struct) \
+  case OpCode::name: return ops::DerivativeOfOutput<ops::Struct>;
+    AD_UNARY_OPS(AD_FUSABLE_CASE)
+#undef AD_FUSABLE_CASE
+    default: return false;
+  }
+}
+
+template <class T>
+TensorT<T> linear_activation(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
+                             OpCode activation, std::source_location where) {
+  switch (activation) {
+#define AD_FUSED_CASE(name, Struct)                                                        \
+  case OpCode::name:                                                                       \
+    if constexpr (ops::DerivativeOfOutput<ops::Struct>)                                    \
+      return fused_linear<ops::Struct>("linear_" #name, x, weight, bias, where);           \
+    break;
+    AD_UNARY_OPS(AD_FUSED_CASE)
+#undef AD_FUSED_CASE
+    default: break;
+  }
+  throw std::invalid_argument(
+      fmt::format("ad::linear_activation: the activation must be an op whose derivative is a function of its "
+                  "output ({}), got {} ({})",
+                  fusable_names(), op_info(activation).name, detail::source_text(where)));
 }
 
 template TensorT<float> linear(const TensorT<float>&, const TensorT<float>&, const TensorT<float>&,

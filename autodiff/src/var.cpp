@@ -216,4 +216,17 @@ std::vector<double> gradient(const Var& y, std::span<const Var> xs) {
   return g;
 }
 
+Var apply_unary(OpCode code, const Var& x, std::source_location where) {
+  switch (code) {
+#define AD_APPLY_UNARY(name, Struct) \
+  case OpCode::name: return detail::Recorder::unary<ops::Struct>(OpCode::name, x, where);
+    AD_UNARY_OPS(AD_APPLY_UNARY)
+#undef AD_APPLY_UNARY
+    default: break;
+  }
+  throw std::invalid_argument(
+      fmt::format("ad::apply_unary: '{}' (op code {}) is not a unary op of the op table", op_info(code).name,
+                  static_cast<int>(code)));
+}
+
 }  // namespace ad

@@ -1,93 +1,92 @@
-#include <cmath>
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
 #include <fmt/format.h>
 
-#include <autodiff/scalar_ops.hpp>
 #include <autodiff/tensor_ops.hpp>
 #include <nn/activation.hpp>
 
 namespace nn {
+namespace {
+
+// What find() and file codes rely on: row i is the enum value i, every op is
+// the op table's unary op (or leaf for identity), no file code twice.
+constexpr bool table_is_consistent() {
+  for (std::size_t i = 0; i < std::size(activation_table); ++i) {
+    const ActivationInfo& row = activation_table[i];
+    if (static_cast<std::size_t>(row.psi) != i) return false;
+    if (row.op != ad::OpCode::leaf && !ad::is_unary(row.op)) return false;
+    if ((row.op == ad::OpCode::leaf) != (row.psi == Activation::identity)) return false;
+    if (row.file_code == invalid_file_code) return false;
+    for (std::size_t j = 0; j < i; ++j)
+      if (activation_table[j].file_code == row.file_code || activation_table[j].name == row.name)
+        return false;
+  }
+  return true;
+}
+static_assert(table_is_consistent(),
+              "nn::activation_table: rows out of enum order, an op that is not unary, or a file code or name "
+              "used twice");
+
+}  // namespace
 
 std::string_view name(Activation psi) noexcept {
-  switch (psi) {
-    case Activation::identity: return "identity";
-    case Activation::heaviside: return "heaviside";
-    case Activation::tanh: return "tanh";
-    case Activation::logistic: return "logistic";
-    case Activation::softsign: return "softsign";
-    case Activation::relu: return "relu";
-  }
-  return "invalid";
+  const ActivationInfo* row = find(psi);
+  return row != nullptr ? row->name : "invalid";
 }
 
 Activation activation_from_name(std::string_view s) {
-  for (Activation psi : all_activations)
-    if (name(psi) == s) return psi;
+  for (const ActivationInfo& row : activation_table)
+    if (row.name == s) return row.psi;
   throw std::invalid_argument(fmt::format("nn::activation_from_name: unknown activation '{}'", s));
 }
 
-// The values come from autodiff's op table, so the network, the tape and the
-// reference recursion use one definition of each function.
+ad::OpCode op_code(Activation psi) noexcept {
+  const ActivationInfo* row = find(psi);
+  return row != nullptr ? row->op : ad::OpCode::leaf;
+}
+
+std::uint8_t file_code(Activation psi) noexcept {
+  const ActivationInfo* row = find(psi);
+  return row != nullptr ? row->file_code : invalid_file_code;
+}
+
+std::optional<Activation> activation_from_file_code(std::uint8_t code) noexcept {
+  for (const ActivationInfo& row : activation_table)
+    if (row.file_code == code) return row.psi;
+  return std::nullopt;
+}
+
+// The values and derivatives come from autodiff's op table, so the network,
+// the tape and the reference recursion use one definition of each function.
+// (An Activation outside the enumeration acts as the identity.)
 double value(Activation psi, double a) noexcept {
-  switch (psi) {
-    case Activation::identity: return a;
-    case Activation::heaviside: return ad::ops::Heaviside::value(a);
-    case Activation::tanh: return ad::ops::Tanh::value(a);
-    case Activation::logistic: return ad::ops::Logistic::value(a);
-    case Activation::softsign: return ad::ops::Softsign::value(a);
-    case Activation::relu: return ad::ops::Relu::value(a);
-  }
-  return a;
+  const ad::OpCode op = op_code(psi);
+  return op == ad::OpCode::leaf ? a : ad::unary_value(op, a);
 }
 
 double derivative(Activation psi, double a, HeavisideGradient policy) noexcept {
-  const double y = value(psi, a);
-  switch (psi) {
-    case Activation::identity: return 1.0;
-    case Activation::heaviside:
-      switch (policy) {
-        case HeavisideGradient::zero: return 0.0;
-        case HeavisideGradient::straight_through: return 1.0;
-        case HeavisideGradient::logistic_surrogate: {
-          const double s = ad::ops::Logistic::value(a);
-          return s * (1.0 - s);
-        }
-      }
-      return 0.0;
-    case Activation::tanh: return ad::ops::Tanh::derivative(a, y);
-    case Activation::logistic: return ad::ops::Logistic::derivative(a, y);
-    case Activation::softsign: return ad::ops::Softsign::derivative(a, y);
-    case Activation::relu: return ad::ops::Relu::derivative(a, y);
+  if (psi == Activation::heaviside && policy != HeavisideGradient::zero) {
+    if (policy == HeavisideGradient::straight_through) return 1.0;
+    const double s = ad::unary_value(ad::OpCode::logistic, a);  // the logistic surrogate
+    return ad::unary_derivative(ad::OpCode::logistic, a, s);
   }
-  return 1.0;
+  const ad::OpCode op = op_code(psi);
+  return op == ad::OpCode::leaf ? 1.0 : ad::unary_derivative(op, a, ad::unary_value(op, a));
 }
 
 template <class T>
 ad::TensorT<T> apply(Activation psi, const ad::TensorT<T>& a, HeavisideGradient policy) {
-  switch (psi) {
-    case Activation::identity: return a;
-    case Activation::tanh: return ad::tanh(a);
-    case Activation::logistic: return ad::logistic(a);
-    case Activation::softsign: return ad::softsign(a);
-    case Activation::relu: return ad::relu(a);
-    case Activation::heaviside: {
-      const ad::TensorT<T> step = ad::heaviside(a);
-      // Surrogate gradients: s + (H(a) - s) with the bracket detached has the
-      // value H(a) and the derivative of s.
-      switch (policy) {
-        case HeavisideGradient::zero: return step;
-        case HeavisideGradient::straight_through: return a + (step - a).detach();
-        case HeavisideGradient::logistic_surrogate: {
-          const ad::TensorT<T> s = ad::logistic(a);
-          return s + (step - s).detach();
-        }
-      }
-      return step;
-    }
+  if (psi == Activation::heaviside && policy != HeavisideGradient::zero) {
+    // Surrogate gradients: s + (H(a) - s) with the bracket detached has the
+    // value H(a) and the derivative of s.
+    const ad::TensorT<T> step = ad::heaviside(a);
+    const ad::TensorT<T> s = policy == HeavisideGradient::straight_through ? a : ad::logistic(a);
+    return s + (step - s).detach();
   }
-  return a;
+  const ad::OpCode op = op_code(psi);
+  return op == ad::OpCode::leaf ? a : ad::apply_unary(op, a);
 }
 
 template <class T>

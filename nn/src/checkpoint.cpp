@@ -80,7 +80,7 @@ void save_checkpoint(const std::string& path, const NetworkT<T>& net, const Opti
   for (std::size_t n : sizes) e.put(static_cast<std::uint64_t>(n));
   for (const auto& layer : net.layers()) {
     e.put(static_cast<std::uint8_t>(layer.heaviside_gradient()));
-    for (Activation psi : layer.activations()) e.put(static_cast<std::uint8_t>(psi));
+    for (Activation psi : layer.activations()) e.put(file_code(psi));
   }
   const std::vector<T> theta = net.flat_parameters();
   e.put(static_cast<std::uint64_t>(theta.size()));
@@ -167,7 +167,7 @@ TrainingState load_checkpoint(const std::string& path, NetworkT<T>& net, Optimiz
         const auto code = d.get<std::uint8_t>("an activation");
         if (const std::string problem = detail::activation_problem(L, j, code); !problem.empty())
           d.fail(problem);
-        const Activation saved = static_cast<Activation>(code), present = layer.activations()[j];
+        const Activation saved = *activation_from_file_code(code), present = layer.activations()[j];
         if (saved != present)
           d.fail(fmt::format("layer {} neuron {} was saved with activation {}, the network has {}", L, j,
                              name(saved), name(present)));

@@ -86,12 +86,10 @@ ad::TensorT<T> DenseT<T>::operator()(const ad::TensorT<T>& x) const {
   const Activation psi = activations_.front();
   bool uniform = true;
   for (Activation each : activations_) uniform = uniform && each == psi;
-  const ad::OpCode fused = psi == Activation::tanh       ? ad::OpCode::tanh
-                           : psi == Activation::logistic ? ad::OpCode::logistic
-                           : psi == Activation::relu     ? ad::OpCode::relu
-                                                         : ad::OpCode::leaf;
-  if (uniform && fused != ad::OpCode::leaf && x.rank() == 2 && x.shape()[1] == inputs())
-    return ad::linear_activation(x, weights_, bias_, fused);
+  // The fused op keeps only z, so it takes the activations whose derivative is a function of z.
+  const ad::OpCode op = op_code(psi);
+  if (uniform && ad::linear_activation_supports(op) && x.rank() == 2 && x.shape()[1] == inputs())
+    return ad::linear_activation(x, weights_, bias_, op);
   return forward_trace(x).z;  // other activations, one sample, or a shape error to report
 }
 

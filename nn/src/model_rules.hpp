@@ -20,9 +20,7 @@ namespace nn::detail {
 inline constexpr std::uint64_t max_layer_width = std::uint64_t{1} << 26;
 
 inline bool known_activation(std::uint8_t code) {
-  for (Activation psi : all_activations)
-    if (static_cast<std::uint8_t>(psi) == code) return true;
-  return false;
+  return activation_from_file_code(code).has_value();
 }
 
 inline bool known_heaviside_gradient(std::uint8_t code) {

@@ -27,15 +27,8 @@ ad::Var Perceptron::operator()(std::span<const ad::Var> x, std::span<const ad::V
         fmt::format("nn::Perceptron: {} inputs for {} weights", x.size(), weights.size()));
   ad::Var a = bias;
   for (std::size_t i = 0; i < x.size(); ++i) a += weights[i] * x[i];
-  switch (psi_) {
-    case Activation::identity: return a;
-    case Activation::heaviside: return ad::heaviside(a);
-    case Activation::tanh: return ad::tanh(a);
-    case Activation::logistic: return ad::logistic(a);
-    case Activation::softsign: return ad::softsign(a);
-    case Activation::relu: return ad::relu(a);
-  }
-  return a;
+  const ad::OpCode op = op_code(psi_);  // the activation table's op
+  return op == ad::OpCode::leaf ? a : ad::apply_unary(op, a);
 }
 
 std::string Perceptron::hyperplane() const {

@@ -1,5 +1,9 @@
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -79,7 +83,7 @@ void save(const NetworkT<T>& net, const std::string& path) {
     w.put(static_cast<std::uint64_t>(layer.inputs()));
     w.put(static_cast<std::uint64_t>(layer.outputs()));
     w.put(static_cast<std::uint8_t>(layer.heaviside_gradient()));
-    for (Activation psi : layer.activations()) w.put(static_cast<std::uint8_t>(psi));
+    for (Activation psi : layer.activations()) w.put(file_code(psi));
     for (T v : layer.weights().values()) w.put(v);
     for (T v : layer.bias().values()) w.put(v);
   }
@@ -146,7 +150,7 @@ NetworkT<T> load(const std::string& path) {
     for (std::size_t j = 0; j < activations.size(); ++j) {
       const auto code = r.get<std::uint8_t>("an activation");
       if (std::string problem = activation_problem(L, j, code); !problem.empty()) r.fail(problem);
-      activations[j] = static_cast<Activation>(code);
+      activations[j] = *activation_from_file_code(code);
     }
     std::vector<T> W(inputs * outputs), b(outputs);
     for (T& v : W) v = read_value("weights");
