@@ -85,6 +85,7 @@ template <>
 struct TensorDerivative<ops::Relu> : PiecewiseConstantDerivative<ops::Relu> {};
 template <>
 struct TensorDerivative<ops::Heaviside> : PiecewiseConstantDerivative<ops::Heaviside> {};
+template <>
 struct TensorDerivative<ops::LeakyRelu> : PiecewiseConstantDerivative<ops::LeakyRelu> {};
 template <>
 struct TensorDerivative<ops::Min> : PiecewiseConstantDerivative<ops::Min> {};
