@@ -28,8 +28,8 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <numbers>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -164,11 +164,12 @@ int main(int argc, char** argv) try {
   // initialised the network (continued where the initialisation left it).
   nn::DataLoader<float> loader(train, {.batch_size = batch});
   loader.restore(loader.order(), (std::ostringstream() << rng).str());
-  // Cosine decay: eta_e = eta_0 (1 + cos(pi e / E)) / 2 during epoch e.
-  auto cosine = [&](std::size_t e) {
-    return std::max(lr0 * 0.5 * (1 + std::cos(std::numbers::pi * double(e) / double(epochs))), 1e-9);
-  };
-  opt.set_learning_rate(cosine(0));
+  // Cosine decay: eta_e = eta_0 (1 + cos(pi e / E)) / 2 during epoch e,
+  // stepped by fit after every epoch.
+  // (The base rate is lr0 itself, not the optimiser's float-rounded copy.)
+  opt.set_learning_rate(lr0);
+  std::optional<nn::CosineSchedule> cosine;
+  if (!constant_lr) cosine.emplace(opt, /*total_steps=*/epochs);
   std::vector<double> batch_loss, accuracy;
   ProgressBar bar;
   double train_seconds = 0, epoch_loss = 0;
@@ -190,7 +191,6 @@ int main(int argc, char** argv) try {
                  r.epoch, epochs, r.learning_rate, r.loss, r.seconds, double(n) / r.seconds, r.cpu_seconds,
                  100 * r.val_accuracy);
              std::fflush(stdout);
-             if (!constant_lr) opt.set_learning_rate(cosine(r.epoch));
              epoch_loss = 0;
              epoch_start = Clock::now();
              return true;
@@ -208,7 +208,8 @@ int main(int argc, char** argv) try {
                         per_batch * double((epochs - r.epoch + 1) * r.batches - r.batch));
              }
              return true;
-           }});
+           },
+       .schedule = cosine ? &*cosine : nullptr});
   if (history.stop_reason != "max_epochs")
     throw std::runtime_error(
         fmt::format("training stopped early: {} ({})", history.stop_reason, history.stop_detail));

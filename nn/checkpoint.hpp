@@ -49,25 +49,27 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nn/module.hpp>
 #include <nn/network.hpp>
+#include <nn/optim/schedule.hpp>
 #include <nn/optimizer.hpp>
 
 namespace nn {
 
 // The training loop's own state, beside the network and optimiser.
 struct TrainingState {
-  std::uint64_t epoch = 0;                  // epochs completed
-  std::string rng;                          // the shuffling RNG (std::mt19937_64 text form)
-  std::vector<std::uint64_t> order;         // the sample order
-  double best = 0.0;                        // best monitored loss so far
+  std::uint64_t epoch = 0;           // epochs completed
+  std::string rng;                   // the shuffling RNG (std::mt19937_64 text form)
+  std::vector<std::uint64_t> order;  // the sample order
+  double best = 0.0;                 // best monitored loss so far
   std::uint64_t epochs_without_improvement = 0;
   std::vector<double> loss;
   std::vector<double> validation_loss;
-  std::string stop_reason;                  // empty while the run goes on
+  std::string stop_reason;  // empty while the run goes on
   // Since version 3 (any module; nn::fit's staples):
   std::vector<double> accuracy;                                  // training accuracy per epoch (with labels)
   std::vector<double> validation_accuracy;                       // validation accuracy per epoch
@@ -76,6 +78,8 @@ struct TrainingState {
   std::uint64_t best_epoch = 0;                                  // its epoch, 1-based (0: none)
   std::vector<std::vector<double>> best_parameters;              // its parameters (restore_best), in
                                                                  // named_parameters() order
+  // Since version 4: the learning-rate schedule nn::fit drives, if any.
+  std::optional<ScheduleState> schedule = std::nullopt;
 };
 
 template <class T>
@@ -104,6 +108,18 @@ extern template TrainingState load_checkpoint(const std::string&, NetworkT<doubl
 // f64 values[n]), then the checksum. Loading checks every name and shape
 // against the module and names the first that differs; a version 1 or 2 file
 // loads into an nn::Network as before.
+//
+// Version 4 (what nn::fit writes now) adds what resuming needs to be exact:
+//   after the reserved header bytes: str architecture (ModuleT::architecture;
+//     compared on load, after the tensors' names and shapes: a model with
+//     other activations is refused, naming the first differing part)
+//   after the optimiser's buffers: u64 n, f64 other_group_learning_rates[n];
+//     u64 m, u64 parameter_steps[m]   (OptimizerState)
+//   before the checksum: u8 has_schedule; if 1: str kind, u64 steps,
+//     u64 n, f64 base_learning_rates[n], f64 best, u64 bad_steps,
+//     u64 cooldown_left   (ScheduleState)
+// Version 3 files still load (their groups all take group 0's rate, every
+// SGD velocity counts as started, no schedule).
 template <class T>
 void save_checkpoint(const std::string& path, const ModuleT<T>& model, const Optimizer<T>& optimizer,
                      const TrainingState& state);

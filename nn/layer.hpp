@@ -23,7 +23,8 @@ template <class T>
 class DenseT : public ModuleT<T> {
  public:
   // A layer with every neuron using `psi`, or one activation per neuron.
-  DenseT(std::size_t inputs, std::size_t outputs, Activation psi, std::mt19937_64& rng, Init init = Init::normal);
+  DenseT(std::size_t inputs, std::size_t outputs, Activation psi, std::mt19937_64& rng,
+         Init init = Init::normal);
   DenseT(std::size_t inputs, std::size_t outputs, std::vector<Activation> per_neuron, std::mt19937_64& rng,
          Init init = Init::normal);
   // From given parameters (W: [outputs, inputs], b: [outputs]); they become
@@ -39,6 +40,10 @@ class DenseT : public ModuleT<T> {
   // The Module interface: z, as operator() computes it.
   ad::TensorT<T> forward(const ad::TensorT<T>& x) override { return (*this)(x); }
   std::string type_name() const override { return "Dense"; }
+  // "Dense(2->3, tanh)", or with one activation per neuron
+  // "Dense(2->3, [tanh, relu, tanh])"; ", heaviside straight_through" when
+  // the Heaviside gradient policy is not the default.
+  std::string architecture() const override;
   // z alone. For a batch whose neurons all use tanh, logistic or relu this is
   // one recorded op (ad::linear_activation) rather than a = linear, z = psi(a):
   // the same values and gradients, without a as a tensor of its own (use

@@ -68,6 +68,12 @@ class ModuleT {
   // A short name of the module's kind for printing ("Dense", "Sequential",
   // a user module's own name); defaults to "Module".
   virtual std::string type_name() const { return "Module"; }
+  // What the module computes beyond its parameter shapes, as text that
+  // checkpoints store and compare on resume (a model with other activations
+  // is another model). The default is type_name(), followed by the
+  // architecture of each child, "Sequential(0: Dense(...), 1: ...)"; a module
+  // with settings of its own (nn::Dense's activations) adds them.
+  virtual std::string architecture() const;
 
   // Every parameter of this module and its descendants, depth first in
   // registration order, with hierarchical names ("0.fc1.W"). The tensors are

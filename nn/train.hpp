@@ -18,7 +18,8 @@
 //                     epochs in a row (early stopping);
 //   "callback"        on_epoch or on_batch returned false;
 //   "diverged"        a batch loss was NaN/Inf or exploded (> divergence_factor
-//                     times the run's first batch loss), a gradient or an
+//                     times the run's first batch loss), the gradients' norm
+//                     (with clip_grad_norm) was not finite, a gradient or an
 //                     updated parameter was not finite, or the validation loss
 //                     was not finite. The step that would have made a
 //                     parameter non-finite is not applied (or is undone), so
@@ -49,9 +50,9 @@ struct EpochReport {
   double val_loss = std::numeric_limits<double>::quiet_NaN();
   double accuracy = std::numeric_limits<double>::quiet_NaN();      // training, with labels
   double val_accuracy = std::numeric_limits<double>::quiet_NaN();  // validation, with labels
-  double learning_rate = 0;                                        // the optimiser's during the epoch
-  double seconds = 0;      // wall time of the epoch's training steps (not validation)
-  double cpu_seconds = 0;  // CPU time of all threads during those steps
+  double learning_rate = 0;  // group 0's at the epoch's start (a per-batch schedule changes it within)
+  double seconds = 0;        // wall time of the epoch's training steps (not validation)
+  double cpu_seconds = 0;    // CPU time of all threads during those steps
   double validation_seconds = 0;
   std::vector<std::pair<std::string, double>> metrics;  // FitOptions::metrics, in order
   // The value of the metric called `name`; throws std::out_of_range for none.
@@ -92,6 +93,10 @@ struct Metric {
   }
 };
 
+// When FitOptions::schedule steps: once per optimiser step (batch) or once
+// per epoch.
+enum class ScheduleUnit { batch, epoch };
+
 // Field order allows both designated-initialiser styles:
 //   {.max_epochs, .batch_size, .shuffle, .tolerance, .patience, .validation_fraction, .progress, .seed, ...}
 //   {.epochs, .batch_size, .validation, .on_epoch}
@@ -117,6 +122,17 @@ struct FitOptions {
   // Called after every epoch / every step; returning false stops training.
   std::function<bool(const EpochReport&)> on_epoch = {};
   std::function<bool(const BatchReport&)> on_batch = {};
+  // A learning-rate schedule (nn/optim/schedule.hpp) made for the optimiser
+  // given to fit, stepped after every optimiser step (ScheduleUnit::batch,
+  // with the batch loss as the metric) or after every epoch (epoch, with the
+  // monitored loss: validation if any, else training), so nn::ReduceOnPlateau
+  // works too. Its state goes into checkpoints and is restored on resume.
+  Schedule* schedule = nullptr;
+  ScheduleUnit schedule_unit = ScheduleUnit::epoch;
+  // Gradient clipping by global 2-norm (nn::clip_grad_norm) between backward
+  // and the step; 0: off. A non-finite norm stops training as "diverged"
+  // without stepping.
+  double clip_grad_norm = 0.0;
   // Called once per warning (a parameter the loss never reaches); by default
   // the message goes to stderr.
   std::function<void(const std::string&)> on_warning = {};
@@ -149,10 +165,10 @@ struct FitOptions {
 };
 
 struct History {
-  std::vector<double> loss;             // mean training loss per epoch (over its batches)
-  std::vector<double> validation_loss;  // per epoch, when there is validation data
-  std::vector<double> accuracy;         // per epoch, with class labels
-  std::vector<double> validation_accuracy;                           // per epoch, with validation labels
+  std::vector<double> loss;                 // mean training loss per epoch (over its batches)
+  std::vector<double> validation_loss;      // per epoch, when there is validation data
+  std::vector<double> accuracy;             // per epoch, with class labels
+  std::vector<double> validation_accuracy;  // per epoch, with validation labels
   std::vector<std::pair<std::string, std::vector<double>>> metrics;  // per user metric, per epoch
   std::vector<EpochReport> reports;  // the epochs run by this call (a resumed run: since the resume)
   std::size_t epochs = 0;

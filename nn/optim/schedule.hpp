@@ -52,6 +52,8 @@ class Schedule {
   // The optimiser's current learning rate (group 0's).
   double learning_rate() const noexcept { return optimizer_.learning_rate(); }
   const std::vector<double>& base_learning_rates() const noexcept { return base_; }
+  // The optimiser this schedule drives.
+  const OptimizerBase& optimizer() const noexcept { return optimizer_; }
 
   virtual ScheduleState state() const;
   // Throws std::invalid_argument for a state of another kind or another number

@@ -121,11 +121,11 @@ TrainingState load_checkpoint(const std::string& path, NetworkT<T>& net, Optimiz
     if (header.get<std::uint8_t>("the magic bytes") != static_cast<std::uint8_t>(c))
       header.fail("not a checkpoint file (wrong magic bytes)");
   const auto version = header.get<std::uint32_t>("the version");
-  if (version == 3)
+  if (version == 3 || version == 4)
     return load_checkpoint(path, static_cast<ModuleT<T>&>(net), optimizer);  // any module's (nn::fit)
   if (version != 1 && version != format_version)
-    header.fail(fmt::format("format version {} is not supported (this build reads versions 1, {} and 3)",
-                            version, format_version));
+    header.fail(
+        fmt::format("format version {} is not supported (this build reads versions 1 to 4)", version));
   header.skip(header_size - 8, "the header");
   file.append(bytes, static_cast<std::size_t>(file.size()));
   if (bytes.size() < header_size + 8) header.fail("truncated: no room for the checksum");

@@ -1,5 +1,7 @@
-// Checkpoints of any module (format version 3): the model as named tensors,
-// so nn::fit resumes any model, not only an nn::Network.
+// Checkpoints of any module (format versions 3 and 4): the model as named
+// tensors, so nn::fit resumes any model, not only an nn::Network; version 4
+// adds the architecture, the optimiser's group rates and step counts, and the
+// schedule's state.
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -17,7 +19,7 @@ namespace nn {
 namespace {
 
 constexpr char magic[4] = {'A', 'D', 'C', 'K'};
-constexpr std::uint32_t module_version = 3;
+constexpr std::uint32_t module_version = 4;
 enum : std::uint8_t { parameter_kind = 0, buffer_kind = 1 };
 
 void put_doubles(detail::ByteWriter& e, const std::vector<double>& v) {
@@ -75,6 +77,31 @@ std::string dims_text(const std::vector<std::size_t>& dims) {
   return fmt::format("[{}]", fmt::join(dims, ", "));
 }
 
+// "the checkpoint was saved from <a>, the model is <b>", whole when short;
+// otherwise 80 characters of each from the start of the first differing
+// part: the named child ("layer12: Dense(...)") holding the first differing
+// character.
+std::string architecture_mismatch(const std::string& saved, const std::string& present) {
+  constexpr std::size_t short_enough = 160, excerpt = 80;
+  if (saved.size() + present.size() <= short_enough)
+    return fmt::format("the checkpoint was saved from {}, the model is {}", saved, present);
+  std::size_t at = 0;
+  while (at < saved.size() && at < present.size() && saved[at] == present[at]) ++at;
+  std::size_t from = 0;
+  if (const std::size_t name_end = saved.rfind(": ", at); name_end != std::string::npos && name_end > 0) {
+    const std::size_t before = saved.find_last_of("(,", name_end - 1);
+    from = before == std::string::npos ? 0 : before + 1;
+    while (from < at && saved[from] == ' ') ++from;
+  }
+  auto cut = [&](const std::string& s) {
+    return fmt::format("{}{}{}", from > 0 ? "..." : "", s.substr(from, excerpt),
+                       from + excerpt < s.size() ? "..." : "");
+  };
+  return fmt::format(
+      "the checkpoint was saved from a model that differs at character {}: {}, the model has {}", at,
+      cut(saved), cut(present));
+}
+
 }  // namespace
 
 template <class T>
@@ -87,6 +114,7 @@ void save_checkpoint(const std::string& path, const ModuleT<T>& model, const Opt
   e.put(module_version);
   e.put(static_cast<std::uint8_t>(std::is_same_v<T, float> ? 0 : 1));
   for (int i = 0; i < 3; ++i) e.put(std::uint8_t{0});
+  e.put_string(model.architecture());
   const std::vector<NamedTensor<T>> tensors = model_tensors(model);
   e.put(static_cast<std::uint32_t>(tensors.size()));
   for (const NamedTensor<T>& t : tensors) {
@@ -102,6 +130,9 @@ void save_checkpoint(const std::string& path, const ModuleT<T>& model, const Opt
   e.put(o.steps);
   e.put(static_cast<std::uint32_t>(o.buffers.size()));
   for (const auto& b : o.buffers) put_doubles(e, b);
+  put_doubles(e, o.other_group_learning_rates);
+  e.put(static_cast<std::uint64_t>(o.parameter_steps.size()));
+  for (std::uint64_t n : o.parameter_steps) e.put(n);
   e.put(state.epoch);
   e.put_string(state.rng);
   e.put(static_cast<std::uint64_t>(state.order.size()));
@@ -118,6 +149,16 @@ void save_checkpoint(const std::string& path, const ModuleT<T>& model, const Opt
   e.put(state.best_epoch);
   e.put(static_cast<std::uint32_t>(state.best_parameters.size()));
   for (const auto& b : state.best_parameters) put_doubles(e, b);
+  e.put(static_cast<std::uint8_t>(state.schedule.has_value()));
+  if (state.schedule) {
+    const ScheduleState& s = *state.schedule;
+    e.put_string(s.kind);
+    e.put(s.steps);
+    put_doubles(e, s.base_learning_rates);
+    e.put(s.best);
+    e.put(s.bad_steps);
+    e.put(s.cooldown_left);
+  }
   e.put(detail::fnv1a(e.bytes.data(), e.bytes.size()));
   detail::write_atomically(path, e.bytes, "nn::save_checkpoint");
 }
@@ -136,9 +177,10 @@ TrainingState load_checkpoint(const std::string& path, ModuleT<T>& model, Optimi
   const auto version = header.get<std::uint32_t>("the version");
   if (version == 1 || version == 2) {  // an nn::Network's checkpoint, from before version 3
     if (auto* net = dynamic_cast<NetworkT<T>*>(&model)) return load_checkpoint(path, *net, optimizer);
-    header.fail(fmt::format("a version {} checkpoint holds an nn::Network, not a {}", version, model.type_name()));
+    header.fail(
+        fmt::format("a version {} checkpoint holds an nn::Network, not a {}", version, model.type_name()));
   }
-  if (version != module_version)
+  if (version != 3 && version != module_version)
     header.fail(fmt::format("format version {} is not supported (this build reads versions 1 to {})", version,
                             module_version));
   file.append(bytes, static_cast<std::size_t>(file.size()));
@@ -160,6 +202,7 @@ TrainingState load_checkpoint(const std::string& path, ModuleT<T>& model, Optimi
                        expected_dtype == 0 ? "float32" : "float64"));
   for (int i = 0; i < 3; ++i)
     if (d.get<std::uint8_t>("reserved bytes") != 0) d.fail("reserved header bytes are not zero");
+  const std::string architecture = version >= 4 ? d.get_string("the architecture") : std::string();
 
   // The model, checked name by name against the module's own tensors.
   const std::vector<NamedTensor<T>> present = model_tensors(model);
@@ -189,6 +232,9 @@ TrainingState load_checkpoint(const std::string& path, ModuleT<T>& model, Optimi
   if (count < present.size())
     d.fail(fmt::format("holds {} named tensors; the {}'s '{}' is not among them", count, model.type_name(),
                        present[count].name));
+  // The same names and shapes, but other activations would resume another model.
+  if (version >= 4 && architecture != model.architecture())
+    d.fail(architecture_mismatch(architecture, model.architecture()));
 
   OptimizerState o;
   o.kind = d.get_string("the optimiser kind");
@@ -196,6 +242,12 @@ TrainingState load_checkpoint(const std::string& path, ModuleT<T>& model, Optimi
   o.steps = d.get<std::uint64_t>("the optimiser steps");
   const auto buffers = d.get<std::uint32_t>("the optimiser buffer count");
   for (std::uint32_t k = 0; k < buffers; ++k) o.buffers.push_back(get_doubles(d, "an optimiser buffer"));
+  if (version >= 4) {
+    o.other_group_learning_rates = get_doubles(d, "the group learning rates");
+    o.parameter_steps.resize(
+        static_cast<std::size_t>(d.get_count(sizeof(std::uint64_t), "the parameter step counts")));
+    for (auto& n : o.parameter_steps) n = d.get<std::uint64_t>("the parameter step counts");
+  }
   TrainingState state;
   state.epoch = d.get<std::uint64_t>("the epoch");
   state.rng = d.get_string("the RNG state");
@@ -220,6 +272,20 @@ TrainingState load_checkpoint(const std::string& path, ModuleT<T>& model, Optimi
     if (state.best_parameters.back().size() != present[k].values.size())
       d.fail(fmt::format("the best values of '{}' have {} entries, not {}", present[k].name,
                          state.best_parameters.back().size(), present[k].values.size()));
+  }
+  if (version >= 4) {
+    const auto has_schedule = d.get<std::uint8_t>("the schedule flag");
+    if (has_schedule > 1) d.fail(fmt::format("the schedule flag is {}, not 0 or 1", has_schedule));
+    if (has_schedule == 1) {
+      ScheduleState s;
+      s.kind = d.get_string("the schedule kind");
+      s.steps = d.get<std::uint64_t>("the schedule steps");
+      s.base_learning_rates = get_doubles(d, "the schedule's base learning rates");
+      s.best = d.get<double>("the schedule's best metric");
+      s.bad_steps = d.get<std::uint64_t>("the schedule's bad steps");
+      s.cooldown_left = d.get<std::uint64_t>("the schedule's cooldown");
+      state.schedule = std::move(s);
+    }
   }
   if (!d.at_end()) d.fail("unexpected bytes after the last field");
   if (const std::string problem = state_problem(state); !problem.empty()) d.fail(problem);

@@ -78,6 +78,16 @@ typename ModuleT<T>::template Named<const ModuleT<T>*> ModuleT<T>::named_childre
   return Named<const ModuleT*>(children.begin(), children.end());
 }
 
+template <class T>
+std::string ModuleT<T>::architecture() const {
+  const auto children = named_children();
+  if (children.empty()) return type_name();
+  std::string out = type_name() + "(";
+  for (std::size_t k = 0; k < children.size(); ++k)
+    out += (k > 0 ? ", " : "") + children[k].first + ": " + children[k].second->architecture();
+  return out + ")";
+}
+
 namespace {
 
 // Depth first: the module's own items, then each child's under "child.".

@@ -14,6 +14,7 @@
 #include <autodiff/tensor_ops.hpp>
 #include <nn/checkpoint.hpp>
 #include <nn/metrics.hpp>
+#include <nn/optim/clip.hpp>
 #include <nn/train.hpp>
 
 namespace nn {
@@ -43,10 +44,14 @@ void check_options(const FitOptions& o) {
     throw std::invalid_argument(
         "nn::fit: give either validation_fraction or a validation data set, not both");
   if (!(o.tolerance >= 0.0) || !std::isfinite(o.tolerance))
-    throw std::invalid_argument(fmt::format("nn::fit: tolerance must be finite and >= 0, got {}", o.tolerance));
+    throw std::invalid_argument(
+        fmt::format("nn::fit: tolerance must be finite and >= 0, got {}", o.tolerance));
   if (!(o.divergence_factor >= 0.0))
     throw std::invalid_argument(
         fmt::format("nn::fit: divergence_factor must be >= 0 (0: off), got {}", o.divergence_factor));
+  if (!(o.clip_grad_norm >= 0.0) || !std::isfinite(o.clip_grad_norm))
+    throw std::invalid_argument(
+        fmt::format("nn::fit: clip_grad_norm must be finite and >= 0 (0: off), got {}", o.clip_grad_norm));
   if ((o.checkpoint_every > 0 || o.resume) && o.checkpoint_path.empty())
     throw std::invalid_argument("nn::fit: checkpoint_every and resume need a checkpoint_path");
 }
@@ -61,7 +66,8 @@ bool file_exists(const std::string& path) {
 template <class T>
 using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
 template <class T>
-constexpr Bits<T> exponent_bits = static_cast<Bits<T>>(sizeof(T) == 4 ? 0x7f800000ull : 0x7ff0000000000000ull);
+constexpr Bits<T> exponent_bits =
+    static_cast<Bits<T>>(sizeof(T) == 4 ? 0x7f800000ull : 0x7ff0000000000000ull);
 
 template <class T>
 bool all_finite(std::span<const T> values) {
@@ -132,6 +138,10 @@ class Trainer {
                                                 std::is_same_v<T, float> ? "float" : "double"));
       history_.metrics.emplace_back(m.name, std::vector<double>{});
     }
+    if (options.schedule != nullptr && &options.schedule->optimizer() != &optimizer)
+      throw std::invalid_argument(fmt::format(
+          "nn::fit: the {} in FitOptions::schedule drives another optimiser than the one given to fit",
+          options.schedule->kind()));
     for (const auto& p : optimizer.parameters()) {
       stepped_.push_back(p);
       backup_.emplace_back(p.numel());
@@ -193,6 +203,21 @@ void Trainer<T>::resume() {
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(fmt::format("nn::fit: checkpoint '{}': {}", options_.checkpoint_path, e.what()));
   }
+  Schedule* schedule = options_.schedule;
+  if (saved.schedule.has_value() != (schedule != nullptr))
+    throw std::runtime_error(
+        fmt::format("nn::fit: checkpoint '{}' was written {} a learning-rate schedule, the "
+                    "run resuming it has {}",
+                    options_.checkpoint_path, saved.schedule ? "with" : "without",
+                    schedule ? fmt::format("a {}", schedule->kind()) : "none"));
+  if (schedule != nullptr) {
+    try {
+      schedule->load_state(*saved.schedule);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("nn::fit: checkpoint '{}': the schedule does not match: {}",
+                                           options_.checkpoint_path, e.what()));
+    }
+  }
   best_ = saved.best;
   epochs_without_improvement_ = static_cast<std::size_t>(saved.epochs_without_improvement);
   first_epoch_ = static_cast<std::size_t>(saved.epoch);
@@ -225,6 +250,7 @@ void Trainer<T>::checkpoint(const std::string& stop_reason) {
   state.best_epoch = history_.best_epoch;
   state.best_parameters = best_parameters_;
   state.stop_reason = stop_reason;
+  if (options_.schedule != nullptr) state.schedule = options_.schedule->state();
   save_checkpoint(options_.checkpoint_path, model_, optimizer_, state);
 }
 
@@ -276,6 +302,13 @@ bool Trainer<T>::step(std::size_t epoch, std::size_t b, const Batch<T>& batch, d
     correct += count_correct(argmax(out), batch.labels);
   value.backward();
   if (!checked_reach_) report_unreached();
+  if (options_.clip_grad_norm > 0) {
+    const double norm = clip_grad_norm(stepped_, options_.clip_grad_norm);
+    if (!std::isfinite(norm)) {
+      stop("diverged", fmt::format("the gradients' norm in {} is {}; not stepping", where(), norm));
+      return false;
+    }
+  }
   if (!options_.guard_steps) {
     optimizer_.step();
     return true;
@@ -301,8 +334,8 @@ bool Trainer<T>::step(std::size_t epoch, std::size_t b, const Batch<T>& batch, d
       std::copy(backup_[k].begin(), backup_[k].end(), v.begin());
     }
     stop("diverged",
-         fmt::format("the step of {} made parameter {} of the optimiser (shape {}) non-finite; undone", where(),
-                     i, stepped_[i].shape().to_string()));
+         fmt::format("the step of {} made parameter {} of the optimiser (shape {}) non-finite; undone",
+                     where(), i, stepped_[i].shape().to_string()));
     return false;
   }
   return true;
@@ -320,7 +353,10 @@ bool Trainer<T>::train_epoch(std::size_t epoch, EpochReport& report) {
   for (std::size_t b = 0; b < loader_.size() && go_on; ++b) {
     const Batch<T> batch = loader_.batch(b);
     double value = 0;
+    const double rate = optimizer_.learning_rate();  // the step's (a per-batch schedule moves it after)
     if (!step(epoch, b, batch, value, correct)) return false;
+    if (options_.schedule != nullptr && options_.schedule_unit == ScheduleUnit::batch)
+      options_.schedule->step(value);
     total += value;
     ++batches;
     seen += batch.labels.size();
@@ -329,7 +365,7 @@ bool Trainer<T>::train_epoch(std::size_t epoch, EpochReport& report) {
                                                  .batches = loader_.size(),
                                                  .samples = batch.size(),
                                                  .loss = value,
-                                                 .learning_rate = optimizer_.learning_rate()})) {
+                                                 .learning_rate = rate})) {
       stop("callback", fmt::format("on_batch returned false after batch {} of epoch {}", b + 1, epoch + 1));
       go_on = false;
     }
@@ -420,6 +456,8 @@ History Trainer<T>::run() {
                                    epoch + 1, monitored));
       break;
     }
+    if (options_.schedule != nullptr && options_.schedule_unit == ScheduleUnit::epoch)
+      options_.schedule->step(monitored);
     if (monitored < best_loss_) {
       best_loss_ = monitored;
       history_.best_epoch = epoch + 1;

@@ -129,8 +129,13 @@ CosineSchedule::CosineSchedule(OptimizerBase& optimizer, std::size_t total_steps
 double CosineSchedule::learning_rate_at(double base, std::uint64_t t) const {
   if (t < warmup_) return base * static_cast<double>(t + 1) / static_cast<double>(warmup_ + 1);
   if (t >= total_) return min_lr_;
-  const double progress = static_cast<double>(t - warmup_) / static_cast<double>(total_ - warmup_);
-  return min_lr_ + (base - min_lr_) * (1.0 + std::cos(std::numbers::pi * progress)) / 2.0;
+  // pi (t - W) / (T - W) evaluated left to right, as CosineAnnealingLR's
+  // closed form (math.pi * t / T_max): pi * ((t - W) / (T - W)) rounds
+  // differently for some t (e.g. t = 11 of 20), and the hand-written
+  // schedules this one replaces use the left-to-right order too.
+  const double angle =
+      std::numbers::pi * static_cast<double>(t - warmup_) / static_cast<double>(total_ - warmup_);
+  return min_lr_ + (base - min_lr_) * (1.0 + std::cos(angle)) / 2.0;
 }
 
 LambdaSchedule::LambdaSchedule(OptimizerBase& optimizer, std::function<double(std::size_t)> factor)
