@@ -42,6 +42,9 @@ class TensorT {
   TensorT() = default;
 
   // ---- factories ----
+  // A Shape is checked when it is made (shape.hpp: at most 8 axes, at most
+  // Shape::max_numel elements); eye and arange check the shape they compute,
+  // throwing std::length_error naming themselves.
   static TensorT zeros(const Shape& shape);
   static TensorT ones(const Shape& shape);
   static TensorT full(const Shape& shape, T value);
@@ -55,7 +58,9 @@ class TensorT {
   // i.i.d. N(0, 1) and U[0, 1) draws from `rng` (reproducible for a seed).
   static TensorT randn(const Shape& shape, std::mt19937_64& rng);
   static TensorT rand(const Shape& shape, std::mt19937_64& rng);
-  // start, start + step, ... below stop (1-d).
+  // start, start + step, ... below stop (1-d). Non-finite bounds or step, or
+  // a zero step: std::invalid_argument; a count of Shape::max_numel or more:
+  // std::length_error.
   static TensorT arange(T start, T stop, T step = T(1));
   static TensorT eye(std::size_t n);
 

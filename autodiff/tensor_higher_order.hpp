@@ -137,7 +137,9 @@ TensorT<T> hvp(F&& f, const TensorT<T>& x, const TensorT<T>& v) {
 template <class T, class F>
 TensorT<T> hessian(F&& f, const TensorT<T>& x) {
   const std::size_t n = x.numel();
-  std::vector<T> H(n * n, T(0));
+  const std::size_t dims[] = {n, n};
+  const Shape shape(dims, "hessian");  // n * n checked before anything is allocated
+  std::vector<T> H(shape.numel(), T(0));
   const TensorT<T> leaf = detail::leaf_copy(x);
   const TensorT<T> y = f(leaf);
   detail::require_one_element(y, "hessian");
@@ -156,7 +158,7 @@ TensorT<T> hessian(F&& f, const TensorT<T>& x) {
       }
     }
   }
-  return TensorT<T>::from(Shape{n, n}, std::move(H));
+  return TensorT<T>::from(shape, std::move(H));
 }
 
 // The Jacobian of F: (const TensorT<T>&) -> tensor of m elements at x, as an
@@ -167,7 +169,9 @@ TensorT<T> jacobian(F&& f, const TensorT<T>& x) {
   const TensorT<T> leaf = detail::leaf_copy(x);
   TensorT<T> y = f(leaf);
   const std::size_t m = y.numel();
-  std::vector<T> J(m * n, T(0));
+  const std::size_t dims[] = {m, n};
+  const Shape shape(dims, "jacobian");  // m * n checked before anything is allocated
+  std::vector<T> J(shape.numel(), T(0));
   if (y.requires_grad_enabled()) {
     std::vector<T> e(m, T(0));
     for (std::size_t r = 0; r < m; ++r) {
@@ -180,7 +184,7 @@ TensorT<T> jacobian(F&& f, const TensorT<T>& x) {
                   J.begin() + static_cast<std::ptrdiff_t>(r * n));
     }
   }
-  return TensorT<T>::from(Shape{m, n}, std::move(J));
+  return TensorT<T>::from(shape, std::move(J));
 }
 
 // u^T J of F at x (one sweep), shaped like x; u has F(x)'s shape.

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <climits>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -57,6 +58,22 @@ void check_leading_dimension(const char* name, const char* matrix, std::size_t l
       ld, matrix, rows, row_length, row_length));
 }
 
+// The stored matrix, (rows - 1) * ld + row_length elements from its pointer,
+// must fit in an array of T, else the row offsets would overflow. Called only
+// when some size has 2^28 or more (below that every span fits).
+template <class T>
+[[gnu::noinline]] void check_span(const char* name, const char* matrix, std::size_t ld, std::size_t rows,
+                                  std::size_t row_length) {
+  if (rows == 0 || row_length == 0) return;
+  std::size_t span = 0;
+  const bool overflow =
+      __builtin_mul_overflow(rows - 1, ld, &span) || __builtin_add_overflow(span, row_length, &span);
+  if (overflow || span > static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(T))
+    throw std::length_error(fmt::format(
+        "ad::linalg::gemm: the stored {} ({} x {}, {} = {}) spans more elements than an array can hold",
+        matrix, rows, row_length, name, ld));
+}
+
 // C = beta * C, with beta == 0 writing zeros whatever C held (NaN included).
 template <class T>
 void scale_rows(std::size_t m, std::size_t n, T beta, T* c, std::size_t ldc) {
@@ -106,6 +123,11 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
   check_leading_dimension("lda", "A", lda, trans_a ? k : m, trans_a ? m : k);
   check_leading_dimension("ldb", "B", ldb, trans_b ? n : k, trans_b ? k : n);
   check_leading_dimension("ldc", "C", ldc, m, n);
+  if ((m | n | k | lda | ldb | ldc) >> 28 != 0) [[unlikely]] {  // (2^28)^2 elements fit any T
+    check_span<T>("lda", "A", lda, trans_a ? k : m, trans_a ? m : k);
+    check_span<T>("ldb", "B", ldb, trans_b ? n : k, trans_b ? k : n);
+    check_span<T>("ldc", "C", ldc, m, n);
+  }
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == T(0)) {  // op(A) * op(B) contributes nothing; A and B are not read
     scale_rows(m, n, beta, c, ldc);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <type_traits>
 
@@ -178,7 +179,11 @@ bool select_portable_isa(std::string_view isa) noexcept {
 template <class T>
 void gemm_portable(const GemmProblem<T>& p, int threads) {
   const KernelsOf<T>& k = kernels_of<T>();
-  const std::size_t product = p.m * p.n * p.k;
+  // m * n * k, saturated: it only chooses the kernel and the split, and
+  // gemm() checked that each operand fits in memory, not their product.
+  std::size_t product = 0;
+  if (__builtin_mul_overflow(p.m, p.n, &product) || __builtin_mul_overflow(product, p.k, &product))
+    product = SIZE_MAX;
   if (product <= direct_product_limit) {
     k.direct(p);
     return;

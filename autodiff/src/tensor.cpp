@@ -76,17 +76,29 @@ TensorT<T> TensorT<T>::arange(T start, T stop, T step) {
   if (!(step != T(0)) || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
     throw std::invalid_argument(
         fmt::format("ad::Tensor::arange: start {}, stop {}, step {} do not define a finite range", start, stop, step));
+  // The count is checked as a double, before the conversion to size_t (which
+  // is undefined for values it cannot hold); (stop - start) may overflow to
+  // an infinity, which the check catches too.
   const double count = std::ceil((double(stop) - double(start)) / double(step));
+  if (count >= double(Shape::max_numel))
+    throw std::length_error(fmt::format(
+        "ad::Tensor::arange: start {}, stop {}, step {} give {:.6g} elements; a tensor holds at most {} "
+        "(Shape::max_numel)",
+        start, stop, step, count, Shape::max_numel));
   const std::size_t n = count > 0 ? static_cast<std::size_t>(count) : 0;
+  const std::size_t dims[] = {n};
+  const Shape shape(dims, "Tensor::arange");
   std::vector<T> v(n);
   for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<T>(start + static_cast<T>(i) * step);
-  return TensorT(make_impl(Shape{n}, std::move(v)));
+  return TensorT(make_impl(shape, std::move(v)));
 }
 template <class T>
 TensorT<T> TensorT<T>::eye(std::size_t n) {
-  std::vector<T> v(n * n, T(0));
+  const std::size_t dims[] = {n, n};
+  const Shape shape(dims, "Tensor::eye");  // checks n * n before anything is allocated
+  std::vector<T> v(shape.numel(), T(0));
   for (std::size_t i = 0; i < n; ++i) v[i * n + i] = T(1);
-  return TensorT(make_impl(Shape{n, n}, std::move(v)));
+  return TensorT(make_impl(shape, std::move(v)));
 }
 
 template <class T>

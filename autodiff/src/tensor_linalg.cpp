@@ -67,7 +67,12 @@ MatmulPlan plan_matmul(const Shape& a, const Shape& b) {
   }
   dims[batched.rank() - 2] = p.m;
   dims[batched.rank() - 1] = p.n;
-  p.out = Shape(std::span<const std::size_t>(dims.data(), batched.rank()));
+  try {  // [.., m, k] x [.., k, n] may hold far more elements than either operand
+    p.out = Shape(std::span<const std::size_t>(dims.data(), batched.rank()), "matmul");
+  } catch (const std::length_error& e) {
+    throw std::length_error(
+        fmt::format("{} (the product of {} and {})", e.what(), a.to_string(), b.to_string()));
+  }
   p.stride_a = a.rank() == 2 && b.rank() > 2 ? 0 : p.m * p.k;
   p.stride_b = b.rank() == 2 && a.rank() > 2 ? 0 : p.k * p.n;
   return p;
@@ -84,7 +89,9 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, std::source_location
   TensorImpl<T>& ib = b.impl();
   const MatmulPlan p = plan_matmul(ia.shape, ib.shape);
   std::vector<T> c = detail::take_buffer<T>(p.out.numel(), false);
-  for (std::size_t s = 0; s < p.batch; ++s)
+  // An empty result (m or n of 0) has nothing to compute, however many
+  // products the batch axes count (the loop would run through all of them).
+  for (std::size_t s = 0; s < (c.empty() ? 0 : p.batch); ++s)
     linalg::gemm<T>(false, false, p.m, p.n, p.k, T(1), ia.values.data() + s * p.stride_a, p.k,
                     ib.values.data() + s * p.stride_b, p.n, T(0), c.data() + s * p.m * p.n, p.n);
   return detail::record(
@@ -96,7 +103,7 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, std::source_location
         // buffer, which therefore starts from zeros.
         T *ga = nullptr, *gb = nullptr;
         T beta_a = T(1), beta_b = T(1);
-        if (p.batch == 0) {  // no product runs: a shared operand's gradient is zeros
+        if (p.batch == 0 || out.grad.empty()) {  // no product runs: the operands' gradients are zeros
           grad_of(*pa);
           grad_of(*pb);
           return;
@@ -163,9 +170,11 @@ struct LinearShape {
   std::size_t batch, in, out;
 };
 
+// `result` receives the result's shape [batch, out], checked (it may hold far
+// more elements than the operands) before any buffer is sized by it.
 template <class T>
 LinearShape check_linear(const char* op, const TensorT<T>& x, const TensorT<T>& weight,
-                         const TensorT<T>& bias) {
+                         const TensorT<T>& bias, Shape& result) {
   detail::check_input(x, op);
   detail::check_input(weight, op);
   const bool has_bias = bias.defined();
@@ -177,14 +186,20 @@ LinearShape check_linear(const char* op, const TensorT<T>& x, const TensorT<T>& 
     throw std::invalid_argument(fmt::format(
         "ad::{}: needs x [batch, in], weight [out, in] and bias [out]; got x {}, weight {}, bias {}", op,
         sx.to_string(), sw.to_string(), has_bias ? bias.shape().to_string() : std::string("none")));
-  return {sx[0], sx[1], sw[0]};
+  const std::size_t dims[] = {sx[0], sw[0]};
+  try {
+    result = Shape(dims, op);
+    return {sx[0], sx[1], sw[0]};
+  } catch (const std::length_error& e) {
+    throw std::length_error(fmt::format("{} (x {}, weight {})", e.what(), sx.to_string(), sw.to_string()));
+  }
 }
 
 // y = x W^T + b: the bias broadcast over the rows, then one product adding to it.
 template <class T>
 std::vector<T> linear_values(const LinearShape& s, const TensorImpl<T>& ix, const TensorImpl<T>& iw,
                              const TensorImpl<T>* ib) {
-  std::vector<T> y = detail::take_buffer<T>(s.batch * s.out, false);
+  std::vector<T> y = detail::take_buffer<T>(s.batch * s.out, false);  // checked by check_linear
   if (ib != nullptr) detail::broadcast_row(ib->values.data(), y.data(), s.batch, s.out);
   linalg::gemm<T>(false, true, s.batch, s.out, s.in, T(1), ix.values.data(), s.in, iw.values.data(), s.in,
                   ib != nullptr ? T(1) : T(0), y.data(), s.out);
@@ -222,7 +237,8 @@ Gradients<T> linear_gradients(const TensorT<T>& g, const Gradients<T>& in) {
 template <class T>
 TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
                   std::source_location where) {
-  const LinearShape s = check_linear("linear", x, weight, bias);
+  Shape result;
+  const LinearShape s = check_linear("linear", x, weight, bias, result);
   TensorImpl<T>& ix = x.impl();
   TensorImpl<T>& iw = weight.impl();
   TensorImpl<T>* ib = bias.defined() ? &bias.impl() : nullptr;
@@ -231,7 +247,7 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
   const std::span<const TensorT<T>* const> inputs(input_array.data(), ib != nullptr ? 3 : 2);
   const std::array<const TensorT<T>*, 2> reads{detail::read_for(weight, x), detail::read_for(x, weight)};
   return detail::record_with_inputs<T>(
-      where, "linear", Shape{s.batch, s.out}, linear_values(s, ix, iw, ib), inputs, reads,
+      where, "linear", result, linear_values(s, ix, iw, ib), inputs, reads,
       [s, px = &ix, pw = &iw, ib](TensorImpl<T>& o) { linear_backward(s, o.grad.data(), *px, *pw, ib); },
       [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) { return linear_gradients(g, in); });
 }
@@ -243,7 +259,8 @@ namespace {
 template <class Op, class T>
 TensorT<T> fused_linear(const char* op, const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
                         std::source_location where) {
-  const LinearShape s = check_linear(op, x, weight, bias);
+  Shape result;
+  const LinearShape s = check_linear(op, x, weight, bias, result);
   TensorImpl<T>& ix = x.impl();
   TensorImpl<T>& iw = weight.impl();
   TensorImpl<T>* ib = bias.defined() ? &bias.impl() : nullptr;
@@ -259,7 +276,7 @@ TensorT<T> fused_linear(const char* op, const TensorT<T>& x, const TensorT<T>& w
   // dx reads W, dW reads x; the activation's derivative reads the output.
   const std::array<const TensorT<T>*, 2> reads{detail::read_for(weight, x), detail::read_for(x, weight)};
   return detail::record_with_inputs<T>(
-      where, op, Shape{s.batch, s.out}, std::move(z), inputs, reads,
+      where, op, result, std::move(z), inputs, reads,
       [s, px = &ix, pw = &iw, ib](TensorImpl<T>& o) {
         std::vector<T> da = detail::take_buffer<T>(o.values.size(), false);
         parallel_for(da.size(), parallel_grain, [&](std::size_t begin, std::size_t end) {

@@ -40,9 +40,9 @@ TensorT<T> sum_to(const TensorT<T>& g, const Shape& shape) {
 template <class T>
 TensorT<T> expand_reduced(const TensorT<T>& g, const Shape& shape,
                           const std::array<bool, Shape::max_rank>& reduced) {
-  Shape kept = shape;
-  for (std::size_t a = 0; a < shape.rank(); ++a)
-    if (reduced[a]) kept[a] = 1;
+  std::array<std::size_t, Shape::max_rank> dims{};
+  for (std::size_t a = 0; a < shape.rank(); ++a) dims[a] = reduced[a] ? 1 : shape[a];
+  const Shape kept(std::span<const std::size_t>(dims.data(), shape.rank()), "expand_reduced");
   const TensorT<T> g_kept = g.shape() == kept ? g : reshape(g, kept, std::source_location{});
   if (kept == shape) return g_kept;
   return add(g_kept, TensorT<T>::zeros(shape), std::source_location{});

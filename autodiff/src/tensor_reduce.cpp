@@ -42,7 +42,7 @@ Reduction plan_reduction(const Shape& in, const std::vector<std::int64_t>& axes,
       dims[rank++] = in[axis];
     }
   }
-  r.out = Shape(std::span<const std::size_t>(dims.data(), rank));
+  r.out = Shape(std::span<const std::size_t>(dims.data(), rank), op);
   return r;
 }
 
@@ -242,8 +242,13 @@ template <class T>
 TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis, std::source_location where) {
   detail::check_input(x, "softmax");
   TensorImpl<T>& in = x.impl();
-  const TensorT<T> lse = logsumexp(x.detach(), axis, false, where);  // a constant: not recorded
+  // Planned first, so that a bad axis is reported by softmax, not by logsumexp.
   const Reduction r = plan_reduction(in.shape, {axis}, false, "softmax");
+  // A constant (not recorded). Not computed for an empty x: reduced along an
+  // axis of extent 0 it would have an element for each of the others,
+  // however many (a [2^32, 0] x would ask for 2^32 of them).
+  const TensorT<T> lse =
+      in.values.empty() ? TensorT<T>::zeros(Shape{0}) : logsumexp(x.detach(), axis, false, where);
   const auto& l = lse.impl().values;
   std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   detail::for_each_reduce(in.shape, r.reduced,
@@ -262,6 +267,7 @@ TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis, std::source_location 
       },
       [reduced = r.reduced, axis](const TensorT<T>& y, const TensorT<T>& g,
                                   const Gradients<T>&) -> Gradients<T> {
+        if (y.numel() == 0) return {g};  // nothing to route (and no huge sum along an empty axis)
         return {y * (g - detail::expand_reduced(sum(g * y, std::vector<std::int64_t>{axis}, false), y.shape(),
                                                 reduced))};
       });
@@ -272,8 +278,13 @@ template <class T>
 TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis, std::source_location where) {
   detail::check_input(x, "log_softmax");
   TensorImpl<T>& in = x.impl();
-  const TensorT<T> lse = logsumexp(x.detach(), axis, false, where);  // a constant: not recorded
+  // Planned first, so that a bad axis is reported by log_softmax, not by logsumexp.
   const Reduction r = plan_reduction(in.shape, {axis}, false, "log_softmax");
+  // A constant (not recorded). Not computed for an empty x: reduced along an
+  // axis of extent 0 it would have an element for each of the others,
+  // however many (a [2^32, 0] x would ask for 2^32 of them).
+  const TensorT<T> lse =
+      in.values.empty() ? TensorT<T>::zeros(Shape{0}) : logsumexp(x.detach(), axis, false, where);
   const auto& l = lse.impl().values;
   std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   detail::for_each_reduce(in.shape, r.reduced,
@@ -292,6 +303,7 @@ TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis, std::source_locat
       },
       [reduced = r.reduced, axis](const TensorT<T>& y, const TensorT<T>& g,
                                   const Gradients<T>&) -> Gradients<T> {
+        if (y.numel() == 0) return {g};  // nothing to route (and no huge sum along an empty axis)
         const TensorT<T> total = sum(g, std::vector<std::int64_t>{axis}, false);
         return {g - exp(y) * detail::expand_reduced(total, y.shape(), reduced)};
       });

@@ -18,20 +18,30 @@ using detail::Gradients;
 using detail::TensorImpl;
 using detail::wants_grad;
 
+// `in` with axes a0 and a1 swapped (the same extents: no new check needed,
+// but a Shape is only made through its checked constructor).
+Shape transposed_shape(const Shape& in, std::size_t a0, std::size_t a1) {
+  std::array<std::size_t, Shape::max_rank> dims{};
+  std::copy(in.begin(), in.end(), dims.begin());
+  std::swap(dims[a0], dims[a1]);
+  return Shape(std::span<const std::size_t>(dims.data(), in.rank()), "transpose");
+}
+
 // Calls f(o, i) for every element o of the transposed output with i its
 // source index in the input (axes a0 and a1 swapped).
 template <class F>
 void for_each_transposed(const Shape& in, std::size_t a0, std::size_t a1, F&& f) {
-  Shape out = in;
+  std::array<std::size_t, Shape::max_rank> out{};
+  std::copy(in.begin(), in.end(), out.begin());
   std::swap(out[a0], out[a1]);
   auto src = in.strides();
   std::swap(src[a0], src[a1]);  // stepping along output axis a0 moves along input axis a1
   std::array<std::size_t, Shape::max_rank> idx{};
   std::size_t i = 0;
-  const std::size_t n = out.numel();
+  const std::size_t n = in.numel();
   for (std::size_t o = 0; o < n; ++o) {
     f(o, i);
-    for (std::size_t axis = out.rank(); axis-- > 0;) {
+    for (std::size_t axis = in.rank(); axis-- > 0;) {
       ++idx[axis];
       i += src[axis];
       if (idx[axis] < out[axis]) break;
@@ -107,8 +117,7 @@ TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0, std::int64_t axis1
         fmt::format("ad::transpose: needs at least 2 axes, the tensor has shape {}", in.shape.to_string()));
   const std::size_t a0 = normalize_axis(axis0, in.shape.rank(), "transpose");
   const std::size_t a1 = normalize_axis(axis1, in.shape.rank(), "transpose");
-  Shape shape = in.shape;
-  std::swap(shape[a0], shape[a1]);
+  const Shape shape = transposed_shape(in.shape, a0, a1);
   std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   for_each_transposed(in.shape, a0, a1, [&](std::size_t o, std::size_t i) { y[o] = in.values[i]; });
   return detail::record(
@@ -143,9 +152,8 @@ TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices, st
     if (r >= n_rows)
       throw std::out_of_range(
           fmt::format("ad::rows: row index {} is out of range for shape {}", r, in.shape.to_string()));
-  Shape shape = in.shape;
-  shape[0] = indices.size();
-  std::vector<T> y = detail::take_buffer<T>(indices.size() * width, false);
+  const Shape shape = in.shape.with_extent(0, indices.size(), "rows");  // checked before the buffer
+  std::vector<T> y = detail::take_buffer<T>(shape.numel(), false);
   const T* source = in.values.data();
   T* target = y.data();
   // A mini-batch gathers random rows of a data set far larger than the
@@ -181,6 +189,9 @@ TensorT<T> slice_rows(const TensorT<T>& x, std::size_t begin, std::size_t end, s
   if (s.rank() == 0 || begin > end || end > s[0])
     throw std::out_of_range(
         fmt::format("ad::slice_rows: rows [{}, {}) are not within shape {}", begin, end, s.to_string()));
+  // Rows of nothing (a zero extent after axis 0) may be as many as the shape
+  // allows: no index list for them, the empty result is a reshape.
+  if (x.numel() == 0) return reshape(x, s.with_extent(0, end - begin, "slice_rows"), where);
   std::vector<std::size_t> indices(end - begin);
   std::iota(indices.begin(), indices.end(), begin);
   return rows(x, indices, where);
@@ -194,8 +205,8 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std:
   for (const auto& x : xs) detail::check_input(x, "concat");
   const Shape& first = xs[0].shape();
   const std::size_t axis = normalize_axis(axis_arg, first.rank(), "concat");
-  Shape shape = first;
-  shape[axis] = 0;
+  std::size_t joined = 0;  // the result's extent along `axis`
+  bool overflow = false;
   for (const auto& x : xs) {
     const Shape& s = x.shape();
     bool compatible = s.rank() == first.rank();
@@ -203,8 +214,14 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std:
     if (!compatible)
       throw std::invalid_argument(fmt::format("ad::concat: shapes {} and {} differ outside axis {}",
                                               first.to_string(), s.to_string(), axis));
-    shape[axis] += s[axis];
+    overflow |= __builtin_add_overflow(joined, s[axis], &joined);
   }
+  if (overflow)
+    throw std::length_error(fmt::format(
+        "ad::concat: joining {} tensors of shapes like {} along axis {}: the extents along it add up "
+        "to 2^64 or more",
+        xs.size(), first.to_string(), axis));
+  const Shape shape = first.with_extent(axis, joined, "concat");  // checked before the buffer
   std::size_t outer = 1, inner = 1;
   for (std::size_t a = 0; a < axis; ++a) outer *= first[a];
   for (std::size_t a = axis + 1; a < first.rank(); ++a) inner *= first[a];
@@ -212,10 +229,13 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std:
   std::vector<std::size_t> offsets;  // where each input's block starts within a slab
   std::size_t offset = 0;
   const std::size_t slab = shape[axis] * inner;
+  // An empty result has empty inputs: nothing to copy (and `outer` may be
+  // huge when a later axis is 0).
+  const bool empty = y.empty();
   for (const auto& x : xs) {
     const std::size_t block = x.shape()[axis] * inner;
     const auto& v = x.impl().values;
-    for (std::size_t o = 0; o < outer; ++o)
+    for (std::size_t o = 0; o < (empty ? 0 : outer); ++o)
       std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(o * block), block,
                   y.begin() + static_cast<std::ptrdiff_t>(o * slab + offset));
     offsets.push_back(offset);
@@ -230,6 +250,7 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std:
   return detail::record_with_inputs<T>(
       where, "concat", shape, std::move(y), handles, std::span<const TensorT<T>* const>{},
       [inputs, offsets, outer, slab, axis, inner](TensorImpl<T>& o) {
+        if (o.grad.empty()) return;  // empty inputs: no gradient to route
         for (std::size_t k = 0; k < inputs.size(); ++k) {
           T* gx = grad_of(*inputs[k]);
           if (gx == nullptr) continue;
@@ -255,16 +276,26 @@ template <class T>
 TensorT<T> stack(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std::source_location where) {
   if (xs.empty()) throw std::invalid_argument("ad::stack: no tensors to stack");
   const Shape& first = xs[0].shape();
+  // The new axis must fit before anything is written (dims has max_rank entries).
+  if (first.rank() >= Shape::max_rank)
+    throw std::invalid_argument(
+        fmt::format("ad::stack: stacking tensors of shape {} adds an axis: the result would have {} axes; at "
+                    "most {} are supported (Shape::max_rank)",
+                    first.to_string(), first.rank() + 1, Shape::max_rank));
   const std::size_t axis = normalize_axis(axis_arg, first.rank() + 1, "stack");
-  std::vector<TensorT<T>> expanded;
-  for (const auto& x : xs) {
+  for (const auto& x : xs)
     if (!(x.shape() == first))
       throw std::invalid_argument(fmt::format("ad::stack: all tensors need the same shape; got {} and {}",
                                               first.to_string(), x.shape().to_string()));
-    std::array<std::size_t, Shape::max_rank> dims{};
-    for (std::size_t a = 0, b = 0; a <= first.rank(); ++a) dims[a] = a == axis ? 1 : first[b++];
-    expanded.push_back(reshape(x, Shape(std::span<const std::size_t>(dims.data(), first.rank() + 1)), where));
-  }
+  std::array<std::size_t, Shape::max_rank> dims{};
+  for (std::size_t a = 0, b = 0; a <= first.rank(); ++a) dims[a] = a == axis ? xs.size() : first[b++];
+  // The result's shape, checked here so that its errors name stack (concat
+  // below then cannot fail).
+  (void)Shape(std::span<const std::size_t>(dims.data(), first.rank() + 1), "stack");
+  dims[axis] = 1;
+  const Shape expanded_shape(std::span<const std::size_t>(dims.data(), first.rank() + 1), "stack");
+  std::vector<TensorT<T>> expanded;
+  for (const auto& x : xs) expanded.push_back(reshape(x, expanded_shape, where));
   return concat(expanded, static_cast<std::int64_t>(axis), where);
 }
 

@@ -12,7 +12,9 @@ std::vector<LayerGradient> backprop_reference(const NetworkT<T>& net, const ad::
   const auto& layers = net.layers();
   const std::size_t d = layers.size();
   const std::size_t n_in = layers.front().inputs(), n_out = layers.back().outputs();
-  if (X.rank() != 2 || X.shape()[1] != n_in || Y.numel() != X.shape()[0] * n_out)
+  std::size_t y_count = 0;  // X's rows times n_out, checked: X [huge, 0] has no elements
+  if (X.rank() != 2 || X.shape()[1] != n_in || __builtin_mul_overflow(X.shape()[0], n_out, &y_count) ||
+      Y.numel() != y_count)
     throw std::invalid_argument(fmt::format("nn::backprop_reference: X {} and Y {} do not fit a {} -> {} network",
                                             X.shape().to_string(), Y.shape().to_string(), n_in, n_out));
   const std::size_t N = X.shape()[0];
