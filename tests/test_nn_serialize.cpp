@@ -161,7 +161,7 @@ TEST_CASE("an activation code that no activation has is reported with its layer"
   const std::string message = load_error(path);
   INFO(message);
   CHECK(message.find(path) != std::string::npos);
-  CHECK(message.find("layer 1 has an unknown activation code 11") != std::string::npos);
+  CHECK(message.find("layer 1 neuron 0 has an unknown activation code 11") != std::string::npos);
 }
 
 TEST_CASE("a float network round-trips bit-exactly") {
