@@ -197,7 +197,8 @@ TEST_CASE_TEMPLATE("the selecting tensor ops have a NaN gradient at NaN and thei
   auto gradient = [](const std::function<Tensor(const Tensor&)>& f) {
     Tensor x = vec<T>({qnan, 0.5, -0.5, 0}).requires_grad(true);
     ad::sum(f(x) * vec<T>({1, 1, 1, 1})).backward();
-    const auto g = x.grad().values();
+    const auto g_tensor = x.grad();
+    const auto g = g_tensor.values();
     return std::vector<T>(g.begin(), g.end());
   };
   auto check = [](const std::vector<T>& g, std::vector<T> expected_after_nan) {
@@ -236,7 +237,8 @@ TEST_CASE_TEMPLATE("the vectorised relu loops, forward and backward, let NaN thr
   const ad::TensorT<T> y = ad::relu(x);
   ad::sum(y).backward();
   const auto yv = y.values();
-  const auto g = x.grad().values();
+  const auto g_tensor = x.grad();
+  const auto g = g_tensor.values();
   std::size_t nan_values = 0, nan_grads = 0;
   for (std::size_t i = 0; i < n; ++i) {
     nan_values += std::isnan(yv[i]);
@@ -267,7 +269,8 @@ TEST_CASE_TEMPLATE("the fused linear + relu layer lets NaN through, forward and 
   ad::TensorT<T> loss = ad::sum(z);
   CHECK(std::isnan(loss.item()));
   loss.backward();
-  const auto gb = b.grad().values();
+  const auto gb_tensor = b.grad();
+  const auto gb = gb_tensor.values();
   for (std::size_t c = 0; c < 48; ++c) CHECK(std::isnan(gb[c]));  // row 5 reaches every bias
   // the recorded backward of the fused op
   const ad::TensorT<T> z2 = ad::linear_activation(X, W, b, ad::OpCode::relu);
@@ -284,8 +287,10 @@ TEST_CASE_TEMPLATE("reductions and normalisations propagate NaN", T, float, doub
   CHECK(ad::logsumexp(vec<T>({-inf, -inf})).item() == -static_cast<T>(inf));  // unchanged
   for (const auto& v : {vec<T>({qnan, 1, 2}), vec<T>({1, qnan, 2}), vec<T>({1, 2, qnan})}) {
     CHECK(std::isnan(ad::max(v).item()));
-    const auto s = ad::softmax(v).values();
-    const auto l = ad::log_softmax(v).values();
+    const auto s_tensor = ad::softmax(v);
+    const auto s = s_tensor.values();
+    const auto l_tensor = ad::log_softmax(v);
+    const auto l = l_tensor.values();
     for (std::size_t i = 0; i < 3; ++i) {
       CHECK(std::isnan(s[i]));
       CHECK(std::isnan(l[i]));
@@ -295,13 +300,16 @@ TEST_CASE_TEMPLATE("reductions and normalisations propagate NaN", T, float, doub
   }
   // along an axis: only the group holding the NaN
   const ad::TensorT<T> m = ad::TensorT<T>::from({2, 2}, {static_cast<T>(qnan), 1, 2, 3});
-  const auto rows_max = ad::max(m, {1}).values();
+  const auto rows_max_tensor = ad::max(m, {1});
+  const auto rows_max = rows_max_tensor.values();
   CHECK(std::isnan(rows_max[0]));
   CHECK(rows_max[1] == 3);
-  const auto rows_lse = ad::logsumexp(m, 1).values();
+  const auto rows_lse_tensor = ad::logsumexp(m, 1);
+  const auto rows_lse = rows_lse_tensor.values();
   CHECK(std::isnan(rows_lse[0]));
   CHECK(std::isfinite(rows_lse[1]));
-  const auto sm = ad::softmax(m, 1).values();
+  const auto sm_tensor = ad::softmax(m, 1);
+  const auto sm = sm_tensor.values();
   CHECK(std::isnan(sm[0]));
   CHECK(std::isnan(sm[1]));
   CHECK(std::isfinite(sm[2]));
@@ -358,7 +366,9 @@ TEST_CASE_TEMPLATE(
   CHECK(std::isnan(loss.item()));
   loss.backward();
   bool some_nan = false;
-  for (const auto& p : net.parameters())
-    for (T g : p.grad().values()) some_nan = some_nan || std::isnan(g);
+  for (const auto& p : net.parameters()) {
+    const ad::TensorT<T> grad = p.grad();
+    for (T g : grad.values()) some_nan = some_nan || std::isnan(g);
+  }
   CHECK(some_nan);
 }

@@ -27,7 +27,8 @@ std::string message_of(const std::function<void()>& f) {
 }
 
 std::vector<double> grad_of(const ad::Tensor& t) {
-  const auto g = t.grad().values();
+  const auto g_tensor = t.grad();
+  const auto g = g_tensor.values();
   return {g.begin(), g.end()};
 }
 
