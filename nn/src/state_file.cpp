@@ -93,8 +93,15 @@ std::vector<StateEntry<T>> parse_tensors(detail::ByteReader& r, std::uint32_t co
     }
     if (numel > r.remaining() / element)
       r.fail(fmt::format("truncated or corrupt: tensor '{}' has more values than the file holds", e.name));
-    const ad::Shape shape{std::span<const std::size_t>(dims)};
-    e.value = ad::TensorT<T>::from(shape, read_values<T>(r, dtype, static_cast<std::size_t>(numel), e.name));
+    // A zero extent keeps numel within the file while the others could still
+    // be too large for any tensor: refused as a corrupt file, not a logic error.
+    std::optional<ad::Shape> shape;
+    try {
+      shape.emplace(std::span<const std::size_t>(dims));
+    } catch (const std::logic_error& err) {
+      r.fail(fmt::format("tensor '{}': {}", e.name, err.what()));
+    }
+    e.value = ad::TensorT<T>::from(*shape, read_values<T>(r, dtype, static_cast<std::size_t>(numel), e.name));
     entries.push_back(std::move(e));
   }
   if (!r.at_end()) r.fail(fmt::format("{} unexpected bytes after the last tensor", r.remaining()));
