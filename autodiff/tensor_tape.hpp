@@ -112,12 +112,6 @@ struct TensorImplBase {
   virtual bool has_grad() const noexcept = 0;
   virtual void free_grad() noexcept = 0;
   virtual std::size_t value_bytes() const noexcept = 0;
-  // A sweep accumulates into a leaf's gradient all or nothing: it moves the
-  // gradient aside, sums into a fresh one, then adds the two (commit) or puts
-  // the old one back (restore, when the sweep throws).
-  virtual void stash_grad() noexcept = 0;
-  virtual void commit_grad() noexcept = 0;
-  virtual void restore_grad() noexcept = 0;
 };
 
 // Called by a dying tensor: takes it off its tape (any thread), and frees its
@@ -142,16 +136,20 @@ struct TensorImpl final : TensorImplBase {
 
   bool has_grad() const noexcept override { return !grad.empty(); }
   void free_grad() noexcept override { recycle_buffer(grad); }
+  // A sweep accumulates into a leaf's gradient all or nothing: it moves the
+  // gradient aside, sums into a fresh one, then adds the two (commit) or puts
+  // the old one back (restore, when the sweep throws). Not virtual: the sweep
+  // calls them for every leaf it reaches, through the dtype (one branch).
   // Three cases: no gradient yet (the sweep makes one; restore frees it), a
   // zero_grad() gradient (the sweep adds to it in place; restore refills the
   // zeros: no allocation on a training step), or a gradient to keep (moved
   // aside; the sweep sums into a fresh buffer; commit adds the two).
-  void stash_grad() noexcept override {
+  void stash_grad() noexcept {
     if (grad.empty() || grad_zero) return;
     stashed_grad = std::move(grad);
     grad = {};
   }
-  void commit_grad() noexcept override {
+  void commit_grad() noexcept {
     if (!stashed_grad.empty()) {
       if (grad.empty())
         grad = std::move(stashed_grad);
@@ -161,7 +159,7 @@ struct TensorImpl final : TensorImplBase {
     }
     grad_zero = false;
   }
-  void restore_grad() noexcept override {
+  void restore_grad() noexcept {
     if (!stashed_grad.empty()) {
       recycle_buffer(grad);
       grad = std::move(stashed_grad);

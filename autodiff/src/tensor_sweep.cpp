@@ -22,6 +22,15 @@ std::string label(const TensorImplBase& t) {
   return fmt::format("'{}' {}", t.name.empty() ? "unnamed" : t.name, t.shape.to_string());
 }
 
+// Calls f on `t` as the TensorImpl of its element type.
+template <class F>
+void as_typed(TensorImplBase* t, F&& f) {
+  if (t->dtype == DType::float32)
+    f(static_cast<TensorImpl<float>&>(*t));
+  else
+    f(static_cast<TensorImpl<double>&>(*t));
+}
+
 // The gradients a sweep adds to from outside its tape (leaves, and tensors
 // whose graph an earlier backward() released), each locked for the sweep:
 // two threads whose graphs share a leaf add to it one after the other. Taken
@@ -49,18 +58,18 @@ class Targets {
       }
       ++locked_;
     }
-    for (TensorImplBase* t : targets_) t->stash_grad();
+    for (TensorImplBase* t : targets_) as_typed(t, [](auto& typed) { typed.stash_grad(); });
   }
   ~Targets() { unlock(); }
   Targets(const Targets&) = delete;
   Targets& operator=(const Targets&) = delete;
 
   void commit() noexcept {
-    for (TensorImplBase* t : targets_) t->commit_grad();
+    for (TensorImplBase* t : targets_) as_typed(t, [](auto& typed) { typed.commit_grad(); });
     done_ = true;
   }
   void restore() noexcept {
-    for (TensorImplBase* t : targets_) t->restore_grad();
+    for (TensorImplBase* t : targets_) as_typed(t, [](auto& typed) { typed.restore_grad(); });
     done_ = true;
   }
 
@@ -99,17 +108,28 @@ void TensorTape::sweep(std::span<TensorImplBase* const> roots, bool retain_graph
       throw std::logic_error("ad::Tensor::backward: the tensor is not recorded on this tape");
     top = std::max(top, r->slot);
   }
-  auto is_root = [&](const TensorImplBase* t) {
-    return std::find(roots.begin(), roots.end(), t) != roots.end();
+  auto is_root = [&](const TensorImplBase* t) {  // asked for every slot: one root is the usual case
+    return roots.size() == 1 ? t == roots[0] : std::find(roots.begin(), roots.end(), t) != roots.end();
   };
-  // The scratch list keeps its memory across sweeps (taken, so that a sweep
-  // nested in a custom op's derivative gets its own).
-  thread_local std::vector<TensorImplBase*> scratch;
-  std::vector<TensorImplBase*> outside = std::move(scratch);
+  // The sweep's lists keep their memory from sweep to sweep (a small
+  // network's step would otherwise pay a few mallocs for them); taken, so
+  // that a sweep nested in a custom op's derivative gets its own.
+  struct Lists {
+    std::vector<TensorImplBase*> outside, swept;
+    std::vector<std::unique_ptr<TensorNode>> released;
+  };
+  thread_local Lists scratch;
+  Lists lists = std::move(scratch);
   struct GiveBack {
-    std::vector<TensorImplBase*>& list;
-    ~GiveBack() { scratch = std::move(list); }
-  } give_back{outside};
+    Lists& lists;
+    ~GiveBack() {
+      lists.outside.clear();
+      lists.swept.clear();
+      lists.released.clear();
+      scratch = std::move(lists);
+    }
+  } give_back{lists};
+  std::vector<TensorImplBase*>& outside = lists.outside;
   for (std::size_t s = 0; s <= top; ++s)
     if (const TensorImplBase* t = slots_[s]; t != nullptr && t->node != nullptr)
       for (const auto& input : t->node->inputs)
@@ -120,13 +140,16 @@ void TensorTape::sweep(std::span<TensorImplBase* const> roots, bool retain_graph
   // zero (only leaves accumulate across sweeps).
   auto free_intermediate_grads = [&] {
     for (std::size_t s = 0; s < top; ++s)
-      if (TensorImplBase* t = slots_[s]; t != nullptr && !is_root(t)) t->free_grad();
+      if (TensorImplBase* t = slots_[s]; t != nullptr && !is_root(t))
+        as_typed(t, [](auto& typed) {
+          if (!typed.grad.empty()) typed.free_grad();
+        });
   };
   free_intermediate_grads();
   // Tape order is a topological order: by the time slot s is reached, every
   // op that used its tensor (all recorded later) has added its share to the
   // tensor's gradient.
-  std::vector<TensorImplBase*> swept;
+  std::vector<TensorImplBase*>& swept = lists.swept;
   try {
     for (std::size_t s = top + 1; s-- > 0;) {
       TensorImplBase* t = slots_[s];
@@ -156,8 +179,7 @@ void TensorTape::sweep(std::span<TensorImplBase* const> roots, bool retain_graph
   if (retain_graph) return;
   // Freeing a node can free tensors that only it referenced, some of them in
   // `swept`: take every node out first, free them all at the end.
-  std::vector<std::unique_ptr<TensorNode>> released;
-  released.reserve(swept.size());
+  std::vector<std::unique_ptr<TensorNode>>& released = lists.released;
   for (TensorImplBase* t : swept) {
     slots_[t->slot] = nullptr;
     t->tape = nullptr;
@@ -166,6 +188,7 @@ void TensorTape::sweep(std::span<TensorImplBase* const> roots, bool retain_graph
   }
   trim();
   for (auto& node : released) dispose_node(std::move(node));
+  released.clear();
 }
 
 namespace {

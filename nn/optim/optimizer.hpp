@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <autodiff/parallel.hpp>
 #include <autodiff/tensor.hpp>
 
 namespace nn {
@@ -128,10 +129,22 @@ class Optimizer : public OptimizerBase {
  protected:
   // The per-parameter loop of step(), written once: for each parameter with a
   // gradient, update(group, k, theta, grad, begin, end) on index ranges of
-  // parameter k split over the gemm's threads (ad::parallel_for).
-  using Update = std::function<void(const ParamGroup& group, std::size_t k, T* theta, const T* grad,
-                                    std::size_t begin, std::size_t end)>;
-  void for_each_parameter(const Update& update);
+  // parameter k split over the gemm's threads (ad::parallel_for). A template,
+  // not a std::function: on a small network the loop's own cost is a
+  // noticeable part of a step (T1 in BENCHMARKS.md).
+  template <class Update>
+  void for_each_parameter(const Update& update) {
+    for (const ParamGroup& group : groups_)
+      for (std::size_t k = group.first; k < group.first + group.count; ++k) {
+        auto& p = parameters_[k];
+        const auto g = p.grad_values();
+        if (g.empty()) continue;
+        T* theta = p.mutable_values().data();
+        const T* grad = g.data();
+        ad::parallel_for(g.size(), ad::parallel_grain,
+                         [&](std::size_t begin, std::size_t end) { update(group, k, theta, grad, begin, end); });
+      }
+  }
   // Called after add_param_group appended parameters [first, size): grow the
   // per-parameter buffers.
   virtual void parameters_added(std::size_t first) { (void)first; }

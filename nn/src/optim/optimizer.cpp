@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <autodiff/parallel.hpp>
 #include <nn/optim/optimizer.hpp>
 
 namespace nn {
@@ -187,21 +186,6 @@ void Optimizer<T>::add_param_group(std::vector<ad::TensorT<T>> parameters, const
   parameters_.insert(parameters_.end(), parameters.begin(), parameters.end());
   groups_.push_back(group);
   parameters_added(first);
-}
-
-template <class T>
-void Optimizer<T>::for_each_parameter(const Update& update) {
-  for (const ParamGroup& group : groups_)
-    for (std::size_t k = group.first; k < group.first + group.count; ++k) {
-      auto& p = parameters_[k];
-      const auto g = p.grad_values();
-      if (g.empty()) continue;
-      T* theta = p.mutable_values().data();
-      const T* grad = g.data();
-      ad::parallel_for(g.size(), ad::parallel_grain, [&](std::size_t begin, std::size_t end) {
-        update(group, k, theta, grad, begin, end);
-      });
-    }
 }
 
 template class Optimizer<float>;
