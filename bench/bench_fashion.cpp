@@ -8,7 +8,9 @@
 // same order; the epoch is timed (wall clock), then the test accuracy after
 // it is measured untimed.
 //   ours      nn::NetworkT<float> + nn::softmax_cross_entropy + nn::Adam<float>
-//             on ad::rows(images, batch) (as examples/fashion_mnist.cpp trains)
+//             on ad::rows(images, batch), a hand-written loop
+//   nn::fit   the same network and optimiser trained by nn::fit, as
+//             examples/fashion_mnist.cpp trains (with and without guard_steps)
 //   LibTorch  torch::nn::Sequential + cross_entropy + torch::optim::Adam on
 //             index_select(images, batch)
 //
@@ -124,6 +126,29 @@ struct OursClassifier {
   }
 };
 
+// The same epoch through nn::fit (its DataLoader shuffles with its own seeded
+// generator, so the order differs from the loop's), with and without
+// FitOptions::guard_steps: what a user of fit pays for the loop it runs.
+struct FitEpoch {
+  double seconds = 0.0;
+  double accuracy = 0.0;
+};
+
+FitEpoch fit_epoch(nn::NetworkT<float> net, const nn::TensorDataset<float>& train, const ad::TensorF& test_images,
+                   const std::vector<std::size_t>& test_labels, std::uint64_t seed, bool guard_steps) {
+  nn::Adam<float> optimizer(net.parameters(), float(learning_rate));
+  const bench::Clock::time_point start = bench::Clock::now();
+  const nn::History h = nn::fit(
+      net, train, nn::cross_entropy, optimizer,
+      {.epochs = 1, .batch_size = batch_size, .guard_steps = guard_steps, .seed = seed});
+  FitEpoch out;
+  out.seconds = bench::seconds_since(start);
+  if (h.epochs != 1) throw std::runtime_error("nn::fit stopped early: " + h.stop_detail);
+  OursClassifier judge(std::move(net));
+  out.accuracy = judge.accuracy(test_images, test_labels);
+  return out;
+}
+
 // ---- options ----------------------------------------------------------------------
 
 struct Options {
@@ -215,13 +240,16 @@ int main(int argc, char** argv) try {
 #else
   fmt::print("peer: LibTorch not built (install libtorch-dev and reconfigure)\n");
 #endif
-  fmt::print("\n{:>3}  {:>24}  {:>9}  {:>24}  {:>9}  {:>9}  {}\n", "thr", "ours s/epoch", "accuracy",
-             "LibTorch s/epoch", "accuracy", "torch/us", "target (ours)");
+  fmt::print("\n{:>3}  {:>24}  {:>9}  {:>24}  {:>9}  {:>24}  {:>24}  {:>9}  {:>9}  {:>9}  {}\n", "thr",
+             "ours s/epoch", "accuracy", "LibTorch s/epoch", "accuracy", "nn::fit s/epoch", "fit, no guards",
+             "accuracy", "torch/us", "torch/fit", "target (ours)");
+  const nn::TensorDataset<float> train_set(train_images, train_labels);
 
   bench::ResultLog log(o.csv);
   for (int threads : o.threads) {
     set_threads(threads);
-    std::vector<double> ours_seconds, ours_accuracy, torch_seconds, torch_accuracy;
+    std::vector<double> ours_seconds, ours_accuracy, torch_seconds, torch_accuracy, fit_seconds, fit_accuracy,
+        bare_fit_seconds;
     for (int r = 0; r < o.reps; ++r) {
       // Repetition r: the same start and the same shuffled order for both.
       std::mt19937_64 rng(1000 + std::uint64_t(r));
@@ -233,6 +261,11 @@ int main(int argc, char** argv) try {
       std::iota(order.begin(), order.end(), std::size_t{0});
       std::shuffle(order.begin(), order.end(), rng);
 
+      for (bool guard : {true, false}) {
+        const FitEpoch f = fit_epoch(net.clone(), train_set, test_images, test_labels, 1000 + std::uint64_t(r), guard);
+        (guard ? fit_seconds : bare_fit_seconds).push_back(f.seconds);
+        if (guard) fit_accuracy.push_back(f.accuracy);
+      }
       OursClassifier ours(std::move(net));
       const bench::Clock::time_point start = bench::Clock::now();
       ours.epoch(train_images, train_labels, order);
@@ -253,11 +286,15 @@ int main(int argc, char** argv) try {
     const bench::Summary ours = bench::summarise(ours_seconds), torch = bench::summarise(torch_seconds);
     const bench::Summary ours_acc = bench::summarise(ours_accuracy),
                          torch_acc = bench::summarise(torch_accuracy);
+    const bench::Summary fit = bench::summarise(fit_seconds), bare_fit = bench::summarise(bare_fit_seconds),
+                         fit_acc = bench::summarise(fit_accuracy);
     const double target = threads == 1 ? 0.7 : threads == 2 ? 0.45 : NAN;
-    fmt::print("{:>3}  {:>24}  {:>8.2f}%  {:>24}  {:>9}  {:>9}  {}\n", threads, cell(ours),
-               100 * ours_acc.median, o.torch ? cell(torch) : std::string("not built"),
-               o.torch ? fmt::format("{:.2f}%", 100 * torch_acc.median) : std::string("-"),
+    fmt::print("{:>3}  {:>24}  {:>8.2f}%  {:>24}  {:>9}  {:>24}  {:>24}  {:>8.2f}%  {:>9}  {:>9}  {}\n", threads,
+               cell(ours), 100 * ours_acc.median, o.torch ? cell(torch) : std::string("not built"),
+               o.torch ? fmt::format("{:.2f}%", 100 * torch_acc.median) : std::string("-"), cell(fit),
+               cell(bare_fit), 100 * fit_acc.median,
                o.torch ? fmt::format("{:.2f}x", torch.median / ours.median) : std::string("-"),
+               o.torch ? fmt::format("{:.2f}x", torch.median / fit.median) : std::string("-"),
                std::isnan(target)
                    ? std::string("-")
                    : fmt::format("{} <= {} s, {} >= 84%", ours.median <= target ? "met" : "MISS", target,
@@ -265,6 +302,9 @@ int main(int argc, char** argv) try {
     std::fflush(stdout);
     log.add("fashion_epoch", "float", threads, "ours", ours, "s/epoch");
     log.add("fashion_accuracy", "float", threads, "ours", ours_acc, "fraction");
+    log.add("fashion_epoch", "float", threads, "ours nn::fit", fit, "s/epoch");
+    log.add("fashion_epoch", "float", threads, "ours nn::fit without guards", bare_fit, "s/epoch");
+    log.add("fashion_accuracy", "float", threads, "ours nn::fit", fit_acc, "fraction");
     if (o.torch) {
       log.add("fashion_epoch", "float", threads, "LibTorch", torch, "s/epoch");
       log.add("fashion_accuracy", "float", threads, "LibTorch", torch_acc, "fraction");
@@ -272,7 +312,7 @@ int main(int argc, char** argv) try {
   }
   fmt::print(
       "\naccuracy: test accuracy after the epoch (median over repetitions); torch/us: LibTorch median / ours "
-      "median\n");
+      "(hand-written loop) median; torch/fit: LibTorch median / nn::fit (guard_steps on) median\n");
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "bench_fashion: %s\n", e.what());

@@ -21,9 +21,10 @@
 //                     times the run's first batch loss), the gradients' norm
 //                     (with clip_grad_norm) was not finite, a gradient or an
 //                     updated parameter was not finite, or the validation loss
-//                     was not finite. The step that would have made a
-//                     parameter non-finite is not applied (or is undone), so
-//                     the weights are those after the last finite step.
+//                     was not finite. No value is stepped from a non-finite
+//                     gradient or to a non-finite number (blocks of
+//                     Optimizer::guard_block values keep theirs), so the
+//                     weights stay finite.
 #pragma once
 
 #include <cstddef>
@@ -144,10 +145,11 @@ struct FitOptions {
   // A batch loss above divergence_factor x the run's first batch loss (when
   // that is > 0) counts as diverged; 0 disables this test (NaN/Inf still stop).
   double divergence_factor = 1e6;
-  // Check every gradient before each step and every parameter after it
-  // (stopping as "diverged", the step not applied or undone). Costs two
-  // passes over the parameters per step; false keeps only the loss checks,
-  // and a non-finite gradient may then reach the weights.
+  // Check every gradient before it is applied and every parameter after its
+  // update, block by block inside the update loop (Optimizer::guarded_step:
+  // a failing block keeps its values; training stops as "diverged"). Costs
+  // next to nothing; false keeps only the loss checks, and a non-finite
+  // gradient may then reach the weights.
   bool guard_steps = true;
   // Print a live progress line (epoch, loss, samples/s) to stderr.
   bool progress = false;

@@ -1,14 +1,33 @@
+#include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <cstddef>
+#include <span>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
 #include <nn/optim/optimizer.hpp>
 
+#include "update_kernel.hpp"
+
 namespace nn {
 
 namespace detail {
+
+// By the exponent bits, with integer operations, which vectorise (a
+// floating-point comparison loop does not).
+#define NN_DEFINE_ALL_FINITE(T, Bits, exponent)                                    \
+  NN_UPDATE_KERNEL bool all_finite(const T* values, std::size_t n) noexcept {      \
+    Bits bad = 0;                                                                 \
+    for (std::size_t i = 0; i < n; ++i)                                           \
+      bad |= Bits((std::bit_cast<Bits>(values[i]) & (exponent)) == (exponent));   \
+    return bad == 0;                                                              \
+  }
+NN_DEFINE_ALL_FINITE(float, std::uint32_t, 0x7f800000u)
+NN_DEFINE_ALL_FINITE(double, std::uint64_t, 0x7ff0000000000000ull)
+#undef NN_DEFINE_ALL_FINITE
 
 void check_positive(double value, const char* what, const char* optimizer, bool allow_zero) {
   if (!std::isfinite(value) || value < 0.0 || (value == 0.0 && !allow_zero))
@@ -155,6 +174,34 @@ Optimizer<T>::Optimizer(std::vector<ad::TensorT<T>> parameters) : parameters_(st
 template <class T>
 void Optimizer<T>::zero_grad() {
   for (auto& p : parameters_) p.zero_grad();
+}
+
+template <class T>
+GuardedStepResult Optimizer<T>::guarded_step() {
+  Guard guard{std::vector<char>(parameters_.size(), 0)};
+  struct Active {
+    Guard*& slot;
+    ~Active() { slot = nullptr; }
+  } active{guard_};
+  guard_ = &guard;
+  step();
+  guard_ = nullptr;
+
+  // Parameters a user-defined step() changed outside for_each_parameter can
+  // only be looked at now.
+  std::size_t unguarded = Guard::none;
+  for (std::size_t k = 0; k < parameters_.size() && unguarded == Guard::none; ++k) {
+    const std::span<const T> v = parameters_[k].values();
+    if (!guard.visited[k] && !detail::all_finite(v.data(), v.size())) unguarded = k;
+  }
+  const std::size_t bad_gradient = guard.bad_gradient.load(), bad_value = guard.bad_value.load();
+  GuardedStepResult result;
+  if (bad_gradient != Guard::none)
+    result = {GuardedStepResult::Problem::gradient_not_finite, bad_gradient, unguarded == Guard::none};
+  else if (bad_value != Guard::none || unguarded != Guard::none)
+    result = {GuardedStepResult::Problem::value_not_finite, std::min(bad_value, unguarded),
+              unguarded == Guard::none};
+  return result;
 }
 
 template <class T>
