@@ -29,6 +29,11 @@
 //
 // For large models set options.directional = true: a few random directions
 // instead of one pair of evaluations per parameter entry.
+//
+// Every check runs at the model's own values and at a random second point
+// (options.perturbation, 0.1 unless set; each row counts both points): a model
+// checked after training has small gradients, where a wrong derivative can
+// pass. The model is left exactly as it was found.
 #pragma once
 
 #include <functional>
@@ -59,21 +64,28 @@ namespace detail {
 
 // `options`, or float_gradcheck_options() when they are the defaults and the
 // numeric side runs in float.
+// nn::check_gradients checks at a random second point by default (see
+// ad::GradcheckOptions::perturbation): a model is often checked after
+// training, where its gradients are small.
+inline constexpr double default_perturbation = 0.1;
+
 template <class U>
 ad::GradcheckOptions gradcheck_options_for(const ad::GradcheckOptions& options) {
   const ad::GradcheckOptions d;
   const bool defaults = options.step == d.step && options.abs_tolerance == d.abs_tolerance &&
                         options.rel_tolerance == d.rel_tolerance;
+  ad::GradcheckOptions o = options;
   if constexpr (std::is_same_v<U, float>) {
     if (defaults) {
-      ad::GradcheckOptions o = float_gradcheck_options();
+      o = float_gradcheck_options();
       o.directional = options.directional;
       o.directions = options.directions;
       o.seed = options.seed;
-      return o;
+      o.perturbation = options.perturbation;
     }
   }
-  return options;
+  if (!o.perturbation) o.perturbation = default_perturbation;
+  return o;
 }
 
 template <class T>

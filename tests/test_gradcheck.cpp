@@ -308,3 +308,74 @@ TEST_CASE("the printed report names every input and says PASSED or FAILED") {
   CHECK(contains(row_of(passed, "A"), "ok"));
   CHECK(contains(row_of(passed, "B"), "ok"));
 }
+
+// ---- a wrong derivative where the gradient is small ----
+
+namespace {
+// x^3 with its derivative off by a factor 20 (a missing factor, as a
+// hand-written kernel might have), and the same op written correctly.
+const ad::CustomOp cube_wrong("cube_wrong", [](double x) { return x * x * x; },
+                              [](double x, double) { return 3 * x * x / 20; });
+const ad::CustomOp cube_right("cube_right", [](double x) { return x * x * x; },
+                              [](double x, double) { return 3 * x * x; });
+}  // namespace
+
+TEST_CASE("a derivative 20x off where the gradient is ~1e-7 is inconclusive, not ok, with its true relative error") {
+  // At x = 1.27e-3: analytic 2.42e-7, numeric 4.84e-6; both under the absolute
+  // tolerance 1e-5, so PyTorch's rule alone passes them.
+  const ad::GradcheckReport r =
+      ad::gradcheck([](std::span<const ad::Var> x) { return cube_wrong(x[0]); }, {1.27e-3});
+  CAPTURE(r.to_string());
+  CHECK_FALSE(r.ok);
+  REQUIRE(r.inputs.size() == 1);
+  CHECK(r.inputs[0].failures == 0);
+  CHECK(r.inputs[0].inconclusive == 1);
+  CHECK(r.max_rel_error == doctest::Approx(0.95).epsilon(0.01));
+  CHECK(r.to_string().find("INCONCLUSIVE") != std::string::npos);
+  CHECK(r.to_string().find("warning: 1 entry passed only by the absolute tolerance") != std::string::npos);
+  // The same op written correctly passes at the same point.
+  const ad::GradcheckReport right =
+      ad::gradcheck([](std::span<const ad::Var> x) { return cube_right(x[0]); }, {1.27e-3});
+  CAPTURE(right.to_string());
+  CHECK(right.ok);
+  CHECK(right.inputs[0].inconclusive == 0);
+}
+
+TEST_CASE("options.perturbation checks at a second point, where the wrong derivative is a plain mismatch") {
+  ad::GradcheckOptions o;
+  o.perturbation = 0.5;
+  o.seed = 3;
+  const ad::GradcheckReport r =
+      ad::gradcheck([](std::span<const ad::Var> x) { return cube_wrong(x[0]) + cube_wrong(x[1]); },
+                    {1.27e-3, -2e-3}, o);
+  CAPTURE(r.to_string());
+  CHECK_FALSE(r.ok);
+  CHECK(r.perturbed);
+  CHECK(r.inputs[0].checked == 2);
+  CHECK(r.inputs[0].checked_perturbed == 2);
+  CHECK(r.inputs[0].failures >= 1);  // at the perturbed point, |x| ~ 0.5: a 20x error is far above 1e-5
+  CHECK(r.to_string().find("at a perturbed one") != std::string::npos);
+  // Correct derivatives pass at both points.
+  const ad::GradcheckReport right =
+      ad::gradcheck([](std::span<const ad::Var> x) { return cube_right(x[0]) + cube_right(x[1]); },
+                    {1.27e-3, -2e-3}, o);
+  CAPTURE(right.to_string());
+  CHECK(right.ok);
+}
+
+TEST_CASE("nn::check_gradients checks a perturbed point by default; perturbation = 0 turns it off") {
+  std::mt19937_64 rng(4);
+  nn::Network net({2, 3, 1}, nn::Activation::tanh, nn::Activation::identity, rng);
+  const ad::Tensor X = ad::Tensor::randn({5, 2}, rng), Y = ad::Tensor::randn({5, 1}, rng);
+  const ad::GradcheckReport r = nn::check_gradients(net, X, Y);
+  CAPTURE(r.to_string());
+  CHECK(r.ok);
+  CHECK(r.perturbed);
+  CHECK(r.inputs[0].checked_perturbed == r.inputs[0].checked);
+  ad::GradcheckOptions off;
+  off.perturbation = 0.0;
+  const ad::GradcheckReport plain = nn::check_gradients(net, X, Y, off);
+  CHECK(plain.ok);
+  CHECK_FALSE(plain.perturbed);
+  CHECK(plain.inputs[0].checked_perturbed == 0);
+}

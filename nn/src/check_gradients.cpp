@@ -2,6 +2,7 @@
 // its parameters' values replaced by the points the finite differences need.
 #include <nn/check_gradients.hpp>
 
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -71,7 +72,7 @@ ad::GradcheckReport check_module_gradients(ModuleT<T>& model, const ad::TensorT<
   if (named.empty())
     throw std::invalid_argument(
         fmt::format("nn::check_gradients: the {} has no parameters to check", model.type_name()));
-  std::vector<std::vector<double>> point, analytic;
+  std::vector<std::vector<double>> point;
   std::vector<std::string> names;
   std::vector<ad::Shape> shapes;
   for (const auto& [name, p] : named) {
@@ -87,29 +88,47 @@ ad::GradcheckReport check_module_gradients(ModuleT<T>& model, const ad::TensorT<
     shapes.push_back(p.shape());
   }
   ParameterGuard<T> guard(named);
+  const ad::GradcheckOptions o = gradcheck_options_for<T>(options);
 
-  // The tape's gradient at the model's own values, from cleared gradients.
-  for (const auto& [name, p] : named) p.impl().grad.clear();
-  {
-    ad::TensorT<T> y = evaluate(model, X, Y, loss);
-    if (y.requires_grad_enabled()) y.backward();
-  }
-  for (const auto& [name, p] : named) {
-    const ad::TensorT<T> g = p.grad();
-    analytic.emplace_back(g.values().begin(), g.values().end());
-  }
-
-  auto value = [&](const std::vector<std::vector<double>>& at) -> double {
+  auto write = [&](const std::vector<std::vector<double>>& at) {
     for (std::size_t k = 0; k < named.size(); ++k) {
       ad::TensorT<T> p = named[k].second;
       auto out = p.mutable_values();
       for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(at[k][i]);
     }
+  };
+  auto value = [&](const std::vector<std::vector<double>>& at) -> double {
+    write(at);
     ad::NoGrad off;
     return static_cast<double>(evaluate(model, X, Y, loss).item());
   };
-  return ad::detail::run_gradcheck(value, point, analytic, std::move(names), std::move(shapes),
-                                   gradcheck_options_for<T>(options));
+  // The tape's gradient at `at`, from cleared gradients, against the
+  // finite differences around it.
+  auto check_at = [&](const std::vector<std::vector<double>>& at) {
+    write(at);
+    for (const auto& [name, p] : named) p.impl().grad.clear();
+    {
+      ad::TensorT<T> y = evaluate(model, X, Y, loss);
+      if (y.requires_grad_enabled()) y.backward();
+    }
+    std::vector<std::vector<double>> analytic;
+    for (const auto& [name, p] : named) {
+      const ad::TensorT<T> g = p.grad();
+      analytic.emplace_back(g.values().begin(), g.values().end());
+    }
+    return ad::detail::run_gradcheck(value, at, analytic, names, shapes, o,
+                                     double(std::numeric_limits<T>::epsilon()));
+  };
+  ad::GradcheckReport report = check_at(point);
+  if (ad::detail::perturbs(o)) {
+    // The second point in the model's own precision, so that both sides see
+    // the same values.
+    std::vector<std::vector<double>> second = ad::detail::perturbed_point(point, o);
+    for (auto& input : second)
+      for (double& x : input) x = static_cast<double>(static_cast<T>(x));
+    ad::detail::merge_perturbed(report, check_at(second));
+  }
+  return report;
 }
 
 template ad::GradcheckReport check_module_gradients(ModuleT<float>&, const ad::TensorT<float>&,
