@@ -68,6 +68,12 @@ int main(int argc, char** argv) {
   state.best = 0.5;
   state.loss = {1.0, 0.5};
   nn::save_checkpoint((root / "checkpoint" / "adam.adck").string(), net, adam, state);
+  // Format version 4 (any Module, as nn::fit writes): the Sequential 2-3-1
+  // and SGD with momentum that fuzz_checkpoint also loads into.
+  nn::Sequential module;
+  module.add<nn::Dense>(2, 3, nn::Activation::tanh, rng).add<nn::Dense>(3, 1, nn::Activation::identity, rng);
+  nn::SGD<double> sgd(module.parameters(), {.learning_rate = 0.1, .momentum = 0.9});
+  nn::save_checkpoint((root / "checkpoint" / "module-v4.adck").string(), module, sgd, state);
   // Named states: the model fuzz_state loads into (and one that does not
   // fit it), in double and float, and an .adnn file (load_into reads both).
   nn::Sequential fits;

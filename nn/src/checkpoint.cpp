@@ -13,6 +13,7 @@
 #include <nn/checkpoint.hpp>
 
 #include "binary_io.hpp"
+#include "training_state_rules.hpp"
 #include "model_rules.hpp"
 
 namespace nn {
@@ -36,9 +37,11 @@ std::string_view policy_name(std::uint8_t code) {
   return "unknown";
 }
 
-// What makes a training state unusable by nn::fit, or "" when nothing does.
-// save_checkpoint refuses such a state and load_checkpoint such a file.
-std::string state_problem(const TrainingState& state) {
+}  // namespace
+
+namespace detail {
+
+std::string training_state_problem(const TrainingState& state) {
   // The RNG: exactly what writing a std::mt19937_64 gives, nothing more.
   std::istringstream in(state.rng);
   std::mt19937_64 rng;
@@ -60,14 +63,14 @@ std::string state_problem(const TrainingState& state) {
   return {};
 }
 
-}  // namespace
+}  // namespace detail
 
 template <class T>
 void save_checkpoint(const std::string& path, const NetworkT<T>& net, const Optimizer<T>& optimizer,
                      const TrainingState& state) {
   // Nothing load_checkpoint would refuse is written.
   std::string problem = detail::network_problem(net);
-  if (problem.empty()) problem = state_problem(state);
+  if (problem.empty()) problem = detail::training_state_problem(state);
   if (!problem.empty())
     throw std::invalid_argument(fmt::format("nn::save_checkpoint: not saving to '{}': {}", path, problem));
   detail::ByteWriter e;
@@ -205,7 +208,7 @@ TrainingState load_checkpoint(const std::string& path, NetworkT<T>& net, Optimiz
   for (double& v : state.validation_loss) v = d.get<double>("the validation history");
   state.stop_reason = d.get_string("the stop reason");
   if (!d.at_end()) d.fail("unexpected bytes after the last field");
-  if (const std::string problem = state_problem(state); !problem.empty()) d.fail(problem);
+  if (const std::string problem = detail::training_state_problem(state); !problem.empty()) d.fail(problem);
 
   // Everything parsed: only now touch the caller's network and optimiser.
   try {

@@ -14,6 +14,7 @@
 #include <nn/checkpoint.hpp>
 
 #include "binary_io.hpp"
+#include "training_state_rules.hpp"
 
 namespace nn {
 namespace {
@@ -30,26 +31,6 @@ std::vector<double> get_doubles(detail::ByteReader& d, const char* what) {
   std::vector<double> v(static_cast<std::size_t>(d.get_count(sizeof(double), what)));
   for (double& x : v) x = d.get<double>(what);
   return v;
-}
-
-// What nn::fit could not resume from, or "" (RNG text, sample order).
-std::string state_problem(const TrainingState& state) {
-  std::istringstream in(state.rng);
-  std::mt19937_64 rng;
-  in >> rng;
-  std::ostringstream canonical;
-  canonical << rng;
-  if (in.fail() || canonical.str() != state.rng)
-    return "the RNG state is not a std::mt19937_64 state in its text form";
-  std::vector<bool> seen(state.order.size(), false);
-  for (std::size_t k = 0; k < state.order.size(); ++k) {
-    const std::uint64_t i = state.order[k];
-    if (i >= state.order.size() || seen[static_cast<std::size_t>(i)])
-      return fmt::format("the sample order is not a permutation of 0 .. {}: entry {} is {}",
-                         state.order.size() - 1, k, i);
-    seen[static_cast<std::size_t>(i)] = true;
-  }
-  return {};
 }
 
 template <class T>
@@ -107,7 +88,7 @@ std::string architecture_mismatch(const std::string& saved, const std::string& p
 template <class T>
 void save_checkpoint(const std::string& path, const ModuleT<T>& model, const Optimizer<T>& optimizer,
                      const TrainingState& state) {
-  if (const std::string problem = state_problem(state); !problem.empty())
+  if (const std::string problem = detail::training_state_problem(state); !problem.empty())
     throw std::invalid_argument(fmt::format("nn::save_checkpoint: not saving to '{}': {}", path, problem));
   detail::ByteWriter e;
   for (char c : magic) e.put(static_cast<std::uint8_t>(c));
@@ -288,7 +269,7 @@ TrainingState load_checkpoint(const std::string& path, ModuleT<T>& model, Optimi
     }
   }
   if (!d.at_end()) d.fail("unexpected bytes after the last field");
-  if (const std::string problem = state_problem(state); !problem.empty()) d.fail(problem);
+  if (const std::string problem = detail::training_state_problem(state); !problem.empty()) d.fail(problem);
 
   // Everything parsed and checked: only now touch the caller's model and optimiser.
   try {
