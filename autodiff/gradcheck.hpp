@@ -49,7 +49,7 @@
 namespace ad {
 
 struct GradcheckOptions {
-  double step = 1e-6;           // h
+  double step = 1e-6;  // h
   double abs_tolerance = 1e-5;
   double rel_tolerance = 1e-3;
   // Check directional derivatives along random directions instead of every
@@ -60,25 +60,25 @@ struct GradcheckOptions {
   // Also check at a second point, x + perturbation * (1 + |x|) * N(0, 1) per
   // entry (seeded by `seed`): a wrong derivative that happens to be small at x
   // (a trained model, a saturated unit) shows there; each input's row counts
-  // the failures at both points (checked_perturbed: the second's entries). Unset: off for ad::gradcheck, 0.1 for nn::check_gradients;
-  // 0 turns it off.
+  // the failures at both points (checked_perturbed: the second's entries). Unset: off for ad::gradcheck, 0.1
+  // for nn::check_gradients; 0 turns it off.
   std::optional<double> perturbation = std::nullopt;
 };
 
 struct GradcheckInput {
-  std::string name;             // the tensor's name, or "x" for scalar inputs / "direction k"
+  std::string name;  // the tensor's name, or "x" for scalar inputs / "direction k"
   Shape shape;
-  std::size_t checked = 0;      // entries compared (at the given point)
+  std::size_t checked = 0;            // entries compared (at the given point)
   std::size_t checked_perturbed = 0;  // and at the perturbed point (options.perturbation)
   std::size_t failures = 0;
-  std::size_t kinks = 0;        // entries whose stencil straddles a kink (not failures)
+  std::size_t kinks = 0;         // entries whose stencil straddles a kink (not failures)
   std::size_t inconclusive = 0;  // entries passing by abs_tolerance alone while disagreeing (see above)
   double max_abs_error = 0;
   double max_rel_error = 0;
   std::size_t worst_index = 0;  // flat index of the largest error
   double analytic_at_worst = 0;
   double numeric_at_worst = 0;
-  bool vacuous = false;         // all-zero analytic gradient, non-zero numeric one
+  bool vacuous = false;                   // all-zero analytic gradient, non-zero numeric one
   bool worst_at_perturbed_point = false;  // the worst entry is from the second point (perturbation)
   bool ok = true;
 };
@@ -100,9 +100,9 @@ namespace detail {
 // epsilon of the type f is evaluated in (the finite differences' noise).
 GradcheckReport run_gradcheck(const std::function<double(const std::vector<std::vector<double>>&)>& value,
                               const std::vector<std::vector<double>>& point,
-                              const std::vector<std::vector<double>>& analytic, std::vector<std::string> names,
-                              std::vector<Shape> shapes, const GradcheckOptions& options,
-                              double epsilon = 2.220446049250313e-16);
+                              const std::vector<std::vector<double>>& analytic,
+                              std::vector<std::string> names, std::vector<Shape> shapes,
+                              const GradcheckOptions& options, double epsilon = 2.220446049250313e-16);
 // The second point of options.perturbation (the same for the same seed).
 std::vector<std::vector<double>> perturbed_point(const std::vector<std::vector<double>>& point,
                                                  const GradcheckOptions& options);
@@ -137,13 +137,15 @@ GradcheckReport gradcheck(F&& f, const std::vector<double>& x, const GradcheckOp
     return detail::run_gradcheck(value, {at}, {analytic}, {"x"}, {Shape{at.size()}}, options);
   };
   GradcheckReport report = check_at(x);
-  if (detail::perturbs(options)) detail::merge_perturbed(report, check_at(detail::perturbed_point({x}, options)[0]));
+  if (detail::perturbs(options))
+    detail::merge_perturbed(report, check_at(detail::perturbed_point({x}, options)[0]));
   return report;
 }
 
 // Tensor code: f(const std::vector<TensorT<T>>&) -> one-element TensorT<T>.
 template <class F, class T>
-GradcheckReport gradcheck(F&& f, const std::vector<TensorT<T>>& inputs, const GradcheckOptions& options = {}) {
+GradcheckReport gradcheck(F&& f, const std::vector<TensorT<T>>& inputs,
+                          const GradcheckOptions& options = {}) {
   std::vector<std::string> names;
   std::vector<Shape> shapes;
   std::vector<std::vector<double>> start;
@@ -189,11 +191,13 @@ GradcheckReport gradcheck(F&& f, const std::vector<TensorT<T>>& inputs, const Gr
                                  double(std::numeric_limits<Evaluated>::epsilon()));
   };
   GradcheckReport report = check_at(start);
-  if (detail::perturbs(options)) detail::merge_perturbed(report, check_at(detail::perturbed_point(start, options)));
+  if (detail::perturbs(options))
+    detail::merge_perturbed(report, check_at(detail::perturbed_point(start, options)));
   return report;
 }
 template <class F, class T>
-GradcheckReport gradcheck(F&& f, std::initializer_list<TensorT<T>> inputs, const GradcheckOptions& options = {}) {
+GradcheckReport gradcheck(F&& f, std::initializer_list<TensorT<T>> inputs,
+                          const GradcheckOptions& options = {}) {
   return gradcheck(std::forward<F>(f), std::vector<TensorT<T>>(inputs), options);
 }
 

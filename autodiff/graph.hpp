@@ -9,8 +9,11 @@
 // Scalar and tensor recordings give the same structure. Gradients appear
 // after a sweep: for scalars after gradient()/backward(); for tensors the
 // leaves always keep theirs, intermediate tensors only with
-// backward(retain_graph = true) (otherwise the sweep frees them, and with
-// them the graph).
+// backward(retain_graph = true). A tensor graph stays walkable after
+// backward() while its root (or any tensor of it) lives, as in PyTorch: ops,
+// inputs, names and shapes stay; what only the backward needed is freed, and
+// an intermediate's values that nothing else held are shown as freed
+// (GraphNode::values_freed) rather than printed.
 #pragma once
 
 #include <cstddef>
@@ -48,6 +51,7 @@ struct GraphNode {
   bool is_leaf = false;
   std::size_t tape_id = 0;           // node id (scalar) or slot (tensor) on its tape
   ValueSummary value;
+  bool values_freed = false;         // backward() gave its values back (an intermediate only the graph held)
   ValueSummary grad;                 // count == 0 when no gradient is held
   double flops = 0;                  // floating-point operations of its forward pass (estimate)
   std::size_t bytes = 0;             // bytes it holds (values, gradient, tape record)

@@ -90,7 +90,8 @@ struct TensorImplBase {
   Shape shape;
   std::string name;
   bool requires_grad = false;   // a leaf the user asked gradients for, or a result of such
-  bool graph_released = false;  // its node was freed by backward() (values stay usable)
+  bool graph_released = false;  // its node was swept by backward() (values stay usable)
+  bool values_freed = false;    // backward() gave its values back: only the graph held them
   bool stale = false;           // its tape was cleared or destroyed: its history is gone
   // Writes to the values in place (mutable_values()) so far: a node whose
   // backward reads these values remembers the version it saw (SavedVersion).
@@ -99,6 +100,10 @@ struct TensorImplBase {
   // History: the op that produced this tensor (null for leaves and constants),
   // and where it sits on its tape.
   std::unique_ptr<TensorNode> node;
+  // After backward(): the swept node, kept for inspection only (ad::graph,
+  // describe, to_dot walk it) with its saved buffers dropped. Never swept
+  // again (node is null, graph_released set).
+  std::unique_ptr<TensorNode> released_node;
   TensorTape* tape = nullptr;
   std::size_t slot = 0;
   // Threads (docs/decisions/0010-tensors-and-threads.md): the thread whose
@@ -107,6 +112,7 @@ struct TensorImplBase {
   ThreadState* recorder = nullptr;
   std::atomic<ThreadState*> accumulating{nullptr};
   bool grad_zero = false;  // grad holds zeros only (zero_grad()): a sweep may replace it
+  std::uint32_t graph_refs = 0;  // scratch of the sweep's end: references from the swept nodes
 
   bool is_leaf() const noexcept { return node == nullptr && !graph_released && !stale; }
   virtual bool has_grad() const noexcept = 0;
@@ -126,12 +132,13 @@ struct TensorImpl final : TensorImplBase {
     // Off the tape first: until then a sweep of its tape may still read it.
     if (recorder != nullptr) release_recording(*this);
     if (node != nullptr) dispose_node(std::move(node));
+    if (released_node != nullptr) dispose_node(std::move(released_node));
     recycle_buffer(values);
     recycle_buffer(grad);
     recycle_buffer(stashed_grad);
   }
   std::vector<T> values;
-  std::vector<T> grad;  // empty until a gradient reaches this tensor
+  std::vector<T> grad;          // empty until a gradient reaches this tensor
   std::vector<T> stashed_grad;  // the gradient before the running sweep
 
   bool has_grad() const noexcept override { return !grad.empty(); }
@@ -207,11 +214,14 @@ struct TensorNode {
   // Adds d(root)/d(input) for each input into the inputs' grad buffers, given
   // d(root)/d(output) in output.grad.
   virtual void backward(TensorImplBase& output) = 0;
+  // After the sweep: frees what backward needed (captured tensors and
+  // buffers); the op, inputs and source line stay for inspection.
+  virtual void drop_saved() noexcept {}
 
   std::string_view op;
   std::string owned_name;  // storage for `op` when it is not a literal (user-defined ops)
   std::vector<std::shared_ptr<TensorImplBase>, PoolAllocator<std::shared_ptr<TensorImplBase>>> inputs;
-  std::source_location where;  // the line that called the op (empty for operators)
+  std::source_location where;           // the line that called the op (empty for operators)
   TensorNode* next_disposed = nullptr;  // dispose_node's work list
 
   // The tensors whose values backward() reads (built-in ops read at most

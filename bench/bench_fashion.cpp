@@ -134,13 +134,14 @@ struct FitEpoch {
   double accuracy = 0.0;
 };
 
-FitEpoch fit_epoch(nn::NetworkT<float> net, const nn::TensorDataset<float>& train, const ad::TensorF& test_images,
-                   const std::vector<std::size_t>& test_labels, std::uint64_t seed, bool guard_steps) {
+FitEpoch fit_epoch(nn::NetworkT<float> net, const nn::TensorDataset<float>& train,
+                   const ad::TensorF& test_images, const std::vector<std::size_t>& test_labels,
+                   std::uint64_t seed, bool guard_steps) {
   nn::Adam<float> optimizer(net.parameters(), float(learning_rate));
   const bench::Clock::time_point start = bench::Clock::now();
-  const nn::History h = nn::fit(
-      net, train, nn::cross_entropy, optimizer,
-      {.epochs = 1, .batch_size = batch_size, .guard_steps = guard_steps, .seed = seed});
+  const nn::History h =
+      nn::fit(net, train, nn::cross_entropy, optimizer,
+              {.epochs = 1, .batch_size = batch_size, .guard_steps = guard_steps, .seed = seed});
   FitEpoch out;
   out.seconds = bench::seconds_since(start);
   if (h.epochs != 1) throw std::runtime_error("nn::fit stopped early: " + h.stop_detail);
@@ -262,7 +263,8 @@ int main(int argc, char** argv) try {
       std::shuffle(order.begin(), order.end(), rng);
 
       for (bool guard : {true, false}) {
-        const FitEpoch f = fit_epoch(net.clone(), train_set, test_images, test_labels, 1000 + std::uint64_t(r), guard);
+        const FitEpoch f =
+            fit_epoch(net.clone(), train_set, test_images, test_labels, 1000 + std::uint64_t(r), guard);
         (guard ? fit_seconds : bare_fit_seconds).push_back(f.seconds);
         if (guard) fit_accuracy.push_back(f.accuracy);
       }
@@ -289,8 +291,8 @@ int main(int argc, char** argv) try {
     const bench::Summary fit = bench::summarise(fit_seconds), bare_fit = bench::summarise(bare_fit_seconds),
                          fit_acc = bench::summarise(fit_accuracy);
     const double target = threads == 1 ? 0.7 : threads == 2 ? 0.45 : NAN;
-    fmt::print("{:>3}  {:>24}  {:>8.2f}%  {:>24}  {:>9}  {:>24}  {:>24}  {:>8.2f}%  {:>9}  {:>9}  {}\n", threads,
-               cell(ours), 100 * ours_acc.median, o.torch ? cell(torch) : std::string("not built"),
+    fmt::print("{:>3}  {:>24}  {:>8.2f}%  {:>24}  {:>9}  {:>24}  {:>24}  {:>8.2f}%  {:>9}  {:>9}  {}\n",
+               threads, cell(ours), 100 * ours_acc.median, o.torch ? cell(torch) : std::string("not built"),
                o.torch ? fmt::format("{:.2f}%", 100 * torch_acc.median) : std::string("-"), cell(fit),
                cell(bare_fit), 100 * fit_acc.median,
                o.torch ? fmt::format("{:.2f}x", torch.median / ours.median) : std::string("-"),

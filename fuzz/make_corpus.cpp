@@ -18,10 +18,12 @@
 namespace {
 
 void write(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
 }
 
-std::vector<std::uint8_t> idx(std::uint8_t type, const std::vector<std::uint32_t>& dims, std::size_t element) {
+std::vector<std::uint8_t> idx(std::uint8_t type, const std::vector<std::uint32_t>& dims,
+                              std::size_t element) {
   std::vector<std::uint8_t> b{0, 0, type, static_cast<std::uint8_t>(dims.size())};
   std::size_t count = 1;
   for (std::uint32_t d : dims) {
@@ -40,7 +42,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::filesystem::path root = argv[1];
-  for (const char* target : {"load", "idx", "checkpoint", "state"}) std::filesystem::create_directories(root / target);
+  for (const char* target : {"load", "idx", "checkpoint", "state"})
+    std::filesystem::create_directories(root / target);
 
   std::mt19937_64 rng(1);
   nn::Network small({2, 3, 1}, nn::Activation::tanh, nn::Activation::identity, rng);

@@ -26,7 +26,9 @@
 
 namespace {
 
-bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
 
 // The row of the printed report whose first column is `input` ("" if none).
 std::string row_of(const std::string& report, const std::string& input) {
@@ -51,24 +53,27 @@ ad::Tensor tanh_layer_loss(const std::vector<ad::Tensor>& p) {
 }
 
 // x^3 whose author got the derivative wrong (2 x^2 instead of 3 x^2).
-const ad::CustomOp wrong_cube("wrong_cube", [](double x) { return x * x * x; },
-                              [](double x, double) { return 2 * x * x; });
+const ad::CustomOp wrong_cube(
+    "wrong_cube", [](double x) { return x * x * x; }, [](double x, double) { return 2 * x * x; });
 
 // Element-wise x^2 whose backward forgets the factor 2 (adds x g instead of 2 x g).
 ad::Tensor wrong_square(const ad::Tensor& x) {
   std::vector<double> y(x.values().begin(), x.values().end());
   for (double& v : y) v *= v;
-  return ad::custom_op<double>("wrong_square", {x}, x.shape(), std::move(y), [](const ad::CustomGradient<double>& g) {
-    if (g.grad_inputs[0].empty()) return;
-    for (std::size_t i = 0; i < g.grad_output.size(); ++i) g.grad_inputs[0][i] += g.inputs[0][i] * g.grad_output[i];
-  });
+  return ad::custom_op<double>("wrong_square", {x}, x.shape(), std::move(y),
+                               [](const ad::CustomGradient<double>& g) {
+                                 if (g.grad_inputs[0].empty()) return;
+                                 for (std::size_t i = 0; i < g.grad_output.size(); ++i)
+                                   g.grad_inputs[0][i] += g.inputs[0][i] * g.grad_output[i];
+                               });
 }
 
 // Element-wise 3 x whose backward does nothing: its tape gradient is all zero.
 ad::Tensor silent_triple(const ad::Tensor& x) {
   std::vector<double> y(x.values().begin(), x.values().end());
   for (double& v : y) v *= 3;
-  return ad::custom_op<double>("silent_triple", {x}, x.shape(), std::move(y), [](const ad::CustomGradient<double>&) {});
+  return ad::custom_op<double>("silent_triple", {x}, x.shape(), std::move(y),
+                               [](const ad::CustomGradient<double>&) {});
 }
 
 ad::Tensor named(ad::Tensor t, const char* name) { return t.name(name); }
@@ -152,7 +157,9 @@ TEST_CASE("gradcheck catches a user-defined scalar op with a wrong derivative an
 TEST_CASE("gradcheck catches a tensor custom op with a wrong backward and names the input and entry") {
   const ad::Tensor A = named(ad::Tensor::from({2}, {0.4, -1.2}), "A");
   const ad::Tensor B = named(ad::Tensor::from({4}, {0.5, -0.25, 2.0, 1.0}), "B");
-  auto f = [](const std::vector<ad::Tensor>& p) { return ad::sum(ad::tanh(p[0])) + ad::sum(wrong_square(p[1])); };
+  auto f = [](const std::vector<ad::Tensor>& p) {
+    return ad::sum(ad::tanh(p[0])) + ad::sum(wrong_square(p[1]));
+  };
   const ad::GradcheckReport r = ad::gradcheck(f, {A, B});
   CHECK_FALSE(r.ok);
   REQUIRE(r.inputs.size() == 2);
@@ -187,7 +194,8 @@ TEST_CASE("a function whose tape gradient is all zero but which varies is a vacu
     CHECK(r.inputs[0].vacuous);
   }
   SUBCASE("a scalar custom op's derivative is zero") {
-    const ad::CustomOp flat("flat", [](double v) { return 2 * v; }, [](double, double) { return 0.0; });
+    const ad::CustomOp flat(
+        "flat", [](double v) { return 2 * v; }, [](double, double) { return 0.0; });
     const ad::GradcheckReport r =
         ad::gradcheck([&](std::span<const ad::Var> v) { return flat(v[0]); }, std::vector<double>{1.0});
     CHECK_FALSE(r.ok);
@@ -259,13 +267,14 @@ TEST_CASE("directional gradcheck passes correct functions and catches wrong deri
   CHECK(good.max_abs_error < 1e-8);
 
   const ad::Tensor B = named(ad::Tensor::from({4}, {0.5, -0.25, 2.0, 1.0}), "B");
-  const ad::GradcheckReport bad =
-      ad::gradcheck([](const std::vector<ad::Tensor>& p) { return ad::sum(wrong_square(p[0])); }, {B}, options);
+  const ad::GradcheckReport bad = ad::gradcheck(
+      [](const std::vector<ad::Tensor>& p) { return ad::sum(wrong_square(p[0])); }, {B}, options);
   CHECK_FALSE(bad.ok);
   for (const auto& direction : bad.inputs) CHECK(direction.failures == 1);
 
-  const ad::GradcheckReport scalar = ad::gradcheck(
-      [](std::span<const ad::Var> v) { return wrong_cube(v[0]) * v[1]; }, std::vector<double>{1.5, 0.5}, options);
+  const ad::GradcheckReport scalar =
+      ad::gradcheck([](std::span<const ad::Var> v) { return wrong_cube(v[0]) * v[1]; },
+                    std::vector<double>{1.5, 0.5}, options);
   CHECK_FALSE(scalar.ok);
 
   const ad::GradcheckReport vacuous = ad::gradcheck(
@@ -293,7 +302,9 @@ TEST_CASE("directional gradcheck is reproducible for a seed") {
 TEST_CASE("the printed report names every input and says PASSED or FAILED") {
   const ad::Tensor A = named(ad::Tensor::from({2}, {0.4, -1.2}), "A");
   const ad::Tensor B = named(ad::Tensor::from({4}, {0.5, -0.25, 2.0, 1.0}), "B");
-  auto bad = [](const std::vector<ad::Tensor>& p) { return ad::sum(ad::tanh(p[0])) + ad::sum(wrong_square(p[1])); };
+  auto bad = [](const std::vector<ad::Tensor>& p) {
+    return ad::sum(ad::tanh(p[0])) + ad::sum(wrong_square(p[1]));
+  };
   const std::string failed = fmt::format("{}", ad::gradcheck(bad, {A, B}));
   CHECK(contains(failed, "FAILED"));
   CHECK_FALSE(contains(failed, "PASSED"));
@@ -301,7 +312,9 @@ TEST_CASE("the printed report names every input and says PASSED or FAILED") {
   CHECK(contains(row_of(failed, "B"), "MISMATCH"));
   CHECK(contains(row_of(failed, "B"), "[4]"));
 
-  auto good = [](const std::vector<ad::Tensor>& p) { return ad::sum(ad::tanh(p[0])) + ad::sum(ad::square(p[1])); };
+  auto good = [](const std::vector<ad::Tensor>& p) {
+    return ad::sum(ad::tanh(p[0])) + ad::sum(ad::square(p[1]));
+  };
   const std::string passed = fmt::format("{}", ad::gradcheck(good, {A, B}));
   CHECK(contains(passed, "PASSED"));
   CHECK_FALSE(contains(passed, "FAILED"));
@@ -314,13 +327,15 @@ TEST_CASE("the printed report names every input and says PASSED or FAILED") {
 namespace {
 // x^3 with its derivative off by a factor 20 (a missing factor, as a
 // hand-written kernel might have), and the same op written correctly.
-const ad::CustomOp cube_wrong("cube_wrong", [](double x) { return x * x * x; },
-                              [](double x, double) { return 3 * x * x / 20; });
-const ad::CustomOp cube_right("cube_right", [](double x) { return x * x * x; },
-                              [](double x, double) { return 3 * x * x; });
+const ad::CustomOp cube_wrong(
+    "cube_wrong", [](double x) { return x * x * x; }, [](double x, double) { return 3 * x * x / 20; });
+const ad::CustomOp cube_right(
+    "cube_right", [](double x) { return x * x * x; }, [](double x, double) { return 3 * x * x; });
 }  // namespace
 
-TEST_CASE("a derivative 20x off where the gradient is ~1e-7 is inconclusive, not ok, with its true relative error") {
+TEST_CASE(
+    "a derivative 20x off where the gradient is ~1e-7 is inconclusive, not ok, with its true relative "
+    "error") {
   // At x = 1.27e-3: analytic 2.42e-7, numeric 4.84e-6; both under the absolute
   // tolerance 1e-5, so PyTorch's rule alone passes them.
   const ad::GradcheckReport r =
@@ -345,9 +360,8 @@ TEST_CASE("options.perturbation checks at a second point, where the wrong deriva
   ad::GradcheckOptions o;
   o.perturbation = 0.5;
   o.seed = 3;
-  const ad::GradcheckReport r =
-      ad::gradcheck([](std::span<const ad::Var> x) { return cube_wrong(x[0]) + cube_wrong(x[1]); },
-                    {1.27e-3, -2e-3}, o);
+  const ad::GradcheckReport r = ad::gradcheck(
+      [](std::span<const ad::Var> x) { return cube_wrong(x[0]) + cube_wrong(x[1]); }, {1.27e-3, -2e-3}, o);
   CAPTURE(r.to_string());
   CHECK_FALSE(r.ok);
   CHECK(r.perturbed);
@@ -356,9 +370,8 @@ TEST_CASE("options.perturbation checks at a second point, where the wrong deriva
   CHECK(r.inputs[0].failures >= 1);  // at the perturbed point, |x| ~ 0.5: a 20x error is far above 1e-5
   CHECK(r.to_string().find("at a perturbed one") != std::string::npos);
   // Correct derivatives pass at both points.
-  const ad::GradcheckReport right =
-      ad::gradcheck([](std::span<const ad::Var> x) { return cube_right(x[0]) + cube_right(x[1]); },
-                    {1.27e-3, -2e-3}, o);
+  const ad::GradcheckReport right = ad::gradcheck(
+      [](std::span<const ad::Var> x) { return cube_right(x[0]) + cube_right(x[1]); }, {1.27e-3, -2e-3}, o);
   CAPTURE(right.to_string());
   CHECK(right.ok);
 }

@@ -325,8 +325,18 @@ TEST_CASE("leaves keep their gradients in any graph after backward() without ret
   CHECK(g.nodes[0].name == "W");
   CHECK(g.nodes[0].grad.first == std::vector<double>{2.0, -4.0});
   for (std::size_t k = 1; k < g.nodes.size(); ++k) CHECK(g.nodes[k].grad.count == 0);
-  // The swept graph itself was released with its intermediate gradients.
-  CHECK(ad::graph(L).nodes.size() == 1);
+  // The swept graph keeps its structure (issue 19), without the intermediate
+  // gradients, and without the values only the graph held.
+  const ad::Graph swept = ad::graph(L);
+  REQUIRE(swept.nodes.size() == 3);  // W, square, sum
+  CHECK(swept.nodes[0].name == "W");
+  CHECK(swept.nodes[0].grad.first == std::vector<double>{2.0, -4.0});
+  CHECK(swept.nodes[1].op == "square");
+  CHECK(swept.nodes[1].values_freed);
+  CHECK(swept.nodes[1].grad.count == 0);
+  CHECK(swept.nodes[2].op == "sum");
+  CHECK_FALSE(swept.nodes[2].values_freed);  // the root's value stays
+  CHECK(swept.nodes[2].inputs == std::vector<std::size_t>{1});
 }
 
 TEST_CASE("a float tensor graph reports float32 for every node") {
@@ -522,4 +532,67 @@ TEST_CASE("to_dot() of a network evaluated with forward_trace draws each layer a
   CHECK(contains(text, "<svg"));
   CHECK(contains(text, "layer1"));
   std::filesystem::remove_all(dir);
+}
+
+// ---- the graph after backward() (issue 19) ----
+
+TEST_CASE("describe and to_dot after backward() on a 2-layer network list every op") {
+  std::mt19937_64 rng(7);
+  nn::Network net({2, 4, 1}, nn::Activation::tanh, nn::Activation::identity, rng);
+  const ad::Tensor X = ad::Tensor::randn({5, 2}, rng), Y = ad::Tensor::randn({5, 1}, rng);
+  ad::Tensor L = nn::mse_loss(net(X), Y);
+  const ad::Graph before = ad::graph(L);
+  L.backward();
+  const ad::Graph after = ad::graph(L);
+  REQUIRE(after.nodes.size() == before.nodes.size());
+  for (std::size_t k = 0; k < before.nodes.size(); ++k) {
+    CAPTURE(k);
+    CHECK(after.nodes[k].op == before.nodes[k].op);
+    CHECK(after.nodes[k].inputs == before.nodes[k].inputs);
+    CHECK(after.nodes[k].name == before.nodes[k].name);
+    CHECK(after.nodes[k].shape == before.nodes[k].shape);
+    // Leaves keep their values and now hold their gradients; intermediates
+    // that only the graph held have given their values back.
+    if (after.nodes[k].is_leaf) {
+      CHECK_FALSE(after.nodes[k].values_freed);
+      if (after.nodes[k].requires_grad) CHECK(after.nodes[k].grad.count == after.nodes[k].shape.numel());
+    } else if (k + 1 < after.nodes.size()) {
+      CHECK(after.nodes[k].values_freed);
+    }
+  }
+  const std::string text = ad::describe(after);
+  for (const ad::GraphNode& n : before.nodes) CHECK(text.find(n.op) != std::string::npos);
+  CHECK(text.find("value=(freed by backward)") != std::string::npos);
+  CHECK(text.find("layer1/W") != std::string::npos);
+  const std::string dot = ad::to_dot(after);
+  CHECK(dot.find("value freed") != std::string::npos);
+  CHECK(ad::graph_stats(after).nodes == before.nodes.size());
+}
+
+TEST_CASE("after backward() an intermediate the user holds keeps its values and its own graph") {
+  ad::Tensor W = ad::Tensor::from({2}, {0.5, -1.0}).requires_grad(true).name("W");
+  ad::Tensor h = ad::tanh(ad::mul(W, 2.0)).name("h");
+  ad::Tensor L = ad::sum(ad::square(h));
+  L.backward();
+  CHECK(h.values()[0] == doctest::Approx(std::tanh(1.0)));  // held by the user: not freed
+  const ad::Graph g = ad::graph(h);
+  REQUIRE(g.nodes.size() == 4);  // W, the constant 2, mul, tanh
+  CHECK(g.nodes[3].name == "h");
+  CHECK_FALSE(g.nodes[3].values_freed);
+  CHECK(g.nodes[2].op == "mul");
+  CHECK(g.nodes[2].values_freed);
+  // The root dies first: h's graph is still there.
+  L = ad::Tensor();
+  CHECK(ad::graph(h).nodes.size() == 4);
+}
+
+TEST_CASE("a swept chain of 100000 ops is walked and freed without deep recursion") {
+  ad::Tensor x = ad::Tensor::from({1}, {0.5}).requires_grad(true);
+  ad::Tensor y = x;
+  for (int i = 0; i < 100000; ++i) y = ad::mul(y, 1.0);
+  y = ad::sum(y);
+  y.backward();
+  CHECK(x.grad().values()[0] == 1.0);
+  CHECK(ad::graph(y).nodes.size() == 1 + 2 * 100000 + 1);  // x; per mul its constant 1.0 and itself; sum
+  y = ad::Tensor();  // frees the kept chain in a loop
 }

@@ -385,7 +385,8 @@ TEST_CASE("a step that would make a parameter overflow is not applied and stops 
   const nn::TensorDataset<float> data(ad::TensorF::ones({4, 2}), ad::TensorF::ones({4, 1}));
   const nn::History h = nn::fit(net, data, loss, opt, {.epochs = 3});
   CHECK(h.stop_reason == "diverged");
-  CHECK(h.stop_detail.find("would make parameter 0 of the optimiser (shape [1, 2]) non-finite; those values were not stepped") != std::string::npos);
+  CHECK(h.stop_detail.find("would make parameter 0 of the optimiser (shape [1, 2]) non-finite; those values "
+                           "were not stepped") != std::string::npos);
   CHECK(flat(net) == before);
 }
 
@@ -482,10 +483,12 @@ TEST_CASE("fit on a DataLoader uses the loader's batches and state, and refuses 
   nn::Network a({2, 5, 3}, nn::Activation::tanh, nn::Activation::identity, rng_a);
   nn::Network b({2, 5, 3}, nn::Activation::tanh, nn::Activation::identity, rng_b);
   nn::Adam<double> opt_a(a.parameters(), 0.01), opt_b(b.parameters(), 0.01);
-  const nn::History ha = nn::fit(a, data, nn::cross_entropy, opt_a, {.epochs = 4, .batch_size = 8, .seed = 11});
+  const nn::History ha =
+      nn::fit(a, data, nn::cross_entropy, opt_a, {.epochs = 4, .batch_size = 8, .seed = 11});
   nn::DataLoader<double> loader(data, {.batch_size = 8, .seed = 11});
   nn::fit(b, loader, nn::cross_entropy, opt_b, {.epochs = 2});
-  const nn::History hb = nn::fit(b, loader, nn::cross_entropy, opt_b, {.epochs = 2});  // continues the shuffling
+  const nn::History hb =
+      nn::fit(b, loader, nn::cross_entropy, opt_b, {.epochs = 2});  // continues the shuffling
   CHECK(flat(a) == flat(b));
   CHECK(hb.loss.back() == ha.loss.back());
   CHECK_THROWS_WITH_AS(nn::fit(b, loader, nn::cross_entropy, opt_b, {.epochs = 1, .batch_size = 4}),

@@ -65,7 +65,8 @@ std::vector<std::vector<double>> snapshot(const std::vector<ad::Tensor>& ps) {
 bool bitwise_equal(const std::vector<std::vector<double>>& a, const std::vector<std::vector<double>>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t k = 0; k < a.size(); ++k)
-    if (a[k].size() != b[k].size() || std::memcmp(a[k].data(), b[k].data(), a[k].size() * sizeof(double)) != 0)
+    if (a[k].size() != b[k].size() ||
+        std::memcmp(a[k].data(), b[k].data(), a[k].size() * sizeof(double)) != 0)
       return false;
   return true;
 }
@@ -143,7 +144,8 @@ TEST_CASE("blocks with a non-finite gradient keep their values, the others take 
         else
           differ += std::memcmp(&after[k][i], &expected[k][i], sizeof(double)) != 0;
       }
-    CHECK(kept == block + (40000 - 39 * block));  // block 68 of parameter 0, the short last block of parameter 2
+    CHECK(kept ==
+          block + (40000 - 39 * block));  // block 68 of parameter 0, the short last block of parameter 2
     CHECK(differ == 0);
     CHECK(not_finite == 0);
     if (threads == 1)
@@ -188,7 +190,8 @@ class HandWritten : public nn::Optimizer<double> {
 };
 }  // namespace
 
-TEST_CASE("a user-defined step() outside for_each_parameter is checked afterwards and reported as not finite") {
+TEST_CASE(
+    "a user-defined step() outside for_each_parameter is checked afterwards and reported as not finite") {
   std::vector<ad::Tensor> ps{ad::Tensor::from(ad::Shape{3}, {1.0, 2.0, 3.0})};
   ps[0].requires_grad(true);
   HandWritten opt(ps);

@@ -30,7 +30,8 @@ struct Probe {
     const double forward = (plus - centre) / h, backward = (centre - minus) / h;
     // Smooth f: forward - backward = h f'' + O(h^2), tiny. A kink makes them
     // differ by the jump in the slope.
-    const bool kink = std::fabs(forward - backward) > 1e-3 * (1.0 + std::max(std::fabs(forward), std::fabs(backward)));
+    const bool kink =
+        std::fabs(forward - backward) > 1e-3 * (1.0 + std::max(std::fabs(forward), std::fabs(backward)));
     return {(plus - minus) / (2 * h), kink};
   }
 };
@@ -60,8 +61,7 @@ void record(GradcheckInput& in, std::size_t index, double analytic, double numer
   if (!pass) ++in.failures;
   // Passing by the absolute tolerance alone, while disagreeing by more than
   // the relative one at values the differences resolve: not a pass.
-  if (pass && !kink && resolved && rel_error > o.rel_tolerance)
-    ++in.inconclusive;
+  if (pass && !kink && resolved && rel_error > o.rel_tolerance) ++in.inconclusive;
   if (abs_error > in.max_abs_error || in.checked == 1) {
     in.max_abs_error = abs_error;
     in.worst_index = index;
@@ -75,8 +75,9 @@ void record(GradcheckInput& in, std::size_t index, double analytic, double numer
 
 GradcheckReport run_gradcheck(const std::function<double(const std::vector<std::vector<double>>&)>& value,
                               const std::vector<std::vector<double>>& point_in,
-                              const std::vector<std::vector<double>>& analytic, std::vector<std::string> names,
-                              std::vector<Shape> shapes, const GradcheckOptions& options, double epsilon) {
+                              const std::vector<std::vector<double>>& analytic,
+                              std::vector<std::string> names, std::vector<Shape> shapes,
+                              const GradcheckOptions& options, double epsilon) {
   GradcheckReport report;
   report.options = options;
   std::vector<std::vector<double>> point = point_in;
@@ -174,30 +175,37 @@ namespace ad {
 std::string GradcheckReport::to_string() const {
   std::size_t inconclusive = 0;
   for (const auto& in : inputs) inconclusive += in.inconclusive;
-  std::string out = fmt::format(
-      "gradcheck: {} (h = {:g}, pass if |analytic - numeric| <= {:g} + {:g} |numeric|{})\n",
-      ok ? "PASSED" : inconclusive > 0 ? "INCONCLUSIVE" : "FAILED", options.step, options.abs_tolerance,
-      options.rel_tolerance,
-      perturbed ? fmt::format("; at the given point and at a perturbed one, scale {:g}", options.perturbation.value_or(0))
-                : std::string());
-  out += fmt::format("  {:<16} {:>10} {:>8} {:>6} {:>11} {:>11} {:>8} {:>14} {:>14}  {}\n", "input", "shape", "checked",
-                     "kinks", "max abs err", "max rel err", "worst", "analytic", "numeric", "verdict");
+  std::string out =
+      fmt::format("gradcheck: {} (h = {:g}, pass if |analytic - numeric| <= {:g} + {:g} |numeric|{})\n",
+                  ok                 ? "PASSED"
+                  : inconclusive > 0 ? "INCONCLUSIVE"
+                                     : "FAILED",
+                  options.step, options.abs_tolerance, options.rel_tolerance,
+                  perturbed ? fmt::format("; at the given point and at a perturbed one, scale {:g}",
+                                          options.perturbation.value_or(0))
+                            : std::string());
+  out += fmt::format("  {:<16} {:>10} {:>8} {:>6} {:>11} {:>11} {:>8} {:>14} {:>14}  {}\n", "input", "shape",
+                     "checked", "kinks", "max abs err", "max rel err", "worst", "analytic", "numeric",
+                     "verdict");
   for (const auto& in : inputs) {
-    std::string verdict = in.ok            ? "ok"
-                          : in.vacuous     ? "VACUOUS: tape gradient is all zero"
+    std::string verdict = in.ok             ? "ok"
+                          : in.vacuous      ? "VACUOUS: tape gradient is all zero"
                           : in.failures > 0 ? "MISMATCH"
-                                           : fmt::format("INCONCLUSIVE: {} small entr{} disagree", in.inconclusive,
-                                                         in.inconclusive > 1 ? "ies" : "y");
-    if (in.ok && in.kinks > 0) verdict += fmt::format(" ({} kink{} skipped)", in.kinks, in.kinks > 1 ? "s" : "");
+                                            : fmt::format("INCONCLUSIVE: {} small entr{} disagree",
+                                                          in.inconclusive, in.inconclusive > 1 ? "ies" : "y");
+    if (in.ok && in.kinks > 0)
+      verdict += fmt::format(" ({} kink{} skipped)", in.kinks, in.kinks > 1 ? "s" : "");
     if (in.worst_at_perturbed_point) verdict += " (worst at the perturbed point)";
-    out += fmt::format("  {:<16} {:>10} {:>8} {:>6} {:>11.3e} {:>11.3e} {:>8} {:>14.7g} {:>14.7g}  {}\n", in.name,
-                       in.shape.to_string(), in.checked, in.kinks, in.max_abs_error, in.max_rel_error, in.worst_index,
-                       in.analytic_at_worst, in.numeric_at_worst, verdict);
+    out += fmt::format("  {:<16} {:>10} {:>8} {:>6} {:>11.3e} {:>11.3e} {:>8} {:>14.7g} {:>14.7g}  {}\n",
+                       in.name, in.shape.to_string(), in.checked, in.kinks, in.max_abs_error,
+                       in.max_rel_error, in.worst_index, in.analytic_at_worst, in.numeric_at_worst, verdict);
   }
   if (inconclusive > 0)
     out += fmt::format(
-        "  warning: {} entr{} passed only by the absolute tolerance {:g} while analytic and numeric values differ by "
-        "more than the relative tolerance {:g}: the gradient is too small here to tell; check at a point where "
+        "  warning: {} entr{} passed only by the absolute tolerance {:g} while analytic and numeric values "
+        "differ by "
+        "more than the relative tolerance {:g}: the gradient is too small here to tell; check at a point "
+        "where "
         "it is larger (or set GradcheckOptions::perturbation)\n",
         inconclusive, inconclusive > 1 ? "ies" : "y", options.abs_tolerance, options.rel_tolerance);
   return out;

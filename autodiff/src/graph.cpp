@@ -1,10 +1,13 @@
 // Walking a recording from a root: which nodes it depends on, in tape order.
 // Both walks are one backward pass marking inputs, then one forward pass
-// emitting the marked nodes: no recursion, no graph search.
+// emitting the marked nodes: no recursion, no graph search. A tensor graph
+// that backward() swept is off the tape: walked depth first from the root.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -103,12 +106,19 @@ Graph graph(const Var& root) {
 
 namespace {
 
+// The op that made `t`: on its tape, or kept after backward() swept it.
+const detail::TensorNode* history_of(const detail::TensorImplBase& t) {
+  return t.node ? t.node.get() : t.released_node.get();
+}
+
 template <class T>
 GraphNode describe_tensor(const detail::TensorImplBase& base) {
   const auto& t = static_cast<const detail::TensorImpl<T>&>(base);
+  const detail::TensorNode* history = history_of(t);
   GraphNode n;
-  n.op = t.node ? std::string(t.node->op) : (t.graph_released || t.stale ? "released" : "leaf");
-  n.is_leaf = t.node == nullptr;
+  n.op = history ? std::string(history->op) : (t.graph_released || t.stale ? "released" : "leaf");
+  n.is_leaf = history == nullptr;
+  n.values_freed = t.values_freed;
   n.name = t.name;
   n.dtype = std::string(detail::dtype_name(t.dtype));
   n.shape = t.shape;
@@ -127,10 +137,11 @@ GraphNode describe_any(const detail::TensorImplBase& t) {
 // Forward cost of an op from its name and shapes (an estimate: one flop per
 // element for element-wise maths, 2mnk for a product).
 double estimate_flops(const detail::TensorImplBase& out) {
-  if (!out.node) return 0;
-  const std::string_view op = out.node->op;
+  const detail::TensorNode* history = history_of(out);
+  if (!history) return 0;
+  const std::string_view op = history->op;
   const double n_out = double(out.shape.numel());
-  const auto& in = out.node->inputs;
+  const auto& in = history->inputs;
   const double n_in = in.empty() ? 0 : double(in[0]->shape.numel());
   if (op == "matmul") return 2.0 * n_out * double(in[0]->shape[in[0]->shape.rank() - 1]);
   if (op == "dot") return 2.0 * n_in;
@@ -141,6 +152,34 @@ double estimate_flops(const detail::TensorImplBase& out) {
   return n_out;
 }
 
+// A graph that backward() swept (its nodes are off the tape, kept by the
+// tensors): inputs before the ops that read them, by a depth-first walk with
+// its own stack (a chain of a million ops needs no deep recursion).
+Graph released_graph(const detail::TensorImplBase& root) {
+  Graph g;
+  g.tensor = true;
+  std::unordered_map<const detail::TensorImplBase*, std::size_t> id_of;
+  std::vector<std::pair<const detail::TensorImplBase*, std::size_t>> stack{{&root, 0}};
+  while (!stack.empty()) {
+    auto& [t, next] = stack.back();
+    const detail::TensorNode* history = history_of(*t);
+    if (history && next < history->inputs.size()) {
+      const detail::TensorImplBase* input = history->inputs[next++].get();
+      if (!id_of.count(input)) stack.emplace_back(input, 0);
+      continue;
+    }
+    GraphNode n = describe_any(*t);
+    n.id = g.nodes.size();
+    if (history)
+      for (const auto& input : history->inputs) n.inputs.push_back(id_of.at(input.get()));
+    n.flops = estimate_flops(*t);
+    id_of[t] = n.id;
+    g.nodes.push_back(std::move(n));
+    stack.pop_back();
+  }
+  return g;
+}
+
 }  // namespace
 
 template <class T>
@@ -148,6 +187,7 @@ Graph graph(const TensorT<T>& root) {
   Graph g;
   g.tensor = true;
   const detail::TensorImplBase& r = root.impl();
+  if (!r.node && r.released_node) return released_graph(r);
   if (!r.node || r.tape == nullptr) {
     g.nodes.push_back(describe_any(r));
     return g;
@@ -202,7 +242,7 @@ std::string describe(const Graph& g) {
     if (!n.name.empty()) out += fmt::format(" '{}'", n.name);
     if (g.tensor) out += fmt::format(" {} {}", n.shape.to_string(), n.dtype);
     if (n.is_leaf && n.requires_grad) out += " param";
-    out += fmt::format("  value={}", n.value.to_string());
+    out += n.values_freed ? std::string("  value=(freed by backward)") : fmt::format("  value={}", n.value.to_string());
     if (n.grad.count > 0) out += fmt::format("  grad={}", n.grad.to_string());
     out += '\n';
   }
@@ -235,7 +275,7 @@ std::string to_dot(const Graph& g, const DotOptions& options) {
   for (const GraphNode& n : g.nodes) {
     std::string label = n.name.empty() ? fmt::format("#{}", n.id) : escape(n.name);
     if (g.tensor) label += fmt::format(" {}", n.shape.to_string());
-    if (options.show_values) label += " | value " + escape(compact(n.value));
+    if (options.show_values) label += n.values_freed ? " | value freed" : " | value " + escape(compact(n.value));
     if (options.show_grads && n.grad.count > 0) label += " | grad " + escape(compact(n.grad));
     const bool parameter = n.is_leaf && n.requires_grad;
     std::string statements =

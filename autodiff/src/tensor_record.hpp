@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cmath>
+#include <optional>
 #include <source_location>
 #include <stdexcept>
 #include <string_view>
@@ -47,12 +48,17 @@ template <class T, class Backward, class Graph>
 struct LambdaNode final : TypedNode<T> {
   LambdaNode(std::string_view op, Backward fn, Graph g)
       : TypedNode<T>(op), backward_fn(std::move(fn)), graph_fn(std::move(g)) {}
-  void backward(TensorImplBase& output) override { backward_fn(static_cast<TensorImpl<T>&>(output)); }
+  // Never called after drop_saved(): a swept node is kept off the tape.
+  void backward(TensorImplBase& output) override { (*backward_fn)(static_cast<TensorImpl<T>&>(output)); }
   std::vector<TensorT<T>> backward_graph(const TensorT<T>& output, const TensorT<T>& grad_output) override {
-    return graph_fn(output, grad_output, this->typed_inputs());
+    return (*graph_fn)(output, grad_output, this->typed_inputs());
   }
-  Backward backward_fn;
-  Graph graph_fn;
+  void drop_saved() noexcept override {
+    backward_fn.reset();
+    graph_fn.reset();
+  }
+  std::optional<Backward> backward_fn;
+  std::optional<Graph> graph_fn;
 };
 
 // Whether input k of a graph lambda wants a gradient.

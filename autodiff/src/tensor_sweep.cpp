@@ -116,7 +116,6 @@ void TensorTape::sweep(std::span<TensorImplBase* const> roots, bool retain_graph
   // that a sweep nested in a custom op's derivative gets its own.
   struct Lists {
     std::vector<TensorImplBase*> outside, swept;
-    std::vector<std::unique_ptr<TensorNode>> released;
   };
   thread_local Lists scratch;
   Lists lists = std::move(scratch);
@@ -125,7 +124,6 @@ void TensorTape::sweep(std::span<TensorImplBase* const> roots, bool retain_graph
     ~GiveBack() {
       lists.outside.clear();
       lists.swept.clear();
-      lists.released.clear();
       scratch = std::move(lists);
     }
   } give_back{lists};
@@ -177,18 +175,37 @@ void TensorTape::sweep(std::span<TensorImplBase* const> roots, bool retain_graph
   }
   targets.commit();
   if (retain_graph) return;
-  // Freeing a node can free tensors that only it referenced, some of them in
-  // `swept`: take every node out first, free them all at the end.
-  std::vector<std::unique_ptr<TensorNode>>& released = lists.released;
+  // The graph's structure outlives the sweep, for inspection (ad::graph,
+  // describe and to_dot after backward(), as in PyTorch): each swept node
+  // moves to released_node with what its backward needed dropped, and an
+  // intermediate tensor that nothing but the swept nodes holds gives its
+  // values back now, as it did when the sweep freed the graph.
   for (TensorImplBase* t : swept) {
     slots_[t->slot] = nullptr;
     t->tape = nullptr;
     t->graph_released = true;
-    released.push_back(std::move(t->node));
+    t->released_node = std::move(t->node);
+    t->released_node->drop_saved();
   }
   trim();
-  for (auto& node : released) dispose_node(std::move(node));
-  released.clear();
+  // Swept intermediates (not leaves, not roots): counted, then freed where
+  // the count is every reference there is.
+  auto candidate = [&](const TensorImplBase& t) {
+    return t.graph_released && !t.values_freed && !is_root(&t);
+  };
+  for (TensorImplBase* t : swept)
+    for (const auto& input : t->released_node->inputs)
+      if (candidate(*input)) ++input->graph_refs;
+  for (TensorImplBase* t : swept)
+    for (const auto& input : t->released_node->inputs) {
+      if (input->graph_refs == 0) continue;  // not a candidate, or seen
+      const bool only_the_graph = static_cast<long>(input->graph_refs) == input.use_count();
+      input->graph_refs = 0;
+      if (only_the_graph) {
+        as_typed(input.get(), [](auto& typed) { recycle_buffer(typed.values); });
+        input->values_freed = true;
+      }
+    }
 }
 
 namespace {

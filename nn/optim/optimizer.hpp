@@ -120,7 +120,7 @@ class OptimizerBase {
 struct GuardedStepResult {
   enum class Problem { none, gradient_not_finite, value_not_finite };
   Problem problem = Problem::none;
-  std::size_t parameter = 0;     // the first parameter (index in parameters()) with the problem
+  std::size_t parameter = 0;      // the first parameter (index in parameters()) with the problem
   bool parameters_finite = true;  // false only after a user-defined step() (see guarded_step)
   bool ok() const noexcept { return problem == Problem::none; }
 };
@@ -176,8 +176,9 @@ class Optimizer : public OptimizerBase {
           });
           continue;
         }
-        ad::parallel_for(g.size(), ad::parallel_grain,
-                         [&](std::size_t begin, std::size_t end) { update(group, k, theta, grad, begin, end); });
+        ad::parallel_for(g.size(), ad::parallel_grain, [&](std::size_t begin, std::size_t end) {
+          update(group, k, theta, grad, begin, end);
+        });
       }
   }
   // Called after add_param_group appended parameters [first, size): grow the

@@ -13,8 +13,8 @@
 #include <nn/checkpoint.hpp>
 
 #include "binary_io.hpp"
-#include "training_state_rules.hpp"
 #include "model_rules.hpp"
+#include "training_state_rules.hpp"
 
 namespace nn {
 namespace {

@@ -288,13 +288,15 @@ bool Trainer<T>::step(std::size_t epoch, std::size_t b, const Batch<T>& batch, d
                                  "the values it reaches were not stepped",
                                  where(), i, stepped_[i].shape().to_string()));
   else if (checked.parameters_finite)
-    stop("diverged", fmt::format("the step of {} would make parameter {} of the optimiser (shape {}) non-finite; "
-                                 "those values were not stepped",
-                                 where(), i, stepped_[i].shape().to_string()));
+    stop("diverged",
+         fmt::format("the step of {} would make parameter {} of the optimiser (shape {}) non-finite; "
+                     "those values were not stepped",
+                     where(), i, stepped_[i].shape().to_string()));
   else
-    stop("diverged", fmt::format("the step of {} made parameter {} of the optimiser (shape {}) non-finite (the "
-                                 "optimiser's own step() is not guarded value by value)",
-                                 where(), i, stepped_[i].shape().to_string()));
+    stop("diverged",
+         fmt::format("the step of {} made parameter {} of the optimiser (shape {}) non-finite (the "
+                     "optimiser's own step() is not guarded value by value)",
+                     where(), i, stepped_[i].shape().to_string()));
   return false;
 }
 

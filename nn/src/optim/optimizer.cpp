@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <bit>
-#include <cstdint>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <stdexcept>
 
@@ -18,12 +18,12 @@ namespace detail {
 
 // By the exponent bits, with integer operations, which vectorise (a
 // floating-point comparison loop does not).
-#define NN_DEFINE_ALL_FINITE(T, Bits, exponent)                                    \
-  NN_UPDATE_KERNEL bool all_finite(const T* values, std::size_t n) noexcept {      \
-    Bits bad = 0;                                                                 \
-    for (std::size_t i = 0; i < n; ++i)                                           \
-      bad |= Bits((std::bit_cast<Bits>(values[i]) & (exponent)) == (exponent));   \
-    return bad == 0;                                                              \
+#define NN_DEFINE_ALL_FINITE(T, Bits, exponent)                                 \
+  NN_UPDATE_KERNEL bool all_finite(const T* values, std::size_t n) noexcept {   \
+    Bits bad = 0;                                                               \
+    for (std::size_t i = 0; i < n; ++i)                                         \
+      bad |= Bits((std::bit_cast<Bits>(values[i]) & (exponent)) == (exponent)); \
+    return bad == 0;                                                            \
   }
 NN_DEFINE_ALL_FINITE(float, std::uint32_t, 0x7f800000u)
 NN_DEFINE_ALL_FINITE(double, std::uint64_t, 0x7ff0000000000000ull)
