@@ -33,28 +33,28 @@ namespace ad {
 struct ValueSummary {
   std::size_t count = 0;
   double min = 0, max = 0, mean = 0;
-  std::vector<double> first;  // up to the first 6 values, in row-major order
-  bool non_finite = false;    // some value is NaN or infinite
+  std::vector<double> first;      // up to the first 6 values, in row-major order
+  bool non_finite = false;        // some value is NaN or infinite
   std::string to_string() const;  // "0.5" for one value, "[1, 2, 3, ...] min=.. max=.." otherwise
 };
 
 struct GraphNode {
-  std::size_t id = 0;                // position in Graph::nodes (inputs come first)
-  std::string op;                    // "leaf" for inputs and constants, else the op's name
-  std::vector<std::size_t> inputs;   // ids of the nodes it reads, in operand order
-  std::vector<double> constants;     // constant operands that are not nodes (scalar `x * 2.0`)
-  bool constant_first = false;       // the constant is the left operand (`2.0 - x`)
-  std::string name;                  // the user's name for it ("" if none)
+  std::size_t id = 0;               // position in Graph::nodes (inputs come first)
+  std::string op;                   // "leaf" for inputs and constants, else the op's name
+  std::vector<std::size_t> inputs;  // ids of the nodes it reads, in operand order
+  std::vector<double> constants;    // constant operands that are not nodes (scalar `x * 2.0`)
+  bool constant_first = false;      // the constant is the left operand (`2.0 - x`)
+  std::string name;                 // the user's name for it ("" if none)
   std::string dtype = "float64";
-  Shape shape;                       // rank 0 for scalars
-  bool requires_grad = false;        // a leaf that is a parameter, or computed from one
+  Shape shape;                 // rank 0 for scalars
+  bool requires_grad = false;  // a leaf that is a parameter, or computed from one
   bool is_leaf = false;
-  std::size_t tape_id = 0;           // node id (scalar) or slot (tensor) on its tape
+  std::size_t tape_id = 0;  // node id (scalar) or slot (tensor) on its tape
   ValueSummary value;
-  bool values_freed = false;         // backward() gave its values back (an intermediate only the graph held)
-  ValueSummary grad;                 // count == 0 when no gradient is held
-  double flops = 0;                  // floating-point operations of its forward pass (estimate)
-  std::size_t bytes = 0;             // bytes it holds (values, gradient, tape record)
+  bool values_freed = false;  // backward() gave its values back (an intermediate only the graph held)
+  ValueSummary grad;          // count == 0 when no gradient is held
+  double flops = 0;           // floating-point operations of its forward pass (estimate)
+  std::size_t bytes = 0;      // bytes it holds (values, gradient, tape record)
 };
 
 struct Graph {

@@ -38,11 +38,15 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 std::size_t occurrences(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
-  for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+  for (std::size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + needle.size()))
+    ++n;
   return n;
 }
 
-bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
 
 // Braces outside quoted strings nest properly and close at the end.
 bool braces_balanced(const std::string& dot) {
@@ -51,8 +55,10 @@ bool braces_balanced(const std::string& dot) {
   for (std::size_t i = 0; i < dot.size(); ++i) {
     const char c = dot[i];
     if (quoted) {
-      if (c == '\\') ++i;
-      else if (c == '"') quoted = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        quoted = false;
       continue;
     }
     if (c == '"') quoted = true;
@@ -80,15 +86,16 @@ std::string cluster_text(const std::string& dot, const std::string& label) {
 }
 
 struct EdgeCounts {
-  std::size_t into_ops = 0;     // v<i> -> op<j>
-  std::size_t out_of_ops = 0;   // op<j> -> v<j>
+  std::size_t into_ops = 0;    // v<i> -> op<j>
+  std::size_t out_of_ops = 0;  // op<j> -> v<j>
   bool ops_feed_their_value = true;
 };
 
 // Whether `line` is exactly "<indent><from><a> -> <to><b>;", reading a and b.
 bool edge_line(const std::string& line, const char* format, std::size_t& a, std::size_t& b) {
   int consumed = -1;
-  return std::sscanf(line.c_str(), format, &a, &b, &consumed) == 2 && consumed == static_cast<int>(line.size());
+  return std::sscanf(line.c_str(), format, &a, &b, &consumed) == 2 &&
+         consumed == static_cast<int>(line.size());
 }
 
 EdgeCounts edges(const std::string& dot) {
@@ -243,7 +250,8 @@ TEST_CASE("a scalar graph shows every node's adjoint after ad::gradient") {
   }
 }
 
-TEST_CASE("a tensor graph lists the nodes the root depends on, in tape order, with names, shapes and values") {
+TEST_CASE(
+    "a tensor graph lists the nodes the root depends on, in tape order, with names, shapes and values") {
   const TensorRecording r = record_tensor();
   const ad::Graph g = ad::graph(r.L);
 
@@ -255,7 +263,7 @@ TEST_CASE("a tensor graph lists the nodes the root depends on, in tape order, wi
   const std::vector<std::string> names = {"X", "W", "", "b", "h", "", ""};
   const std::vector<ad::Shape> shapes = {ad::Shape{1, 2}, ad::Shape{2, 2}, ad::Shape{1, 2}, ad::Shape{2},
                                          ad::Shape{1, 2}, ad::Shape{1, 2}, ad::Shape{}};
-  const std::vector<std::vector<double>> values = {{2, 1}, {1, 2, 3, 4}, {5, 8}, {0.5, -0.5},
+  const std::vector<std::vector<double>> values = {{2, 1},     {1, 2, 3, 4},   {5, 8}, {0.5, -0.5},
                                                    {5.5, 7.5}, {30.25, 56.25}, {86.5}};
   const std::vector<bool> requires_grad = {false, true, true, true, true, true, true};
   for (std::size_t k = 0; k < g.nodes.size(); ++k) {
@@ -304,7 +312,8 @@ TEST_CASE("a tensor graph shows every gradient after backward(retain_graph = tru
   const ad::Graph g = ad::graph(r.L);
   REQUIRE(g.nodes.size() == 7);
   // dL/dh = 2h; dL/da = dL/db = dL/dh; dL/dW = X^T dL/da; dL/d(h^2) = 1.
-  const std::vector<std::vector<double>> grads = {{}, {22, 30, 11, 15}, {11, 15}, {11, 15}, {11, 15}, {1, 1}, {1}};
+  const std::vector<std::vector<double>> grads = {{},       {22, 30, 11, 15}, {11, 15}, {11, 15},
+                                                  {11, 15}, {1, 1},           {1}};
   for (std::size_t k = 0; k < g.nodes.size(); ++k) {
     CAPTURE(k);
     CHECK(g.nodes[k].grad.count == grads[k].size());  // X is a constant: no gradient
@@ -443,7 +452,8 @@ TEST_CASE("graph_stats() of a scalar graph counts its ops and bytes") {
   CHECK(s.bytes > 0);
 }
 
-TEST_CASE("to_dot() gives a record per value, an op node per computed value, and edges input -> op -> value") {
+TEST_CASE(
+    "to_dot() gives a record per value, an op node per computed value, and edges input -> op -> value") {
   const TensorRecording r = record_tensor();
   const ad::Graph g = ad::graph(r.L);
   const std::string dot = ad::to_dot(r.L);
@@ -519,9 +529,7 @@ TEST_CASE("to_dot() of a network evaluated with forward_trace draws each layer a
   std::string dir_template = (std::filesystem::temp_directory_path() / "ad_test_graph_XXXXXX").string();
   REQUIRE(::mkdtemp(dir_template.data()) != nullptr);
   const std::filesystem::path dir = dir_template;
-  {
-    std::ofstream(dir / "network.dot") << dot;
-  }
+  { std::ofstream(dir / "network.dot") << dot; }
   const std::string command =
       fmt::format("dot -Tsvg '{}' -o '{}'", (dir / "network.dot").string(), (dir / "network.svg").string());
   CHECK(std::system(command.c_str()) == 0);
@@ -594,5 +602,5 @@ TEST_CASE("a swept chain of 100000 ops is walked and freed without deep recursio
   y.backward();
   CHECK(x.grad().values()[0] == 1.0);
   CHECK(ad::graph(y).nodes.size() == 1 + 2 * 100000 + 1);  // x; per mul its constant 1.0 and itself; sum
-  y = ad::Tensor();  // frees the kept chain in a loop
+  y = ad::Tensor();                                        // frees the kept chain in a loop
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <mutex>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -60,7 +61,8 @@ std::vector<double> scalar_run(int id) {
     for (int i = 0; i < 8; ++i) x.emplace_back(0.1 * (id + 1) + 0.01 * (i + round));
     ad::Var f = 0.0;
     for (int i = 0; i + 1 < 8; ++i)
-      f += 100.0 * ad::pow(x[i + 1] - x[i] * x[i], 2.0) + ad::pow(1.0 - x[i], 2.0) + ad::sin(x[i]) * ad::exp(x[i + 1] / 4.0);
+      f += 100.0 * ad::pow(x[i + 1] - x[i] * x[i], 2.0) + ad::pow(1.0 - x[i], 2.0) +
+           ad::sin(x[i]) * ad::exp(x[i + 1] / 4.0);
     const std::vector<double> g = ad::gradient(f, x);
     out.push_back(f.value());
     out.insert(out.end(), g.begin(), g.end());
@@ -85,7 +87,8 @@ void check_parallel_equals_serial(Run run) {
 
 }  // namespace
 
-TEST_CASE("threads training their own networks on the default tensor tape match the serial runs bit for bit") {
+TEST_CASE(
+    "threads training their own networks on the default tensor tape match the serial runs bit for bit") {
   check_parallel_equals_serial([](int id) { return training_run(id, false); });
 }
 
@@ -266,6 +269,23 @@ TEST_CASE("backward() on a tensor recorded by another thread throws logic_error 
   CHECK(message.find("another thread") != std::string::npos);
   loss.backward();  // still fine on its own thread
   CHECK(W.grad().values()[0] == doctest::Approx(std::exp(1.0)));
+}
+
+TEST_CASE("the recorded (second-order) sweeps refuse a tensor recorded by another thread too") {
+  ad::Tensor W = ad::Tensor::from({2}, {1.0, 2.0}).requires_grad(true);
+  ad::Tensor loss = ad::sum(ad::exp(W));
+  std::string recorded;
+  std::jthread([&] {
+    try {
+      (void)ad::gradient_recorded(loss, {W});
+    } catch (const std::logic_error& e) {
+      recorded = e.what();
+    }
+  }).join();
+  CHECK(recorded.find("ad::gradient_recorded") != std::string::npos);
+  CHECK(recorded.find("another thread") != std::string::npos);
+  const auto g = ad::gradient_recorded(loss, {W});  // fine on its own thread
+  CHECK(g[0].values()[1] == doctest::Approx(std::exp(2.0)));
 }
 
 TEST_CASE("two threads sweeping into a shared leaf add every contribution, one sweep at a time") {

@@ -242,7 +242,8 @@ std::string describe(const Graph& g) {
     if (!n.name.empty()) out += fmt::format(" '{}'", n.name);
     if (g.tensor) out += fmt::format(" {} {}", n.shape.to_string(), n.dtype);
     if (n.is_leaf && n.requires_grad) out += " param";
-    out += n.values_freed ? std::string("  value=(freed by backward)") : fmt::format("  value={}", n.value.to_string());
+    out += n.values_freed ? std::string("  value=(freed by backward)")
+                          : fmt::format("  value={}", n.value.to_string());
     if (n.grad.count > 0) out += fmt::format("  grad={}", n.grad.to_string());
     out += '\n';
   }
@@ -268,23 +269,27 @@ std::string cluster_of(const GraphNode& n) {
 }  // namespace
 
 std::string to_dot(const Graph& g, const DotOptions& options) {
-  std::string out = fmt::format("digraph \"{}\" {{\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n",
-                                escape(options.graph_name));
+  std::string out =
+      fmt::format("digraph \"{}\" {{\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n",
+                  escape(options.graph_name));
   std::map<std::string, std::string> clusters;  // group -> node statements
   std::string loose;
   for (const GraphNode& n : g.nodes) {
     std::string label = n.name.empty() ? fmt::format("#{}", n.id) : escape(n.name);
     if (g.tensor) label += fmt::format(" {}", n.shape.to_string());
-    if (options.show_values) label += n.values_freed ? " | value freed" : " | value " + escape(compact(n.value));
+    if (options.show_values)
+      label += n.values_freed ? " | value freed" : " | value " + escape(compact(n.value));
     if (options.show_grads && n.grad.count > 0) label += " | grad " + escape(compact(n.grad));
     const bool parameter = n.is_leaf && n.requires_grad;
     std::string statements =
         fmt::format("  v{} [shape=record, label=\"{{ {} }}\"{}];\n", n.id, label,
-                    parameter ? ", style=filled, fillcolor=\"#cfe2ff\"" : (n.is_leaf ? ", style=filled, fillcolor=\"#eeeeee\"" : ""));
+                    parameter ? ", style=filled, fillcolor=\"#cfe2ff\""
+                              : (n.is_leaf ? ", style=filled, fillcolor=\"#eeeeee\"" : ""));
     if (!n.is_leaf) {
       std::string op = escape(n.op);
       for (double c : n.constants) op += fmt::format(" {:g}", c);
-      statements += fmt::format("  op{} [shape=ellipse, label=\"{}\"];\n  op{} -> v{};\n", n.id, op, n.id, n.id);
+      statements +=
+          fmt::format("  op{} [shape=ellipse, label=\"{}\"];\n  op{} -> v{};\n", n.id, op, n.id, n.id);
     }
     const std::string group = options.cluster_by_name_prefix ? cluster_of(n) : std::string();
     (group.empty() ? loose : clusters[group]) += statements;
@@ -292,8 +297,9 @@ std::string to_dot(const Graph& g, const DotOptions& options) {
   out += loose;
   std::size_t k = 0;
   for (const auto& [group, statements] : clusters)
-    out += fmt::format("  subgraph cluster_{} {{\n    label=\"{}\"; style=rounded; color=\"#888888\";\n{}  }}\n", k++,
-                       escape(group), statements);
+    out +=
+        fmt::format("  subgraph cluster_{} {{\n    label=\"{}\"; style=rounded; color=\"#888888\";\n{}  }}\n",
+                    k++, escape(group), statements);
   for (const GraphNode& n : g.nodes)
     for (std::size_t i : n.inputs) out += fmt::format("  v{} -> op{};\n", i, n.id);
   out += "}\n";

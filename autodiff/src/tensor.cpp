@@ -24,7 +24,8 @@ std::shared_ptr<detail::TensorImpl<T>> make_impl(const Shape& shape, std::vector
 
 template <class T>
 detail::TensorImpl<T>& TensorT<T>::impl() const {
-  if (!impl_) throw std::logic_error("ad::Tensor: the tensor is empty (default-constructed); it holds no values");
+  if (!impl_)
+    throw std::logic_error("ad::Tensor: the tensor is empty (default-constructed); it holds no values");
   return *impl_;
 }
 
@@ -74,8 +75,8 @@ TensorT<T> TensorT<T>::rand(const Shape& shape, std::mt19937_64& rng) {
 template <class T>
 TensorT<T> TensorT<T>::arange(T start, T stop, T step) {
   if (!(step != T(0)) || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
-    throw std::invalid_argument(
-        fmt::format("ad::Tensor::arange: start {}, stop {}, step {} do not define a finite range", start, stop, step));
+    throw std::invalid_argument(fmt::format(
+        "ad::Tensor::arange: start {}, stop {}, step {} do not define a finite range", start, stop, step));
   // The count is checked as a double, before the conversion to size_t (which
   // is undefined for values it cannot hold); (stop - start) may overflow to
   // an infinity, which the check catches too.
@@ -113,8 +114,9 @@ template <class T>
 T TensorT<T>::item() const {
   const auto& i = impl();
   if (i.values.size() != 1)
-    throw std::invalid_argument(fmt::format("ad::Tensor::item: the tensor has shape {} ({} elements), not one element",
-                                            i.shape.to_string(), i.values.size()));
+    throw std::invalid_argument(
+        fmt::format("ad::Tensor::item: the tensor has shape {} ({} elements), not one element",
+                    i.shape.to_string(), i.values.size()));
   return i.values[0];
 }
 template <class T>
@@ -126,8 +128,8 @@ T TensorT<T>::at(std::initializer_list<std::size_t> index) const {
   std::size_t flat = 0, axis = 0;
   for (std::size_t k : index) {
     if (k >= i.shape[axis])
-      throw std::out_of_range(fmt::format("ad::Tensor::at: index {} is out of range for axis {} of shape {}", k, axis,
-                                          i.shape.to_string()));
+      throw std::out_of_range(fmt::format("ad::Tensor::at: index {} is out of range for axis {} of shape {}",
+                                          k, axis, i.shape.to_string()));
     flat = flat * i.shape[axis] + k;
     ++axis;
   }
@@ -179,28 +181,18 @@ template <class T>
 void TensorT<T>::backward(const TensorT& seed, bool retain_graph) {
   auto& i = impl();
   if (!(seed.shape() == i.shape))
-    throw std::invalid_argument(fmt::format("ad::Tensor::backward: the seed has shape {} but the tensor has shape {}",
-                                            seed.shape().to_string(), i.shape.to_string()));
+    throw std::invalid_argument(
+        fmt::format("ad::Tensor::backward: the seed has shape {} but the tensor has shape {}",
+                    seed.shape().to_string(), i.shape.to_string()));
   if (!i.requires_grad)
     throw std::logic_error(fmt::format(
         "ad::Tensor::backward: '{}' {} does not require grad: no input of its computation was marked with "
         "requires_grad(true), or it was computed inside NoGrad",
         i.name, i.shape.to_string()));
-  if (i.recorder != nullptr && i.recorder != detail::this_thread_state_if_any()) {
-    // A recorded tensor belongs to the thread that recorded it: its tape is
-    // that thread's, and only that thread may sweep it.
-    std::string op;
-    {
-      std::lock_guard guard(i.recorder->lock);
-      op = i.node != nullptr ? std::string(i.node->op) : std::string("an op");
-    }
-    throw std::logic_error(fmt::format(
-        "ad::Tensor::backward: '{}' {} (made by {}) was recorded on another thread's tape; a recorded tensor "
-        "belongs to the thread that recorded it: call backward() on that thread (leaves may be shared)",
-        i.name, i.shape.to_string(), op));
-  }
+  detail::check_recorded_here(i, "ad::Tensor::backward");
   if (i.stale)
-    throw std::logic_error("ad::Tensor::backward: the tensor's tape was cleared or destroyed; its history is gone");
+    throw std::logic_error(
+        "ad::Tensor::backward: the tensor's tape was cleared or destroyed; its history is gone");
   if (i.graph_released)
     throw std::logic_error(
         "ad::Tensor::backward: the graph of this tensor was already released by an earlier backward(); "
@@ -265,5 +257,25 @@ std::span<T> TensorT<T>::mutable_values() {
 
 template class TensorT<float>;
 template class TensorT<double>;
+
+namespace detail {
+
+void check_recorded_here(const TensorImplBase& t, const char* who) {
+  if (t.recorder == nullptr || t.recorder == this_thread_state_if_any()) return;
+  // A recorded tensor belongs to the thread that recorded it: its tape is
+  // that thread's, and only that thread may sweep it or record on it.
+  std::string op;
+  {
+    std::lock_guard guard(t.recorder->lock);
+    op = t.node != nullptr ? std::string(t.node->op) : std::string("an op");
+  }
+  throw std::logic_error(
+      fmt::format("{}: '{}' {} (made by {}) was recorded on another thread's tape; a recorded tensor belongs "
+                  "to the thread "
+                  "that recorded it: differentiate it on that thread (leaves may be shared)",
+                  who, t.name, t.shape.to_string(), op));
+}
+
+}  // namespace detail
 
 }  // namespace ad

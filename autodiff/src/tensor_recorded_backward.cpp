@@ -9,6 +9,7 @@
 #include <autodiff/tensor_ops.hpp>
 
 #include "tensor_record.hpp"
+#include "thread_state.hpp"
 
 namespace ad {
 namespace detail {
@@ -79,6 +80,7 @@ std::vector<TensorT<T>> gradient_recorded(const TensorT<T>& y, const std::vector
         fmt::format("ad::gradient_recorded: the seed has shape {} but the output has shape {}",
                     root_grad.shape().to_string(), root.shape.to_string()));
   }
+  detail::check_recorded_here(root, "ad::gradient_recorded");
   if (root.stale)
     throw std::logic_error(
         "ad::gradient_recorded: the output's tape was cleared or destroyed; its history is gone");
@@ -151,6 +153,7 @@ void backward_seeded(const std::vector<TensorT<T>>& roots, const std::vector<Ten
   TensorTape* tape = nullptr;
   for (std::size_t k = 0; k < roots.size(); ++k) {
     TensorImpl<T>& r = roots[k].impl();
+    check_recorded_here(r, "ad::backward");
     const auto seed = seeds[k].values();
     if (!(seeds[k].shape() == r.shape))
       throw std::invalid_argument(fmt::format("ad::backward: seed {} has shape {} for a root of shape {}", k,

@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include <autodiff/tape.hpp>
+#include <autodiff/tensor_tape.hpp>
 
 namespace ad::detail {
 
@@ -43,6 +44,10 @@ struct ThreadState {
 ThreadState& this_thread_state();
 // This thread's state, or nullptr if it never recorded (cheap: one TLS load).
 ThreadState* this_thread_state_if_any() noexcept;
+// Throws std::logic_error "<who>: '<name>' <shape> (made by <op>) was
+// recorded on another thread's tape; ..." unless `t` was recorded on this
+// thread (or not recorded at all).
+void check_recorded_here(const TensorImplBase& t, const char* who);
 // Re-derives the thread-local variables of `s`'s thread from what is alive.
 // Call with s.lock held.
 void refresh(ThreadState& s) noexcept;
