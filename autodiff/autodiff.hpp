@@ -14,6 +14,7 @@
 #include <autodiff/denormal.hpp>
 #include <autodiff/format.hpp>
 #include <autodiff/gemm.hpp>
+#include <autodiff/guards.hpp>
 #include <autodiff/gradcheck.hpp>
 #include <autodiff/graph.hpp>
 #include <autodiff/higher_order.hpp>

@@ -39,15 +39,23 @@ struct ValueSummary {
 };
 
 struct GraphNode {
+  // What a node is to the computation: an *input* is a leaf that gradients
+  // are taken with respect to (a tensor that requires grad; a scalar Var that
+  // is named or was differentiated, Tape::is_input): a model's parameters.
+  // A *constant* is any other leaf (data, a literal such as `T s = 0.0` in
+  // generic code). An *intermediate* is the result of an op.
+  enum class Kind { input, constant, intermediate };
+
   std::size_t id = 0;               // position in Graph::nodes (inputs come first)
   std::string op;                   // "leaf" for inputs and constants, else the op's name
+  Kind kind = Kind::intermediate;
   std::vector<std::size_t> inputs;  // ids of the nodes it reads, in operand order
   std::vector<double> constants;    // constant operands that are not nodes (scalar `x * 2.0`)
   bool constant_first = false;      // the constant is the left operand (`2.0 - x`)
   std::string name;                 // the user's name for it ("" if none)
   std::string dtype = "float64";
   Shape shape;                 // rank 0 for scalars
-  bool requires_grad = false;  // a leaf that is a parameter, or computed from one
+  bool requires_grad = false;  // an input, or computed from one
   bool is_leaf = false;
   std::size_t tape_id = 0;  // node id (scalar) or slot (tensor) on its tape
   ValueSummary value;
@@ -67,7 +75,8 @@ Graph graph(const Var& root);
 template <class T>
 Graph graph(const TensorT<T>& root);
 
-// One line per node: id, op, inputs, name, shape/dtype, value and grad.
+// One line per node: id, op, inputs, name, shape/dtype, kind (inputs are
+// marked "param", other leaves "const"), value and grad.
 std::string describe(const Graph& g);
 template <class R>
 std::string describe(const R& root) {

@@ -10,10 +10,10 @@
 // A Tape is active on the thread that created it from construction until
 // destruction; tapes nest (the innermost is active, outer Vars read as
 // constants inside it). Tapes cannot be copied or moved: Vars refer to them.
-// Tapes and the NoGrad / DetectAnomaly guards may end in any order, on any
-// thread: whatever ends leaves the thread's recording state describing what is
-// still alive (a tape ended on another thread must not be recording there at
-// that moment, as for any object another thread uses).
+// Tapes and the NoGrad / DetectAnomaly guards (guards.hpp) may end in any
+// order, on any thread: whatever ends leaves the thread's recording state
+// describing what is still alive (a tape ended on another thread must not be
+// recording there at that moment, as for any object another thread uses).
 #pragma once
 
 #include <cstddef>
@@ -22,11 +22,13 @@
 #include <memory>
 #include <source_location>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
-#include <stdexcept>
 #include <vector>
 
+#include <autodiff/detail/scalar_record.hpp>
+#include <autodiff/guards.hpp>
 #include <autodiff/op_code.hpp>
 
 namespace ad {
@@ -44,36 +46,9 @@ extern constinit thread_local Tape* active_tape;
 // Var belongs to.
 extern constinit thread_local Tape* innermost_tape;
 
-// Operand indices get 28 bits each and the op code 8: 2^28 (268 million)
-// nodes per tape, about 6.4 GB of tape. Recording beyond that throws.
-inline constexpr unsigned operand_bits = 28;
-inline constexpr std::uint64_t operand_mask = (std::uint64_t{1} << operand_bits) - 1;
-inline constexpr std::uint32_t max_nodes = static_cast<std::uint32_t>(operand_mask);
-
-struct Node {
-  double value;
-  std::uint64_t word;  // op code << 56 | a << 28 | b
-
-  OpCode op() const noexcept { return static_cast<OpCode>(word >> 56); }
-  std::uint32_t a() const noexcept { return static_cast<std::uint32_t>((word >> operand_bits) & operand_mask); }
-  std::uint32_t b() const noexcept { return static_cast<std::uint32_t>(word & operand_mask); }
-};
-static_assert(sizeof(Node) == 16);
-
-constexpr std::uint64_t pack(OpCode op, std::uint32_t a, std::uint32_t b) noexcept {
-  return (std::uint64_t{static_cast<std::uint8_t>(op)} << 56) | (std::uint64_t{a} << operand_bits) | b;
-}
-
 struct Recorder;  // the recording functions (var.hpp) and their slow paths
-struct ThreadState;  // a thread's live tapes and guards (src/thread_state.hpp)
-void refresh(ThreadState& s) noexcept;
 class TensorTape;  // the tensor recording (tensor_tape.hpp)
 struct CustomScalarOp;  // a user-defined scalar op (custom_op.hpp)
-
-// Live NoGrad scopes on this thread (tensor ops record only at 0).
-extern constinit thread_local int no_grad_depth;
-// Live DetectAnomaly scopes on this thread.
-extern constinit thread_local int anomaly_depth;
 
 // A stamp never given to a recording: the match stamp of a tape in anomaly
 // mode, so that no Var takes the unchecked fast path.
@@ -92,6 +67,8 @@ struct NodeView {
   bool has_constant;          // one operand is a constant (not a node)
   double constant;
   bool constant_is_left;      // `c - x` rather than `x - c`
+  std::string_view var_name;  // the user's name for the node (Var::name), "" if none
+  bool is_input;              // a leaf that is an input (see Tape::is_input), not a literal
 };
 
 class Tape {
@@ -130,6 +107,16 @@ class Tape {
   NodeView node(std::uint32_t id) const;
   // True when `v` was recorded on this tape since its last clear().
   bool owns(const Var& v) const noexcept;
+
+  // The name a Var of node `id` was given (Var::name), or "".
+  std::string_view name_of(std::uint32_t id) const noexcept;
+  // Whether leaf `id` is an *input* of the recording rather than a literal.
+  // Every Var made from a double while a tape records is a leaf, including
+  // `T s = 0.0` in generic code; a leaf counts as an input once it is named
+  // or a gradient is taken with respect to it (ad::gradient's list,
+  // gradient_recorded, Tape::adjoint / Var::adjoint). describe and to_dot
+  // show inputs as parameters and other leaves as constants.
+  bool is_input(std::uint32_t id) const noexcept;
 
   // The recording of tensor ops made while this tape is the innermost one.
   detail::TensorTape& tensor_tape();
@@ -185,6 +172,10 @@ class Tape {
   }
   void grow();
   void check_index(const Var& v, const char* what) const;
+  void set_name(std::uint32_t id, std::string name);
+  // Makes leaf `id` an input (see is_input); nothing for other nodes. Marks
+  // live in the leaf's unused operand field, so they cost no memory.
+  void mark_input(std::uint32_t id) const noexcept;
 
   // The buffer as three pointers, not counts: stores of Var fields (uint32)
   // cannot alias a pointer member, so the compiler keeps end_ in a register
@@ -207,6 +198,7 @@ class Tape {
   std::vector<std::pair<std::uint32_t, std::shared_ptr<const detail::CustomScalarOp>>> custom_ops_;
   std::uint32_t previous_stamp_ = 0;  // the stamp before the last clear(), for error messages
   std::vector<double> constants_;
+  std::vector<std::pair<std::uint32_t, std::string>> names_;  // by node id
   struct LastConstant {
     std::uint32_t index = 0xFFFFFFFFu;
   };
@@ -217,49 +209,6 @@ class Tape {
   detail::ThreadState* owner_;    // the thread that made it (its chain of tapes)
   std::uint64_t opened_ = 0;      // when, among that thread's tapes and NoGrads
   std::unique_ptr<detail::TensorTape> tensor_tape_;  // created on the first tensor op
-};
-
-// Anomaly detection, for hunting NaN and Inf: while a DetectAnomaly scope
-// lives, every value recorded on this thread's tapes and every adjoint of a
-// sweep is checked, and the first NaN or infinity throws ad::AnomalyError
-// naming the op, its inputs' values and the source line that recorded it
-// (for named functions such as ad::log; operators cannot report a line).
-// It costs nothing while off; while on, every op takes a slower checked path.
-class DetectAnomaly {
- public:
-  DetectAnomaly();
-  ~DetectAnomaly();
-  DetectAnomaly(const DetectAnomaly&) = delete;
-  DetectAnomaly& operator=(const DetectAnomaly&) = delete;
-
- private:
-  detail::ThreadState* owner_;  // the thread whose tapes it checks
-};
-
-// Thrown by anomaly detection.
-class AnomalyError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// Inside a NoGrad scope nothing is recorded: Var operations produce
-// constants and tensor ops produce tensors without history. (A Tape opened
-// inside it records Vars again; tensor ops record nowhere while any NoGrad of
-// the thread lives.) Ending it restores recording on the innermost tape still
-// alive, whatever ended meanwhile.
-class NoGrad {
- public:
-  NoGrad();
-  ~NoGrad();
-  NoGrad(const NoGrad&) = delete;
-  NoGrad& operator=(const NoGrad&) = delete;
-
- private:
-  friend void detail::refresh(detail::ThreadState&) noexcept;
-  detail::ThreadState* owner_;  // the thread it stops recording on
-  NoGrad* older_ = nullptr;     // the thread's live NoGrads, newest first
-  NoGrad* newer_ = nullptr;
-  std::uint64_t opened_;
 };
 
 }  // namespace ad

@@ -24,6 +24,7 @@
 #include <source_location>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <autodiff/op_code.hpp>
@@ -51,6 +52,15 @@ class Var {
   bool is_constant() const noexcept { return stamp_ == 0; }
   // The stamp of the recording this Var belongs to (0 for constants).
   std::uint32_t stamp() const noexcept { return stamp_; }
+
+  // A name for describe/to_dot (`A`, `gamma` rather than `#3`), kept by the
+  // tape until its clear(). Naming a leaf makes it an input of the recording
+  // (Tape::is_input). A constant records nothing and keeps no name: naming
+  // one does nothing, so model code may name its Vars under NoGrad too.
+  // Throws for a stale Var, as every use of one does.
+  Var& name(std::string name);
+  // The Var's name, or "" (always "" for a constant).
+  std::string_view name() const;
 
   // Sweep backwards from this Var (its tape must be live on this thread);
   // afterwards x.adjoint() is d(this)/dx for every x recorded before it.
@@ -171,6 +181,9 @@ struct Recorder {
   static Var custom(const std::shared_ptr<const CustomScalarOp>& def, Var a, Var b, std::source_location where);
   // The reverse sweep recorded on the tape (higher_order.hpp).
   static std::vector<Var> recorded_gradient(const Var& y, std::span<const Var> xs);
+  // Makes leaf `id` of `t` an input (Tape::is_input): what gradients are
+  // taken with respect to.
+  static void mark_input(const Tape& t, std::uint32_t id) noexcept { t.mark_input(id); }
   // The live tape of this thread that `v` belongs to; throws when there is none.
   static Tape& owner(const Var& v, const char* what);
 };

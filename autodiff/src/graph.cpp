@@ -85,9 +85,16 @@ Graph graph(const Var& root) {
     n.id = g.nodes.size();
     n.tape_id = k;
     n.op = std::string(v.name);
+    n.name = std::string(v.var_name);
     n.is_leaf = v.op == OpCode::leaf;
-    n.requires_grad = true;
-    for (std::uint32_t i = 0; i < v.input_count; ++i) n.inputs.push_back(id_of.at(v.inputs[i]));
+    if (n.is_leaf) {
+      n.kind = v.is_input ? GraphNode::Kind::input : GraphNode::Kind::constant;
+      n.requires_grad = v.is_input;
+    }
+    for (std::uint32_t i = 0; i < v.input_count; ++i) {
+      n.inputs.push_back(id_of.at(v.inputs[i]));
+      n.requires_grad = n.requires_grad || g.nodes[n.inputs.back()].requires_grad;
+    }
     if (v.has_constant) {
       n.constants.push_back(v.constant);
       n.constant_first = v.constant_is_left;
@@ -118,6 +125,7 @@ GraphNode describe_tensor(const detail::TensorImplBase& base) {
   GraphNode n;
   n.op = history ? std::string(history->op) : (t.graph_released || t.stale ? "released" : "leaf");
   n.is_leaf = history == nullptr;
+  if (n.op == "leaf") n.kind = t.requires_grad ? GraphNode::Kind::input : GraphNode::Kind::constant;
   n.values_freed = t.values_freed;
   n.name = t.name;
   n.dtype = std::string(detail::dtype_name(t.dtype));
@@ -241,7 +249,8 @@ std::string describe(const Graph& g) {
     out += fmt::format("#{:<4} {:<12} {:<16}", n.id, op_label(n), inputs.empty() ? "" : "(" + inputs + ")");
     if (!n.name.empty()) out += fmt::format(" '{}'", n.name);
     if (g.tensor) out += fmt::format(" {} {}", n.shape.to_string(), n.dtype);
-    if (n.is_leaf && n.requires_grad) out += " param";
+    if (n.kind == GraphNode::Kind::input) out += " param";
+    if (n.kind == GraphNode::Kind::constant) out += " const";
     out += n.values_freed ? std::string("  value=(freed by backward)")
                           : fmt::format("  value={}", n.value.to_string());
     if (n.grad.count > 0) out += fmt::format("  grad={}", n.grad.to_string());
@@ -280,7 +289,7 @@ std::string to_dot(const Graph& g, const DotOptions& options) {
     if (options.show_values)
       label += n.values_freed ? " | value freed" : " | value " + escape(compact(n.value));
     if (options.show_grads && n.grad.count > 0) label += " | grad " + escape(compact(n.grad));
-    const bool parameter = n.is_leaf && n.requires_grad;
+    const bool parameter = n.kind == GraphNode::Kind::input;
     std::string statements =
         fmt::format("  v{} [shape=record, label=\"{{ {} }}\"{}];\n", n.id, label,
                     parameter ? ", style=filled, fillcolor=\"#cfe2ff\""

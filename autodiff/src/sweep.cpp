@@ -114,6 +114,7 @@ void Tape::backward(const Var& root) {
 
 double Tape::adjoint(const Var& v) const {
   check_index(v, "adjoint");
+  mark_input(v.id_);
   return v.id_ < adjoints_.size() ? adjoints_[v.id_] : 0.0;
 }
 

@@ -21,8 +21,6 @@ namespace detail {
 
 constinit thread_local Tape* active_tape = nullptr;
 constinit thread_local Tape* innermost_tape = nullptr;
-constinit thread_local int no_grad_depth = 0;
-constinit thread_local int anomaly_depth = 0;
 
 namespace {
 // Stamps identify recordings process-wide. 0 is reserved for constants. A
@@ -75,6 +73,7 @@ void Tape::clear() noexcept {
   set_anomaly(anomaly_);
   locations_.clear();
   custom_ops_.clear();
+  names_.clear();
   end_ = nodes_;
   leading_leaves_ = 0;
   if (tensor_tape_) tensor_tape_->clear();
@@ -114,22 +113,6 @@ const std::source_location* Tape::location_of(std::uint32_t id) const noexcept {
   return it != locations_.end() && it->first == id ? &it->second : nullptr;
 }
 
-// Anomaly mode is a property of the thread: on for all of its tapes while any
-// DetectAnomaly of the thread lives (so ending guards in any order is right).
-DetectAnomaly::DetectAnomaly() : owner_(&detail::this_thread_state()) {
-  std::lock_guard guard(owner_->lock);
-  if (owner_->anomaly_count++ == 0)
-    for (Tape* t = owner_->innermost; t != nullptr; t = t->enclosing_) t->set_anomaly(true);
-  detail::refresh(*owner_);
-}
-
-DetectAnomaly::~DetectAnomaly() {
-  std::lock_guard guard(owner_->lock);
-  if (--owner_->anomaly_count == 0)
-    for (Tape* t = owner_->innermost; t != nullptr; t = t->enclosing_) t->set_anomaly(false);
-  detail::refresh(*owner_);
-}
-
 detail::TensorTape& Tape::tensor_tape() {
   if (!tensor_tape_) tensor_tape_ = std::make_unique<detail::TensorTape>(*owner_);
   return *tensor_tape_;
@@ -147,6 +130,39 @@ std::size_t Tape::bytes_reserved() const noexcept {
 
 bool Tape::owns(const Var& v) const noexcept { return v.stamp_ == stamp_ && v.stamp_ != 0; }
 
+namespace {
+// names_ is sorted by node id (names are usually given in recording order,
+// so inserting is appending).
+template <class Names>
+auto find_name(Names& names, std::uint32_t id) {
+  return std::lower_bound(names.begin(), names.end(), id,
+                          [](const auto& entry, std::uint32_t key) { return entry.first < key; });
+}
+}  // namespace
+
+std::string_view Tape::name_of(std::uint32_t id) const noexcept {
+  const auto it = find_name(names_, id);
+  return it != names_.end() && it->first == id ? std::string_view(it->second) : std::string_view();
+}
+
+void Tape::set_name(std::uint32_t id, std::string name) {
+  const auto it = find_name(names_, id);
+  if (it != names_.end() && it->first == id)
+    it->second = std::move(name);
+  else
+    names_.emplace(it, id, std::move(name));
+  mark_input(id);
+}
+
+bool Tape::is_input(std::uint32_t id) const noexcept {
+  return id < size() && nodes_[id].op() == OpCode::leaf && nodes_[id].b() == detail::leaf_is_input;
+}
+
+void Tape::mark_input(std::uint32_t id) const noexcept {
+  if (id < size() && nodes_[id].op() == OpCode::leaf)
+    nodes_[id].word = detail::pack(OpCode::leaf, 0, detail::leaf_is_input);
+}
+
 NodeView Tape::node(std::uint32_t id) const {
   if (id >= size())
     throw std::out_of_range("ad::Tape::node: id " + std::to_string(id) + " is past the last node (size " +
@@ -158,6 +174,8 @@ NodeView Tape::node(std::uint32_t id) const {
   v.name = op_info(n.op()).name;
   if (n.op() == OpCode::custom_unary || n.op() == OpCode::custom_binary) v.name = custom_op(id).name;
   v.value = n.value;
+  v.var_name = name_of(id);
+  v.is_input = is_input(id);
   switch (op_info(n.op()).operands) {
     case OperandKinds::none:
       break;

@@ -64,28 +64,3 @@ void refresh(ThreadState& s) noexcept {
 }
 
 }  // namespace ad::detail
-
-namespace ad {
-
-NoGrad::NoGrad() : owner_(&detail::this_thread_state()) {
-  std::lock_guard guard(owner_->lock);
-  opened_ = ++owner_->opened;
-  older_ = owner_->newest_no_grad;
-  if (older_ != nullptr) older_->newer_ = this;
-  owner_->newest_no_grad = this;
-  ++owner_->no_grad_count;
-  detail::refresh(*owner_);
-}
-
-NoGrad::~NoGrad() {
-  std::lock_guard guard(owner_->lock);
-  if (newer_ != nullptr)
-    newer_->older_ = older_;
-  else
-    owner_->newest_no_grad = older_;
-  if (older_ != nullptr) older_->newer_ = newer_;
-  --owner_->no_grad_count;
-  detail::refresh(*owner_);
-}
-
-}  // namespace ad

@@ -180,6 +180,15 @@ void Var::backward() const { detail::Recorder::owner(*this, "Var::backward").bac
 
 double Var::adjoint() const { return detail::Recorder::owner(*this, "Var::adjoint").adjoint(*this); }
 
+Var& Var::name(std::string name) {
+  if (!is_constant()) detail::Recorder::owner(*this, "Var::name").set_name(id_, std::move(name));
+  return *this;
+}
+
+std::string_view Var::name() const {
+  return is_constant() ? std::string_view() : detail::Recorder::owner(*this, "Var::name").name_of(id_);
+}
+
 void gradient(const Var& y, std::span<const Var> xs, std::span<double> out) {
   if (out.size() != xs.size())
     throw std::invalid_argument(fmt::format("ad::gradient: the output span holds {} values for {} inputs",
@@ -207,6 +216,7 @@ void gradient(const Var& y, std::span<const Var> xs, std::span<double> out) {
   for (std::size_t i = 0; i < xs.size(); ++i) {
     const std::uint32_t id = xs[i].id();
     out[i] = id < adjoints.size() ? adjoints[id] : 0.0;
+    detail::Recorder::mark_input(tape, id);
   }
 }
 

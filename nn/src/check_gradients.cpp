@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include <autodiff/tape.hpp>
+#include <autodiff/guards.hpp>
 
 namespace nn::detail {
 namespace {

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include <autodiff/tape.hpp>
+#include <autodiff/guards.hpp>
 #include <autodiff/tensor_ops.hpp>
 #include <nn/checkpoint.hpp>
 #include <nn/metrics.hpp>
