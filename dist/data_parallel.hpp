@@ -59,9 +59,10 @@ struct DataParallelOptions {
 // Where a step's time went, summed since construction or reset_stats().
 struct DataParallelStats {
   std::size_t steps = 0;
-  double wait_seconds = 0;         // at the sweep's end, waiting for the reductions
-  std::size_t buckets = 0;         // per step
-  std::size_t bytes_per_step = 0;  // gradient bytes each rank contributes per step
+  double wait_seconds = 0;  // at the sweep's end: the last buckets' allreduce, and waiting for the others
+  double overlapped_mpi_seconds = 0;  // inside MPI calls during the sweep (starting and advancing buckets)
+  std::size_t buckets = 0;            // per step
+  std::size_t bytes_per_step = 0;     // gradient bytes each rank contributes per step
 };
 
 template <class T>
