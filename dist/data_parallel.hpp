@@ -60,9 +60,10 @@ struct DataParallelOptions {
 struct DataParallelStats {
   std::size_t steps = 0;
   double wait_seconds = 0;  // at the sweep's end: the last buckets' allreduce, and waiting for the others
-  double overlapped_mpi_seconds = 0;  // inside MPI calls during the sweep (starting and advancing buckets)
-  std::size_t buckets = 0;            // per step
-  std::size_t bytes_per_step = 0;     // gradient bytes each rank contributes per step
+  double overlapped_mpi_seconds = 0;     // inside MPI calls during the sweep (starting and advancing buckets)
+  std::size_t started_during_sweep = 0;  // buckets whose allreduce began before the sweep ended
+  std::size_t buckets = 0;               // per step
+  std::size_t bytes_per_step = 0;        // gradient bytes each rank contributes per step
 };
 
 template <class T>

@@ -125,20 +125,25 @@ struct DataParallelT<T>::Reducer {
   // Buckets go in index order on every rank, as MPI needs for collectives,
   // each as soon as it and every bucket before it are full. At the sweep's
   // end (`now`) nothing is left to overlap: the rest go as blocking
-  // MPI_Allreduce, whose tuned algorithms Open MPI runs several times faster
-  // than the non-blocking ones (docs/distributed.md).
+  // MPI_Allreduce, which Open MPI runs with its tuned algorithms (the
+  // non-blocking ones come from its simpler libnbc component).
   void launch_ready(bool now = false) {
-    while (next_launch < buckets.size() && buckets[next_launch].waiting == 0) {
+    // The last bucket (the first layer's gradients, final when the sweep
+    // ends) always waits for the end.
+    const std::size_t until = now ? buckets.size() : buckets.size() - 1;
+    while (next_launch < until && buckets[next_launch].waiting == 0) {
       Bucket& b = buckets[next_launch];
       if (next_launch + 1 == buckets.size()) b.values.back() = samples;
       if (now)
         check(MPI_Allreduce(MPI_IN_PLACE, b.values.data(), int(b.values.size()), mpi_type<T>(), MPI_SUM,
                             env.comm()),
               "MPI_Allreduce");
-      else
+      else {
         check(MPI_Iallreduce(MPI_IN_PLACE, b.values.data(), int(b.values.size()), mpi_type<T>(), MPI_SUM,
                              env.comm(), &b.request),
               "MPI_Iallreduce");
+        ++stats.started_during_sweep;
+      }
       b.launched = true;
       ++next_launch;
     }
@@ -309,6 +314,7 @@ void DataParallelT<T>::reset_stats() noexcept {
   stats_.steps = 0;
   stats_.wait_seconds = 0;
   stats_.overlapped_mpi_seconds = 0;
+  stats_.started_during_sweep = 0;
 }
 
 template class DataParallelT<float>;

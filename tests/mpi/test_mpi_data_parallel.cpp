@@ -132,6 +132,45 @@ TEST_CASE("the gradients are reduced in several buckets, overlapped or not, to t
         together(1, {.bucket_bytes = 512, .overlap = false}).parameters);
 }
 
+TEST_CASE("with overlap, buckets start while the backward sweep is still running") {
+  for (const bool overlap : {true, false}) {
+    nn::Sequential m = model(0);
+    dist::DataParallel dp(m, world(), {.bucket_bytes = 512, .overlap = overlap});
+    const std::size_t buckets = dp.stats().buckets;
+    const nn::Batch<double> b = data().slice(0, 8);
+    nn::cross_entropy(dp(b.inputs), b.labels).backward();
+    CHECK(dp.stats().steps == 1);
+    // Every bucket but the last (which holds the first layer, final only at the end).
+    CHECK(dp.stats().started_during_sweep == (overlap ? buckets - 1 : 0));
+  }
+}
+
+TEST_CASE("a float model trains alike on every rank, near the one-process run") {
+  auto make = [] {
+    std::mt19937_64 rng(0);
+    return nn::NetworkT<float>({4, 8, 3}, nn::Activation::tanh, nn::Activation::identity, rng);
+  };
+  const auto& d = data();
+  std::vector<float> x(d.inputs().values().begin(), d.inputs().values().end());
+  const nn::TensorDataset<float> floats(ad::TensorF::from(d.inputs().shape(), x), d.labels());
+  auto flat_f = [](const nn::ModuleF& m) {
+    std::vector<double> out;
+    for (const auto& [name, p] : m.named_parameters())
+      out.insert(out.end(), p.values().begin(), p.values().end());
+    return out;
+  };
+  nn::NetworkT<float> alone_net = make();
+  nn::SGD<float> alone_opt(alone_net.parameters(), 0.1f);
+  nn::fit(alone_net, floats, nn::cross_entropy, alone_opt, {.epochs = 1, .batch_size = batch, .seed = 7});
+  nn::NetworkT<float> net = make();
+  dist::DataParallelF dp(net, world());
+  nn::SGD<float> opt(dp.parameters(), 0.1f);
+  nn::DataLoader<float> loader(floats, dp.loader_options({.batch_size = batch, .seed = 7}));
+  nn::fit(dp, loader, nn::cross_entropy, opt, dp.fit_options({.epochs = 1}));
+  CHECK(max_relative(flat_f(net), flat_f(alone_net)) < 1e-4);
+  CHECK(same_on_every_rank(flat_f(net)));
+}
+
 TEST_CASE("the same run twice gives the same bits, on every rank") {
   const Trained first = together(2), second = together(2);
   CHECK(first.parameters == second.parameters);
