@@ -54,6 +54,12 @@ struct DataParallelOptions {
   // false: every bucket is reduced after the sweep (the same buckets in the
   // same order: the same bits), for measuring what overlap gains.
   bool overlap = true;
+  // A watchdog: when > 0, a step's reductions that have not completed this
+  // many seconds after the sweep's end throw std::runtime_error on this rank
+  // (which nn::distributed::run turns into the end of the job). For a rank
+  // that hangs rather than dies (a dead one ends the job anyway). The last
+  // bucket then goes non-blocking too, so that it can be watched.
+  double timeout_seconds = 0;
 };
 
 // Where a step's time went, summed since construction or reset_stats().

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <span>
 #include <stdexcept>
@@ -96,6 +97,13 @@ struct DataParallelT<T>::Reducer {
   }
 
   ~Reducer() {
+    // Unwinding (the job is about to be aborted, maybe because a rank is
+    // gone): waiting could hang, and MPI may still write into the buckets,
+    // so they are left alive.
+    if (std::uncaught_exceptions() > 0) {
+      new std::vector<Bucket>(std::move(buckets));  // NOLINT: deliberately never freed
+      return;
+    }
     // A step abandoned mid-way (its sweep threw): its reductions must still
     // complete before their buffers go.
     for (Bucket& b : buckets)
@@ -189,6 +197,35 @@ struct DataParallelT<T>::Reducer {
     }
   }
 
+  // The watchdog (DataParallelOptions::timeout_seconds): every bucket
+  // started and polled until done or the deadline passes.
+  void await_all(std::chrono::steady_clock::time_point start) {
+    while (next_launch < buckets.size()) {  // the last one too
+      Bucket& b = buckets[next_launch];
+      if (next_launch + 1 == buckets.size()) b.values.back() = samples;
+      check(MPI_Iallreduce(MPI_IN_PLACE, b.values.data(), int(b.values.size()), mpi_type<T>(), MPI_SUM,
+                           env.comm(), &b.request),
+            "MPI_Iallreduce");
+      ++next_launch;
+    }
+    const auto deadline = start + std::chrono::duration<double>(options.timeout_seconds);
+    for (;;) {
+      int done = 1;
+      for (Bucket& b : buckets) {
+        int one = 0;
+        check(MPI_Test(&b.request, &one, MPI_STATUS_IGNORE), "MPI_Test");
+        done = done && one;
+      }
+      if (done) return;
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error(fmt::format(
+            "nn::distributed::DataParallel: the gradient reduction did not complete within {} s of rank {}'s "
+            "backward sweep: another rank stopped or hangs",
+            options.timeout_seconds, env.rank()));
+      std::this_thread::yield();
+    }
+  }
+
   // At the sweep's end: what no op used contributes zeros, the rest of the
   // buckets go, and every gradient becomes the batch's mean.
   void finish() {
@@ -197,6 +234,10 @@ struct DataParallelT<T>::Reducer {
     for (Slot& s : slots)
       if (!s.ready) put(s, {});
     const auto start = std::chrono::steady_clock::now();
+    if (options.timeout_seconds > 0) {
+      launch_ready();
+      await_all(start);
+    }
     launch_ready(/*now=*/true);
     for (Bucket& b : buckets) check(MPI_Wait(&b.request, MPI_STATUS_IGNORE), "MPI_Wait");
     stats.wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

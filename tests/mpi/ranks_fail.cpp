@@ -1,14 +1,17 @@
-// A job in which rank 1 fails during training, in one of two ways: it is
-// killed (SIGKILL, as by the OOM killer or a node lost), or it throws. The
-// others are inside a gradient reduction waiting for it; the job must end
-// with a message naming the rank, not hang (test_mpi's failure tests give it
-// a time limit).
-//   ranks_fail kill | ranks_fail throw
+// A job in which rank 1 fails during training, in one of three ways: it is
+// killed (SIGKILL, as by the OOM killer or a node lost), it throws, or it
+// hangs (the others' watchdog, DataParallelOptions::timeout_seconds, must
+// end the job). The others are inside a gradient reduction waiting for it;
+// the job must end with a message naming the rank, not hang (the tests give
+// it a time limit).
+//   ranks_fail kill | ranks_fail throw | ranks_fail hang
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <autodiff/autodiff.hpp>
@@ -21,7 +24,7 @@ int main(int argc, char** argv) {
     std::mt19937_64 rng(1);
     nn::Sequential m;
     m.add<nn::Dense>(4, 8, nn::Activation::tanh, rng).add<nn::Dense>(8, 2, nn::Activation::identity, rng);
-    nn::distributed::DataParallel dp(m, env);
+    nn::distributed::DataParallel dp(m, env, {.timeout_seconds = how == "hang" ? 2.0 : 0.0});
     nn::SGD<double> opt(dp.parameters(), 0.1);
     nn::TensorDataset<double> data(ad::Tensor::randn({64, 4}, rng), std::vector<std::size_t>(64, 1));
     nn::DataLoader<double> loader(data, dp.loader_options({.batch_size = 8}));
@@ -29,6 +32,7 @@ int main(int argc, char** argv) {
     o.on_batch = [&](const nn::BatchReport& r) {
       if (env.rank() == 1 && r.epoch == 2 && r.batch == 3) {
         if (how == "kill") std::raise(SIGKILL);
+        if (how == "hang") std::this_thread::sleep_for(std::chrono::minutes(10));
         throw std::runtime_error("rank 1 fails on purpose");
       }
       return true;
