@@ -58,8 +58,9 @@ TEST_CASE("the reported span is this sweep's gradient, and edits to it reach the
     }});
     m.loss().backward();  // accumulates onto the first sweep's gradient
   }
-  CHECK(seen == first);  // only this sweep's share, not the accumulated sum
-  const auto total = m.a.grad().values();
+  CHECK(seen == first);                       // only this sweep's share, not the accumulated sum
+  const ad::Tensor accumulated = m.a.grad();  // grad() is a new tensor: hold it while reading
+  const auto total = accumulated.values();
   for (std::size_t k = 0; k < 3; ++k) CHECK(total[k] == doctest::Approx(11 * first[k]));
 }
 
