@@ -76,6 +76,13 @@ struct LoaderOptions {
   bool shuffle = true;         // reshuffle at every epoch (only when batches are smaller than the data)
   bool drop_last = false;      // leave out a last batch smaller than batch_size
   std::uint64_t seed = 0;      // of the shuffling generator
+  // Sharding, for data-parallel training: every batch of the epoch is cut
+  // into `shards` contiguous parts of near-equal size (they differ by at most
+  // one sample), and this loader yields part `shard`. Workers with the same
+  // seed and options shuffle alike, so their parts are disjoint and together
+  // make the batch a single loader would give; batch_size is the global batch.
+  std::size_t shards = 1;
+  std::size_t shard = 0;
 };
 
 // Mini-batches over a TensorDataset, which must outlive the loader.
@@ -84,13 +91,16 @@ class DataLoader {
  public:
   explicit DataLoader(const TensorDataset<T>& data, LoaderOptions options = {});
 
-  std::size_t size() const noexcept { return batches_; }  // batches per epoch
-  std::size_t batch_size() const noexcept { return batch_; }
+  std::size_t size() const noexcept { return batches_; }      // batches per epoch
+  std::size_t batch_size() const noexcept { return batch_; }  // the global batch, of every shard
+  std::size_t shards() const noexcept { return options_.shards; }
+  std::size_t shard() const noexcept { return options_.shard; }
   const TensorDataset<T>& dataset() const noexcept { return *data_; }
   // Starts an epoch: reshuffles the sample order when shuffling.
   void new_epoch();
-  // Batch b (0 <= b < size()) of the current epoch. A single batch of the
-  // whole unshuffled data shares the data set's tensors.
+  // Batch b (0 <= b < size()) of the current epoch (this loader's shard of
+  // it). A single batch of the whole unshuffled data shares the data set's
+  // tensors.
   Batch<T> batch(std::size_t b) const;
 
   // The loader's state, for checkpoints: the sample order and the generator.

@@ -164,6 +164,14 @@ struct FitOptions {
   std::string checkpoint_path = {};  // an initializer, so designated initialisers may omit it
   std::size_t checkpoint_every = 0;
   bool resume = false;
+  // For training in several processes that each see part of every batch
+  // (data-parallel training, dist/): only a process with write_checkpoints
+  // writes the checkpoint (all read it on resume), and combine_epoch, when
+  // set, turns each epoch's training loss and accuracy, measured on this
+  // process's part, into the whole run's before anything reads them (early
+  // stopping, on_epoch, History), so that every process decides alike.
+  bool write_checkpoints = true;
+  std::function<void(EpochReport&)> combine_epoch = {};
 };
 
 struct History {

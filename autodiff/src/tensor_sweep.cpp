@@ -13,6 +13,7 @@
 #include <autodiff/tape.hpp>
 #include <autodiff/tensor_tape.hpp>
 
+#include "gradient_ready.hpp"
 #include "thread_state.hpp"
 
 namespace ad::detail {
@@ -133,6 +134,9 @@ void TensorTape::sweep(std::span<TensorImplBase* const> roots, bool retain_graph
       for (const auto& input : t->node->inputs)
         if (input->requires_grad && input->node == nullptr) outside.push_back(input.get());
   Targets targets(outside, owner_);
+  ReadyLeaves ready;  // a GradientReadyHook on this thread hears each leaf as soon as it is final
+  if (ready.active()) [[unlikely]]
+    ready.plan(slots_, top);
   // Gradients that an earlier sweep with retain_graph left on recorded
   // tensors would be pushed on a second time: each sweep starts them from
   // zero (only leaves accumulate across sweeps).
@@ -150,6 +154,8 @@ void TensorTape::sweep(std::span<TensorImplBase* const> roots, bool retain_graph
   std::vector<TensorImplBase*>& swept = lists.swept;
   try {
     for (std::size_t s = top + 1; s-- > 0;) {
+      if (ready.active()) [[unlikely]]
+        ready.before_slot(s);
       TensorImplBase* t = slots_[s];
       if (t == nullptr || !t->has_grad()) continue;  // dead, or no path to the root
       t->node->check_saved_versions();
@@ -167,6 +173,8 @@ void TensorTape::sweep(std::span<TensorImplBase* const> roots, bool retain_graph
               "released; call backward(retain_graph = true) the first time, or detach() it",
               input->name.empty() ? "unnamed" : input->name, input->shape.to_string()));
     }
+    if (ready.active()) [[unlikely]]
+      ready.finish();
   } catch (...) {
     // All or nothing: leaves keep the gradients they had before this call.
     targets.restore();

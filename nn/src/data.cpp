@@ -76,6 +76,18 @@ DataLoader<T>::DataLoader(const TensorDataset<T>& data, LoaderOptions options)
     throw std::invalid_argument(
         fmt::format("nn::DataLoader: drop_last with batch_size {} leaves no batch of the {} samples",
                     options.batch_size, n));
+  if (options.shards == 0 || options.shard >= options.shards)
+    throw std::invalid_argument(
+        fmt::format("nn::DataLoader: shard {} of {} (shards must be at least 1, shard below shards)",
+                    options.shard, options.shards));
+  if (batch_ < options.shards)
+    throw std::invalid_argument(fmt::format(
+        "nn::DataLoader: a batch of {} samples cannot give each of {} shards one", batch_, options.shards));
+  if (const std::size_t last = n - (batches_ - 1) * batch_; last < options.shards)
+    throw std::invalid_argument(fmt::format(
+        "nn::DataLoader: the epoch's last batch of {} samples cannot give each of {} shards one (use "
+        "drop_last, or another batch size)",
+        last, options.shards));
   order_.resize(n);
   std::iota(order_.begin(), order_.end(), std::size_t{0});
 }
@@ -91,8 +103,13 @@ template <class T>
 Batch<T> DataLoader<T>::batch(std::size_t b) const {
   if (b >= batches_)
     throw std::out_of_range(fmt::format("nn::DataLoader::batch: batch {} of {}", b, batches_));
-  if (batch_ == order_.size()) return data_->all();  // never shuffled (see new_epoch)
-  const std::size_t first = b * batch_, last = std::min(first + batch_, order_.size());
+  const std::size_t whole_first = b * batch_, whole_last = std::min(whole_first + batch_, order_.size());
+  // This shard's part of the batch: parts differ by at most one sample.
+  const std::size_t whole = whole_last - whole_first, shards = options_.shards, shard = options_.shard;
+  const std::size_t first = whole_first + whole * shard / shards;
+  const std::size_t last = whole_first + whole * (shard + 1) / shards;
+  if (batch_ == order_.size())  // never shuffled (see new_epoch)
+    return shards == 1 ? data_->all() : data_->slice(first, last);
   return data_->gather(std::vector<std::size_t>(order_.begin() + std::ptrdiff_t(first),
                                                 order_.begin() + std::ptrdiff_t(last)));
 }

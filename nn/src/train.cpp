@@ -215,7 +215,7 @@ void Trainer<T>::checkpoint(const std::string& stop_reason) {
   state.best_parameters = best_parameters_;
   state.stop_reason = stop_reason;
   if (options_.schedule != nullptr) state.schedule = options_.schedule->state();
-  save_checkpoint(options_.checkpoint_path, model_, optimizer_, state);
+  if (options_.write_checkpoints) save_checkpoint(options_.checkpoint_path, model_, optimizer_, state);
 }
 
 template <class T>
@@ -334,6 +334,7 @@ bool Trainer<T>::train_epoch(std::size_t epoch, EpochReport& report) {
   report.epoch = epoch + 1;
   report.loss = total / double(batches);
   report.accuracy = seen > 0 && data_.has_labels() ? double(correct) / double(seen) : nan;
+  if (options_.combine_epoch) options_.combine_epoch(report);
   return go_on;
 }
 
