@@ -26,9 +26,16 @@
 #include <vector>
 
 #include <autodiff/shape.hpp>
-#include <autodiff/tensor_tape.hpp>
 
 namespace ad {
+
+namespace detail {
+// The storage and recording behind a tensor: private to the library
+// (autodiff/src/tensor_impl.hpp), reached only through TensorAccess.
+template <class T>
+struct TensorImpl;
+struct TensorAccess;
+}  // namespace detail
 
 template <class T>
 class TensorT {
@@ -78,14 +85,30 @@ class TensorT {
   // ---- gradients ----
   // Marks a leaf as a parameter to differentiate with respect to.
   TensorT& requires_grad(bool on = true);
-  bool requires_grad_enabled() const { return impl().requires_grad; }
-  bool is_leaf() const { return impl().is_leaf(); }
+  bool requires_grad_enabled() const;
+  bool is_leaf() const;
   // d(root)/d(this) accumulated by backward() calls (zeros if none reached
   // it yet); a tensor of this tensor's shape, without history.
   TensorT grad() const;
-  bool has_grad() const { return impl().has_grad(); }
-  std::span<T> grad_values();  // mutable, for optimisers; empty when no grad yet
+  bool has_grad() const;
+  // The gradient in place, for optimisers and gradient clipping: writable,
+  // no copy, empty when no gradient reached this tensor yet. Writes are not
+  // recorded.
+  std::span<T> grad_values();
+  // The same, read-only (empty when none).
+  std::span<const T> grad_view() const;
+  // Fills the gradient with zeros (kept allocated: the next backward() adds
+  // into it without allocating).
   void zero_grad();
+  // Drops the gradient: has_grad() is false until a backward() reaches this
+  // tensor again (PyTorch's `p.grad = None`).
+  void clear_grad() noexcept;
+  // Replaces the gradient with `g` (numel() values, or empty for none) and
+  // returns the one it had (empty if none), without copying either: for code
+  // that runs a sweep of its own and must leave the accumulated gradient as
+  // it found it (ad::hvp, nn::check_gradients). Throws std::invalid_argument
+  // for any other size.
+  std::vector<T> exchange_grad(std::vector<T> g);
   // One reverse sweep from this tensor. A one-element tensor is seeded with 1;
   // any other needs `seed` of the same shape (a vector-Jacobian product).
   void backward(bool retain_graph = false);
@@ -93,12 +116,13 @@ class TensorT {
 
   // ---- identity ----
   TensorT& name(std::string n);
-  const std::string& name() const { return impl().name; }
+  const std::string& name() const;
   // The same values, no history, not requiring grad (shares nothing: a copy).
   TensorT detach() const;
   TensorT clone() const { return detach(); }
-  // In-place write access to a leaf's values (for optimisers and
-  // initialisation); throws for tensors with history. Each call counts as a
+  // In-place write access to a leaf's values, for initialisation and
+  // optimisers (a step reads grad_values() and writes mutable_values(), once
+  // per parameter); throws for tensors with history. Each call counts as a
   // write (version() goes up by one): an op recorded before it whose backward
   // reads these values then makes backward() throw std::logic_error instead
   // of computing a gradient from the new values (as PyTorch does). Write
@@ -106,17 +130,22 @@ class TensorT {
   // are not seen.
   std::span<T> mutable_values();
   // How many times the values were handed out for writing (PyTorch's _version).
-  std::uint32_t version() const { return impl().version; }
+  std::uint32_t version() const;
+  // Whether both handles share one storage (copies of one tensor): the same
+  // parameter, seen twice (tied weights, a parameter given twice).
+  bool is_same(const TensorT& other) const noexcept { return impl_ == other.impl_; }
 
   // ---- shape views ----
   TensorT t() const;  // transpose of a 2-d tensor
 
-  // For the implementation and graph tools.
-  const std::shared_ptr<detail::TensorImpl<T>>& impl_ptr() const noexcept { return impl_; }
+ private:
+  // The storage is the library's own (ops record through it, the sweep
+  // writes gradients through it); users hold a handle and go through the
+  // members above.
+  friend struct detail::TensorAccess;
   explicit TensorT(std::shared_ptr<detail::TensorImpl<T>> impl) : impl_(std::move(impl)) {}
   detail::TensorImpl<T>& impl() const;
 
- private:
   std::shared_ptr<detail::TensorImpl<T>> impl_;
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -23,7 +24,7 @@ struct fmt::formatter<ad::TensorT<T>> {
   auto format(const ad::TensorT<T>& t, FormatContext& ctx) const {
     if (!t.defined()) return fmt::format_to(ctx.out(), "Tensor(undefined)");
     auto out = fmt::format_to(ctx.out(), "Tensor(shape={}, dtype={}", t.shape().to_string(),
-                              ad::detail::dtype_name(ad::detail::dtype_of<T>()));
+                              std::is_same_v<T, float> ? "float32" : "float64");
     if (!t.name().empty()) out = fmt::format_to(out, ", name=\"{}\"", t.name());
     if (t.requires_grad_enabled()) out = fmt::format_to(out, ", requires_grad");
     return fmt::format_to(out, ", values={})", ad::detail::format_values(t));

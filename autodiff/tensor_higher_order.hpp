@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -72,19 +73,20 @@ template <class T, class Sweep>
 std::vector<TensorT<T>> gradients_aside(Sweep&& sweep, const std::vector<TensorT<T>>& params) {
   std::vector<std::vector<T>> saved;
   saved.reserve(params.size());
-  for (const TensorT<T>& p : params) saved.push_back(std::exchange(p.impl().grad, {}));
+  for (TensorT<T> p : params) saved.push_back(p.exchange_grad({}));  // a handle: p's own gradient
   struct Restore {
     const std::vector<TensorT<T>>& params;
     std::vector<std::vector<T>>& saved;
     ~Restore() {
-      for (std::size_t k = 0; k < params.size(); ++k) params[k].impl().grad = std::move(saved[k]);
+      for (std::size_t k = 0; k < params.size(); ++k)
+        TensorT<T>(params[k]).exchange_grad(std::move(saved[k]));
     }
   } restore{params, saved};
   sweep();
   std::vector<TensorT<T>> out;
   out.reserve(params.size());
-  for (const TensorT<T>& p : params)
-    out.push_back(p.has_grad() ? TensorT<T>::from(p.shape(), std::move(p.impl().grad))
+  for (TensorT<T> p : params)
+    out.push_back(p.has_grad() ? TensorT<T>::from(p.shape(), p.exchange_grad({}))
                                : TensorT<T>::zeros(p.shape()));
   return out;
 }
@@ -140,7 +142,7 @@ TensorT<T> hessian(F&& f, const TensorT<T>& x) {
   const std::size_t dims[] = {n, n};
   const Shape shape(dims, "hessian");  // n * n checked before anything is allocated
   std::vector<T> H(shape.numel(), T(0));
-  const TensorT<T> leaf = detail::leaf_copy(x);
+  TensorT<T> leaf = detail::leaf_copy(x);
   const TensorT<T> y = f(leaf);
   detail::require_one_element(y, "hessian");
   if (y.requires_grad_enabled()) {
@@ -149,12 +151,11 @@ TensorT<T> hessian(F&& f, const TensorT<T>& x) {
       std::vector<T> e(n, T(0));
       for (std::size_t i = 0; i < n; ++i) {
         e[i] = T(1);
-        leaf.impl().free_grad();
+        leaf.clear_grad();
         g.backward(TensorT<T>::from(g.shape(), e), /*retain_graph=*/true);
         e[i] = T(0);
-        if (leaf.has_grad())
-          std::copy(leaf.impl().grad.begin(), leaf.impl().grad.end(),
-                    H.begin() + static_cast<std::ptrdiff_t>(i * n));
+        const std::span<const T> row = leaf.grad_view();
+        std::copy(row.begin(), row.end(), H.begin() + static_cast<std::ptrdiff_t>(i * n));
       }
     }
   }
@@ -166,7 +167,7 @@ TensorT<T> hessian(F&& f, const TensorT<T>& x) {
 template <class T, class F>
 TensorT<T> jacobian(F&& f, const TensorT<T>& x) {
   const std::size_t n = x.numel();
-  const TensorT<T> leaf = detail::leaf_copy(x);
+  TensorT<T> leaf = detail::leaf_copy(x);
   TensorT<T> y = f(leaf);
   const std::size_t m = y.numel();
   const std::size_t dims[] = {m, n};
@@ -176,12 +177,11 @@ TensorT<T> jacobian(F&& f, const TensorT<T>& x) {
     std::vector<T> e(m, T(0));
     for (std::size_t r = 0; r < m; ++r) {
       e[r] = T(1);
-      leaf.impl().free_grad();
+      leaf.clear_grad();
       y.backward(TensorT<T>::from(y.shape(), e), /*retain_graph=*/true);
       e[r] = T(0);
-      if (leaf.has_grad())
-        std::copy(leaf.impl().grad.begin(), leaf.impl().grad.end(),
-                  J.begin() + static_cast<std::ptrdiff_t>(r * n));
+      const std::span<const T> row = leaf.grad_view();
+      std::copy(row.begin(), row.end(), J.begin() + static_cast<std::ptrdiff_t>(r * n));
     }
   }
   return TensorT<T>::from(shape, std::move(J));
@@ -215,7 +215,8 @@ GradgradcheckReport gradgradcheck(F&& f, const TensorT<T>& x, std::size_t direct
     TensorT<T> y = f(leaf);
     detail::require_one_element(y, "gradgradcheck");
     if (y.requires_grad_enabled()) y.backward();
-    return leaf.has_grad() ? std::vector<T>(leaf.impl().grad) : std::vector<T>(n, T(0));
+    return leaf.has_grad() ? std::vector<T>(leaf.grad_view().begin(), leaf.grad_view().end())
+                           : std::vector<T>(n, T(0));
   };
   std::uint64_t state = 0x9E3779B97F4A7C15ull;
   const std::vector<T> x0(x.values().begin(), x.values().end());

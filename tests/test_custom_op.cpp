@@ -19,6 +19,8 @@
 #include <autodiff/tensor.hpp>
 #include <autodiff/tensor_ops.hpp>
 #include <autodiff/var.hpp>
+// White-box: the tape's own counters (slots, live nodes), private to the library.
+#include <autodiff/src/tensor_tape.hpp>
 
 namespace {
 

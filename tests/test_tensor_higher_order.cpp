@@ -14,6 +14,8 @@
 #include <vector>
 
 #include <autodiff/autodiff.hpp>
+// White-box: the tape's own counters (slots, live nodes), private to the library.
+#include <autodiff/src/tensor_tape.hpp>
 
 namespace {
 

@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 
 #include <autodiff/autodiff.hpp>
+// White-box: the tape's own counters (slots, live nodes), private to the library.
+#include <autodiff/src/tensor_tape.hpp>
 
 #include "tensor_gradcheck.hpp"
 
@@ -323,7 +325,7 @@ TEST_CASE("tensor code records without a tape object and also inside an explicit
   const Tensor outside = w * 3.0;  // the per-thread default recording
   CHECK(outside.requires_grad_enabled());
   CHECK_FALSE(outside.is_leaf());
-  const ad::detail::TensorTape* default_recording = outside.impl().tape;
+  const ad::detail::TensorTape* default_recording = ad::detail::impl_of(outside).tape;
   REQUIRE(default_recording != nullptr);
   ad::sum(outside).backward();
   CHECK(to_vector(w.grad()) == std::vector<double>{3.0, 3.0});
@@ -334,24 +336,24 @@ TEST_CASE("tensor code records without a tape object and also inside an explicit
     ad::detail::TensorTape& recording = ad::Tape::active()->tensor_tape();
     CHECK(recording.slots() == 0);
     const Tensor inside = ad::square(w);
-    CHECK(inside.impl().tape == &recording);
+    CHECK(ad::detail::impl_of(inside).tape == &recording);
     CHECK(recording.live_nodes() == 1);
     Tensor loss = ad::sum(inside);
     CHECK(recording.live_nodes() == 2);
-    CHECK(recording.records().back() == &loss.impl());
+    CHECK(recording.records().back() == &ad::detail::impl_of(loss));
     loss.backward();
     CHECK(recording.live_nodes() == 0);
     CHECK(to_vector(w.grad()) == std::vector<double>{1.0, -3.0});
     {
       ad::Tape inner;  // nested: the innermost tape records
       const Tensor nested = w + 1.0;
-      CHECK(nested.impl().tape == &inner.tensor_tape());
+      CHECK(ad::detail::impl_of(nested).tape == &inner.tensor_tape());
       CHECK(recording.live_nodes() == 0);
     }
   }
   // Back on the default recording.
   const Tensor after = w - 1.0;
-  CHECK(after.impl().tape == default_recording);
+  CHECK(ad::detail::impl_of(after).tape == default_recording);
 }
 
 TEST_CASE("nothing is recorded inside NoGrad") {
@@ -416,7 +418,7 @@ TEST_CASE("memory stays flat over 1000 training iterations") {
   const ad::detail::TensorTape* default_recording = nullptr;
   {
     const Tensor probe = W * 1.0;
-    default_recording = probe.impl().tape;
+    default_recording = ad::detail::impl_of(probe).tape;
   }
   REQUIRE(default_recording != nullptr);
   train(*default_recording);

@@ -16,6 +16,8 @@
 #include <doctest/doctest.h>
 
 #include <autodiff/autodiff.hpp>
+// White-box: the tape's own counters (slots, live nodes), private to the library.
+#include <autodiff/src/tensor_tape.hpp>
 #include <nn/nn.hpp>
 
 namespace {

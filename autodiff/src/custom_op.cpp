@@ -109,7 +109,7 @@ TensorT<T> custom_op(std::string name, const std::vector<TensorT<T>>& inputs, co
   for (const auto& x : inputs) {
     detail::check_input(x, "custom_op");
     handles.push_back(&x);
-    impls.push_back(&x.impl());
+    impls.push_back(&detail::impl_of(x));
   }
   TensorT<T> out = detail::record_with_inputs<T>(
       where, name, shape, std::move(values), handles, handles,  // its backward sees every input's values
@@ -133,7 +133,7 @@ TensorT<T> custom_op(std::string name, const std::vector<TensorT<T>>& inputs, co
       });
   // The op's own name (anomaly messages above used it already), kept by the
   // node: TensorNode::op is a view, so far of `name`, from now on of its copy.
-  if (detail::TensorNode* node = out.impl().node.get()) {
+  if (detail::TensorNode* node = detail::impl_of(out).node.get()) {
     node->owned_name = std::move(name);
     node->op = node->owned_name;
   }

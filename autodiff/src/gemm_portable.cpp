@@ -7,18 +7,15 @@
 #include <string_view>
 #include <type_traits>
 
-#include "cpu_features.hpp"
+#include <autodiff/cpu_dispatch.hpp>
+
 #include "gemm_internal.hpp"
 
-// Function multiversioning by hand: the kernels are compiled three times
-// under different target pragmas and picked once from cpuid. The build keeps
-// its baseline flags (no -march=native), so the library runs on any x86-64
-// and still uses AVX2/AVX-512 where the CPU has them.
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define AD_GEMM_X86_DISPATCH 1
-#else
-#define AD_GEMM_X86_DISPATCH 0
-#endif
+// Function multiversioning by hand (cpu_dispatch.hpp): the kernels are
+// compiled three times under different target pragmas and picked once from
+// cpuid. The build keeps its baseline flags (no -march=native), so the
+// library runs on any x86-64 and still uses AVX2/AVX-512 where the CPU has
+// them.
 
 namespace ad::linalg::detail {
 
@@ -30,14 +27,9 @@ constexpr std::size_t tile_vectors = 2;
 #include "gemm_kernel.ipp"
 }  // namespace baseline
 
-#if AD_GEMM_X86_DISPATCH
+#if AD_CPU_X86_DISPATCH
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+AD_CPU_TARGET_BEGIN("avx2,fma")
 namespace avx2 {
 // 16 ymm registers: 6 x 2 accumulators, 2 for B, 1 for the broadcast.
 constexpr std::size_t vector_bytes = 32;
@@ -45,19 +37,9 @@ constexpr std::size_t tile_rows = 6;
 constexpr std::size_t tile_vectors = 2;
 #include "gemm_kernel.ipp"
 }  // namespace avx2
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+AD_CPU_TARGET_END
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma"))), \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
-#endif
+AD_CPU_TARGET_BEGIN("avx512f,avx512vl,avx512dq,avx2,fma")
 namespace avx512 {
 // 32 zmm registers: 12 x 2 accumulators, 2 for B; A is broadcast straight
 // from memory by the FMA.
@@ -66,13 +48,9 @@ constexpr std::size_t tile_rows = 12;
 constexpr std::size_t tile_vectors = 2;
 #include "gemm_kernel.ipp"
 }  // namespace avx512
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+AD_CPU_TARGET_END
 
-#endif  // AD_GEMM_X86_DISPATCH
+#endif  // AD_CPU_X86_DISPATCH
 
 namespace {
 
@@ -84,7 +62,6 @@ struct KernelsOf {
 };
 
 struct Kernels {
-  const char* isa;
   KernelsOf<float> f32;
   KernelsOf<double> f64;
 };
@@ -93,51 +70,25 @@ struct Kernels {
 #define AD_GEMM_KERNELS_OF(isa, T) \
   { isa::direct<T>, isa::packed<T>, isa::Blocking<T>::mr, isa::Blocking<T>::nr }
 #define AD_GEMM_KERNELS(isa) \
-  { #isa, AD_GEMM_KERNELS_OF(isa, float), AD_GEMM_KERNELS_OF(isa, double) }
+  { AD_GEMM_KERNELS_OF(isa, float), AD_GEMM_KERNELS_OF(isa, double) }
 
 constexpr Kernels baseline_kernels = AD_GEMM_KERNELS(baseline);
-#if AD_GEMM_X86_DISPATCH
+#if AD_CPU_X86_DISPATCH
 constexpr Kernels avx2_kernels = AD_GEMM_KERNELS(avx2);
 constexpr Kernels avx512_kernels = AD_GEMM_KERNELS(avx512);
+constinit cpu::Dispatch<Kernels> kernels(&baseline_kernels, &avx2_kernels, &avx512_kernels);
+#else
+constinit cpu::Dispatch<Kernels> kernels(&baseline_kernels, nullptr, nullptr);
 #endif
 #undef AD_GEMM_KERNELS
 #undef AD_GEMM_KERNELS_OF
 
-bool cpu_has(std::string_view isa) noexcept { return ad::detail::cpu_supports(isa); }
-
-const Kernels* kernels_for(std::string_view isa) noexcept {
-#if AD_GEMM_X86_DISPATCH
-  if (isa == "avx512") return &avx512_kernels;
-  if (isa == "avx2") return &avx2_kernels;
-#endif
-  if (isa == "baseline") return &baseline_kernels;
-  return nullptr;
-}
-
-const Kernels* best_kernels() noexcept {
-  for (const char* isa : {"avx512", "avx2"}) {
-    if (cpu_has(isa)) return kernels_for(isa);
-  }
-  return &baseline_kernels;
-}
-
-std::atomic<const Kernels*> selected_kernels{nullptr};
-
-const Kernels& kernels() noexcept {
-  const Kernels* chosen = selected_kernels.load(std::memory_order_acquire);
-  if (chosen == nullptr) {
-    chosen = best_kernels();
-    selected_kernels.store(chosen, std::memory_order_release);
-  }
-  return *chosen;
-}
-
 template <class T>
 const KernelsOf<T>& kernels_of() noexcept {
   if constexpr (std::is_same_v<T, float>) {
-    return kernels().f32;
+    return kernels->f32;
   } else {
-    return kernels().f64;
+    return kernels->f64;
   }
 }
 
@@ -163,18 +114,9 @@ struct Split {
 
 }  // namespace
 
-const char* portable_isa() noexcept { return kernels().isa; }
+const char* portable_isa() noexcept { return cpu::isa_name(kernels.isa()); }
 
-bool select_portable_isa(std::string_view isa) noexcept {
-  if (isa.empty() || isa == "best") {
-    selected_kernels.store(best_kernels(), std::memory_order_release);
-    return true;
-  }
-  const Kernels* wanted = kernels_for(isa);
-  if (wanted == nullptr || !cpu_has(isa)) return false;
-  selected_kernels.store(wanted, std::memory_order_release);
-  return true;
-}
+bool select_portable_isa(std::string_view isa) noexcept { return kernels.select(isa); }
 
 template <class T>
 void gemm_portable(const GemmProblem<T>& p, int threads) {

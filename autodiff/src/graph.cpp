@@ -13,6 +13,8 @@
 
 #include <autodiff/graph.hpp>
 
+#include "tensor_tape.hpp"
+
 namespace ad {
 namespace {
 
@@ -194,7 +196,7 @@ template <class T>
 Graph graph(const TensorT<T>& root) {
   Graph g;
   g.tensor = true;
-  const detail::TensorImplBase& r = root.impl();
+  const detail::TensorImplBase& r = detail::impl_of(root);
   if (!r.node && r.released_node) return released_graph(r);
   if (!r.node || r.tape == nullptr) {
     g.nodes.push_back(describe_any(r));

@@ -1,11 +1,11 @@
-// The per-thread small-object pool behind pool_allocate (tensor_tape.hpp).
+// The per-thread small-object pool and buffer recycling of pool.hpp.
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <new>
 #include <vector>
 
-#include <autodiff/tensor_tape.hpp>
+#include "pool.hpp"
 
 namespace ad::detail {
 namespace {

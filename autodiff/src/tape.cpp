@@ -11,9 +11,9 @@
 
 #include <autodiff/custom_op.hpp>
 #include <autodiff/tape.hpp>
-#include <autodiff/tensor_tape.hpp>
 #include <autodiff/var.hpp>
 
+#include "tensor_tape.hpp"
 #include "thread_state.hpp"
 
 namespace ad {

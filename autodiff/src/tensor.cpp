@@ -5,11 +5,14 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include <autodiff/tensor.hpp>
 
+#include "tensor_impl.hpp"
+#include "tensor_tape.hpp"
 #include "thread_state.hpp"
 
 namespace ad {
@@ -149,6 +152,27 @@ TensorT<T>& TensorT<T>::requires_grad(bool on) {
 }
 
 template <class T>
+bool TensorT<T>::requires_grad_enabled() const {
+  return impl().requires_grad;
+}
+template <class T>
+bool TensorT<T>::is_leaf() const {
+  return impl().is_leaf();
+}
+template <class T>
+bool TensorT<T>::has_grad() const {
+  return impl().has_grad();
+}
+template <class T>
+const std::string& TensorT<T>::name() const {
+  return impl().name;
+}
+template <class T>
+std::uint32_t TensorT<T>::version() const {
+  return impl().version;
+}
+
+template <class T>
 TensorT<T> TensorT<T>::grad() const {
   const auto& i = impl();
   if (i.grad.empty()) return zeros(i.shape);
@@ -158,6 +182,26 @@ template <class T>
 std::span<T> TensorT<T>::grad_values() {
   impl().grad_zero = false;  // the caller may write it
   return impl().grad;
+}
+template <class T>
+std::span<const T> TensorT<T>::grad_view() const {
+  return impl().grad;
+}
+template <class T>
+void TensorT<T>::clear_grad() noexcept {
+  if (impl_ == nullptr) return;
+  impl_->free_grad();
+  impl_->grad_zero = false;
+}
+template <class T>
+std::vector<T> TensorT<T>::exchange_grad(std::vector<T> g) {
+  auto& i = impl();
+  if (!g.empty() && g.size() != i.values.size())
+    throw std::invalid_argument(
+        fmt::format("ad::Tensor::exchange_grad: {} gradient values for '{}' {} ({} elements)", g.size(),
+                    i.name, i.shape.to_string(), i.values.size()));
+  i.grad_zero = false;
+  return std::exchange(i.grad, std::move(g));
 }
 template <class T>
 void TensorT<T>::zero_grad() {

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include <autodiff/tape.hpp>
-#include <autodiff/tensor_tape.hpp>
+#include "tensor_tape.hpp"
 
 #include "tensor_record.hpp"
 

@@ -11,6 +11,7 @@
 
 #include <autodiff/parallel.hpp>
 #include <autodiff/scalar_ops.hpp>
+#include <autodiff/tensor_elementwise.hpp>
 #include <autodiff/tensor_ops.hpp>
 
 #include "broadcast.hpp"
@@ -218,7 +219,7 @@ std::array<const TensorT<T>*, 2> reads(const TensorT<T>& a, const TensorT<T>& b)
 template <class Op, class T>
 TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where) {
   detail::check_input(x, op);
-  TensorImpl<T>& in = x.impl();
+  TensorImpl<T>& in = detail::impl_of(x);
   std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   // Large arrays (a layer's activations) are split over the gemm's threads;
   // every element is computed the same way whatever the split.
@@ -262,8 +263,8 @@ template <class Op, class T>
 TensorT<T> binary(const char* op, const TensorT<T>& a, const TensorT<T>& b, std::source_location where) {
   detail::check_input(a, op);
   detail::check_input(b, op);
-  TensorImpl<T>& ia = a.impl();
-  TensorImpl<T>& ib = b.impl();
+  TensorImpl<T>& ia = detail::impl_of(a);
+  TensorImpl<T>& ib = detail::impl_of(b);
   const Shape shape = broadcast_shapes(ia.shape, ib.shape, op);
   std::vector<T> y = detail::take_buffer<T>(shape.numel(), false);
   detail::for_each_broadcast(shape, ia.shape, ib.shape, [&](std::size_t i, std::size_t j, std::size_t k) {
@@ -368,7 +369,7 @@ AD_BINARY_OPS(AD_DEFINE_TENSOR_BINARY)
 template <class T>
 TensorT<T> square(const TensorT<T>& x, std::source_location where) {
   detail::check_input(x, "square");
-  TensorImpl<T>& in = x.impl();
+  TensorImpl<T>& in = detail::impl_of(x);
   std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = in.values[i] * in.values[i];
   return detail::record(
@@ -391,7 +392,7 @@ TensorT<T> clamp(const TensorT<T>& x, std::type_identity_t<T> lo, std::type_iden
   detail::check_input(x, "clamp");
   if (!(lo <= hi))
     throw std::invalid_argument(fmt::format("ad::clamp: lower bound {} exceeds upper bound {}", lo, hi));
-  TensorImpl<T>& in = x.impl();
+  TensorImpl<T>& in = detail::impl_of(x);
   std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   for (std::size_t i = 0; i < y.size(); ++i)
     y[i] = in.values[i] < lo ? lo : (in.values[i] > hi ? hi : in.values[i]);
@@ -422,9 +423,9 @@ TensorT<T> where(const TensorT<T>& condition, const TensorT<T>& a, const TensorT
   detail::check_input(condition, "where");
   detail::check_input(a, "where");
   detail::check_input(b, "where");
-  TensorImpl<T>& ic = condition.impl();
-  TensorImpl<T>& ia = a.impl();
-  TensorImpl<T>& ib = b.impl();
+  TensorImpl<T>& ic = detail::impl_of(condition);
+  TensorImpl<T>& ia = detail::impl_of(a);
+  TensorImpl<T>& ib = detail::impl_of(b);
   const Shape shape = broadcast_shapes(ia.shape, ib.shape, "where");
   if (!(ic.shape == shape) && ic.values.size() != 1)
     throw std::invalid_argument(
@@ -437,7 +438,7 @@ TensorT<T> where(const TensorT<T>& condition, const TensorT<T>& a, const TensorT
   });
   return detail::record(
       where, "where", shape, std::move(y), {&a, &b}, {&condition},
-      [pc = condition.impl_ptr(), pa = &ia, pb = &ib, scalar_condition](TensorImpl<T>& out) {
+      [pc = detail::impl_ptr_of(condition), pa = &ia, pb = &ib, scalar_condition](TensorImpl<T>& out) {
         T* ga = grad_of(*pa);
         T* gb = grad_of(*pb);
         detail::for_each_broadcast(out.shape, pa->shape, pb->shape,
@@ -447,9 +448,9 @@ TensorT<T> where(const TensorT<T>& condition, const TensorT<T>& a, const TensorT
                                      if (!take_a && gb != nullptr) gb[k] += out.grad[i];
                                    });
       },
-      [pc = condition.impl_ptr()](const TensorT<T>&, const TensorT<T>& g,
+      [pc = detail::impl_ptr_of(condition)](const TensorT<T>&, const TensorT<T>& g,
                                   const Gradients<T>& in) -> Gradients<T> {
-        const TensorT<T> condition(pc);
+        const TensorT<T> condition = detail::tensor_of(pc);
         const TensorT<T> zero = TensorT<T>::scalar(0);
         Gradients<T> r(2);
         if (wants_grad(in[0])) r[0] = detail::sum_to(ad::where(condition, g, zero), in[0].shape());

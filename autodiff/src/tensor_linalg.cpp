@@ -10,6 +10,7 @@
 #include <autodiff/gemm.hpp>
 #include <autodiff/parallel.hpp>
 #include <autodiff/scalar_ops.hpp>
+#include <autodiff/tensor_linalg.hpp>
 #include <autodiff/tensor_ops.hpp>
 #include <autodiff/var.hpp>
 
@@ -85,8 +86,8 @@ template <class T>
 TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, std::source_location where) {
   detail::check_input(a, "matmul");
   detail::check_input(b, "matmul");
-  TensorImpl<T>& ia = a.impl();
-  TensorImpl<T>& ib = b.impl();
+  TensorImpl<T>& ia = detail::impl_of(a);
+  TensorImpl<T>& ib = detail::impl_of(b);
   const MatmulPlan p = plan_matmul(ia.shape, ib.shape);
   std::vector<T> c = detail::take_buffer<T>(p.out.numel(), false);
   // An empty result (m or n of 0) has nothing to compute, however many
@@ -139,8 +140,8 @@ template <class T>
 TensorT<T> dot(const TensorT<T>& a, const TensorT<T>& b, std::source_location where) {
   detail::check_input(a, "dot");
   detail::check_input(b, "dot");
-  TensorImpl<T>& ia = a.impl();
-  TensorImpl<T>& ib = b.impl();
+  TensorImpl<T>& ia = detail::impl_of(a);
+  TensorImpl<T>& ib = detail::impl_of(b);
   if (ia.shape.rank() != 1 || !(ia.shape == ib.shape))
     throw std::invalid_argument(fmt::format("ad::dot: needs two 1-d tensors of equal length, got {} and {}",
                                             ia.shape.to_string(), ib.shape.to_string()));
@@ -239,9 +240,9 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
                   std::source_location where) {
   Shape result;
   const LinearShape s = check_linear("linear", x, weight, bias, result);
-  TensorImpl<T>& ix = x.impl();
-  TensorImpl<T>& iw = weight.impl();
-  TensorImpl<T>* ib = bias.defined() ? &bias.impl() : nullptr;
+  TensorImpl<T>& ix = detail::impl_of(x);
+  TensorImpl<T>& iw = detail::impl_of(weight);
+  TensorImpl<T>* ib = bias.defined() ? &detail::impl_of(bias) : nullptr;
   // The inputs on the stack (no allocation per call): x, W and the bias if any.
   const std::array<const TensorT<T>*, 3> input_array{&x, &weight, &bias};
   const std::span<const TensorT<T>* const> inputs(input_array.data(), ib != nullptr ? 3 : 2);
@@ -261,9 +262,9 @@ TensorT<T> fused_linear(const char* op, const TensorT<T>& x, const TensorT<T>& w
                         std::source_location where) {
   Shape result;
   const LinearShape s = check_linear(op, x, weight, bias, result);
-  TensorImpl<T>& ix = x.impl();
-  TensorImpl<T>& iw = weight.impl();
-  TensorImpl<T>* ib = bias.defined() ? &bias.impl() : nullptr;
+  TensorImpl<T>& ix = detail::impl_of(x);
+  TensorImpl<T>& iw = detail::impl_of(weight);
+  TensorImpl<T>* ib = bias.defined() ? &detail::impl_of(bias) : nullptr;
   std::vector<T> z = linear_values(s, ix, iw, ib);
   // In place, by the same kernels as the element-wise op (the same values),
   // split over the gemm's threads like it.

@@ -23,6 +23,8 @@
 #include <autodiff/tape.hpp>
 #include <autodiff/tensor.hpp>
 
+#include "tensor_tape.hpp"
+
 namespace ad::detail {
 
 // A node of a tensor of element type T: it also has the recorded backward.
@@ -35,7 +37,7 @@ struct TypedNode : TensorNode {
   std::vector<TensorT<T>> typed_inputs() const {
     std::vector<TensorT<T>> in;
     in.reserve(inputs.size());
-    for (const auto& i : inputs) in.emplace_back(std::static_pointer_cast<TensorImpl<T>>(i));
+    for (const auto& i : inputs) in.push_back(tensor_of(std::static_pointer_cast<TensorImpl<T>>(i)));
     return in;
   }
 };
@@ -64,7 +66,7 @@ struct LambdaNode final : TypedNode<T> {
 // Whether input k of a graph lambda wants a gradient.
 template <class T>
 bool wants_grad(const TensorT<T>& input) {
-  return input.impl().requires_grad;
+  return detail::impl_of(input).requires_grad;
 }
 
 // The gradient buffer of an input that wants one, or nullptr (a constant).
@@ -94,7 +96,7 @@ std::pair<T*, T> grad_for_product(TensorImpl<T>& input) {
 // cannot be used, because its recorded history is gone.
 template <class T>
 void check_input(const TensorT<T>& x, std::string_view op) {
-  const TensorImpl<T>& i = x.impl();
+  const TensorImpl<T>& i = detail::impl_of(x);
   if (i.stale)
     throw std::logic_error(fmt::format(
         "ad::{}: an input ('{}' {}) was recorded on a tape that has since been cleared or destroyed; "
@@ -115,7 +117,7 @@ void check_values(std::string_view op, const std::vector<T>& values, const Input
   for (std::size_t i = 0; i < values.size(); ++i)
     if (!std::isfinite(values[i])) [[unlikely]] {
       std::vector<const TensorImplBase*> in;
-      for (const TensorT<T>* t : inputs) in.push_back(&t->impl());
+      for (const TensorT<T>* t : inputs) in.push_back(&detail::impl_of(*t));
       throw_value_anomaly(op, i, double(values[i]), in, where);
     }
 }
@@ -136,12 +138,12 @@ TensorT<T> record_with_inputs(std::source_location where, std::string_view op, c
     check_values(op, values, inputs, where);
   auto out = make_impl<T>(shape, std::move(values));
   bool needs_grad = false;
-  for (const TensorT<T>* in : inputs) needs_grad = needs_grad || in->impl().requires_grad;
-  if (!needs_grad) return TensorT<T>(std::move(out));
+  for (const TensorT<T>* in : inputs) needs_grad = needs_grad || detail::impl_of(*in).requires_grad;
+  if (!needs_grad) return tensor_of(std::move(out));
   TensorTape* tape = current_tensor_tape();
-  if (tape == nullptr) return TensorT<T>(std::move(out));  // NoGrad
+  if (tape == nullptr) return tensor_of(std::move(out));  // NoGrad
   for (const TensorT<T>* in : inputs) {
-    const TensorImpl<T>& i = in->impl();
+    const TensorImpl<T>& i = detail::impl_of(*in);
     if (i.node != nullptr && i.tape != nullptr && i.tape != tape)
       throw std::logic_error(fmt::format(
           "ad::{}: an input ('{}' {}) was recorded on another tape than the one recording now (an enclosing "
@@ -153,13 +155,13 @@ TensorT<T> record_with_inputs(std::source_location where, std::string_view op, c
   auto node = std::make_unique<LambdaNode<T, Backward, Graph>>(op, std::move(backward), std::move(graph));
   node->where = where;
   node->inputs.reserve(std::size(inputs));
-  for (const TensorT<T>* in : inputs) node->inputs.push_back(in->impl_ptr());
+  for (const TensorT<T>* in : inputs) node->inputs.push_back(detail::impl_ptr_of(*in));
   for (const TensorT<T>* r : reads)
-    if (r != nullptr) node->save_version(r->impl());
+    if (r != nullptr) node->save_version(detail::impl_of(*r));
   out->node = std::move(node);
   out->requires_grad = true;
   tape->record(*out);
-  return TensorT<T>(std::move(out));
+  return tensor_of(std::move(out));
 }
 
 template <class T, class Backward, class Graph>
@@ -174,7 +176,7 @@ TensorT<T> record(std::source_location where, std::string_view op, const Shape& 
 // wanted, else null (x W^T reads x only for dW, W only for dx).
 template <class T>
 const TensorT<T>* read_for(const TensorT<T>& operand, const TensorT<T>& other) {
-  return other.defined() && other.impl().requires_grad ? &operand : nullptr;
+  return other.defined() && detail::impl_of(other).requires_grad ? &operand : nullptr;
 }
 
 // ---- helpers for graph lambdas (recorded ops, differentiable again) ----

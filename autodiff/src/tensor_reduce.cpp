@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include <autodiff/tensor_ops.hpp>
+#include <autodiff/tensor_reduce.hpp>
 #include <autodiff/var.hpp>
 
 #include "broadcast.hpp"
@@ -57,7 +58,7 @@ template <class T>
 TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std::int64_t>& axes,
                       bool keepdim, bool average, std::source_location where) {
   detail::check_input(x, op);
-  TensorImpl<T>& in = x.impl();
+  TensorImpl<T>& in = detail::impl_of(x);
   const Reduction r = plan_reduction(in.shape, axes, keepdim, op);
   if (average && r.group == 0)
     throw std::invalid_argument(
@@ -123,8 +124,8 @@ TensorT<T> sum_squared_difference(const TensorT<T>& a, const TensorT<T>& b, std:
                                   std::source_location where) {
   detail::check_input(a, "sum_squared_difference");
   detail::check_input(b, "sum_squared_difference");
-  TensorImpl<T>& ia = a.impl();
-  TensorImpl<T>& ib = b.impl();
+  TensorImpl<T>& ia = detail::impl_of(a);
+  TensorImpl<T>& ib = detail::impl_of(b);
   if (ia.shape != ib.shape)
     throw std::invalid_argument(
         fmt::format("ad::sum_squared_difference: a {} and b {} need the same shape ({})",
@@ -165,7 +166,7 @@ template <class T>
 TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim,
                std::source_location where) {
   detail::check_input(x, "max");
-  TensorImpl<T>& in = x.impl();
+  TensorImpl<T>& in = detail::impl_of(x);
   const Reduction r = plan_reduction(in.shape, axes, keepdim, "max");
   if (r.group == 0)
     throw std::invalid_argument(
@@ -208,7 +209,7 @@ TensorT<T> max(const TensorT<T>& x, std::source_location where) {
 template <class T>
 TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim, std::source_location where) {
   detail::check_input(x, "logsumexp");
-  TensorImpl<T>& in = x.impl();
+  TensorImpl<T>& in = detail::impl_of(x);
   const Reduction r = plan_reduction(in.shape, {axis}, keepdim, "logsumexp");
   const std::size_t n_out = r.out.numel();
   std::vector<T> m(n_out, -std::numeric_limits<T>::infinity());
@@ -241,7 +242,7 @@ TensorT<T> logsumexp(const TensorT<T>& x, std::int64_t axis, bool keepdim, std::
 template <class T>
 TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis, std::source_location where) {
   detail::check_input(x, "softmax");
-  TensorImpl<T>& in = x.impl();
+  TensorImpl<T>& in = detail::impl_of(x);
   // Planned first, so that a bad axis is reported by softmax, not by logsumexp.
   const Reduction r = plan_reduction(in.shape, {axis}, false, "softmax");
   // A constant (not recorded). Not computed for an empty x: reduced along an
@@ -249,7 +250,7 @@ TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis, std::source_location 
   // however many (a [2^32, 0] x would ask for 2^32 of them).
   const TensorT<T> lse =
       in.values.empty() ? TensorT<T>::zeros(Shape{0}) : logsumexp(x.detach(), axis, false, where);
-  const auto& l = lse.impl().values;
+  const auto& l = detail::impl_of(lse).values;
   std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   detail::for_each_reduce(in.shape, r.reduced,
                           [&](std::size_t i, std::size_t o) { y[i] = std::exp(in.values[i] - l[o]); });
@@ -277,7 +278,7 @@ TensorT<T> softmax(const TensorT<T>& x, std::int64_t axis, std::source_location 
 template <class T>
 TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis, std::source_location where) {
   detail::check_input(x, "log_softmax");
-  TensorImpl<T>& in = x.impl();
+  TensorImpl<T>& in = detail::impl_of(x);
   // Planned first, so that a bad axis is reported by log_softmax, not by logsumexp.
   const Reduction r = plan_reduction(in.shape, {axis}, false, "log_softmax");
   // A constant (not recorded). Not computed for an empty x: reduced along an
@@ -285,7 +286,7 @@ TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis, std::source_locat
   // however many (a [2^32, 0] x would ask for 2^32 of them).
   const TensorT<T> lse =
       in.values.empty() ? TensorT<T>::zeros(Shape{0}) : logsumexp(x.detach(), axis, false, where);
-  const auto& l = lse.impl().values;
+  const auto& l = detail::impl_of(lse).values;
   std::vector<T> y = detail::take_buffer<T>(in.values.size(), false);
   detail::for_each_reduce(in.shape, r.reduced,
                           [&](std::size_t i, std::size_t o) { y[i] = in.values[i] - l[o]; });

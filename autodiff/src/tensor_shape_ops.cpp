@@ -7,6 +7,7 @@
 
 #include <autodiff/parallel.hpp>
 #include <autodiff/tensor_ops.hpp>
+#include <autodiff/tensor_shape_ops.hpp>
 
 #include "tensor_record.hpp"
 
@@ -56,7 +57,7 @@ void for_each_transposed(const Shape& in, std::size_t a0, std::size_t a1, F&& f)
 // (d/dx = rows(dy, indices)).
 template <class T>
 TensorT<T> scatter_rows(const TensorT<T>& x, const std::vector<std::size_t>& indices, const Shape& shape) {
-  TensorImpl<T>& in = x.impl();
+  TensorImpl<T>& in = detail::impl_of(x);
   const std::size_t width = indices.empty() ? 0 : in.values.size() / indices.size();
   std::vector<T> y(shape.numel(), T(0));
   for (std::size_t r = 0; r < indices.size(); ++r)
@@ -89,7 +90,7 @@ TensorT<T> slice_axis(const TensorT<T>& x, std::size_t axis, std::size_t begin, 
 template <class T>
 TensorT<T> reshape(const TensorT<T>& x, const Shape& shape, std::source_location where) {
   detail::check_input(x, "reshape");
-  TensorImpl<T>& in = x.impl();
+  TensorImpl<T>& in = detail::impl_of(x);
   if (shape.numel() != in.values.size())
     throw std::invalid_argument(
         fmt::format("ad::reshape: cannot reshape {} ({} elements) to {} ({} elements)", in.shape.to_string(),
@@ -111,7 +112,7 @@ template <class T>
 TensorT<T> transpose(const TensorT<T>& x, std::int64_t axis0, std::int64_t axis1,
                      std::source_location where) {
   detail::check_input(x, "transpose");
-  TensorImpl<T>& in = x.impl();
+  TensorImpl<T>& in = detail::impl_of(x);
   if (in.shape.rank() < 2)
     throw std::invalid_argument(
         fmt::format("ad::transpose: needs at least 2 axes, the tensor has shape {}", in.shape.to_string()));
@@ -144,7 +145,7 @@ TensorT<T> TensorT<T>::t() const {
 template <class T>
 TensorT<T> rows(const TensorT<T>& x, const std::vector<std::size_t>& indices, std::source_location where) {
   detail::check_input(x, "rows");
-  TensorImpl<T>& in = x.impl();
+  TensorImpl<T>& in = detail::impl_of(x);
   if (in.shape.rank() == 0) throw std::invalid_argument("ad::rows: a rank-0 tensor has no rows");
   const std::size_t n_rows = in.shape[0];
   const std::size_t width = n_rows == 0 ? 0 : in.values.size() / n_rows;
@@ -234,7 +235,7 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std:
   const bool empty = y.empty();
   for (const auto& x : xs) {
     const std::size_t block = x.shape()[axis] * inner;
-    const auto& v = x.impl().values;
+    const auto& v = detail::impl_of(x).values;
     for (std::size_t o = 0; o < (empty ? 0 : outer); ++o)
       std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(o * block), block,
                   y.begin() + static_cast<std::ptrdiff_t>(o * slab + offset));
@@ -244,7 +245,7 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, std::int64_t axis_arg, std:
   std::vector<TensorImpl<T>*> inputs;
   std::vector<const TensorT<T>*> handles;
   for (const auto& x : xs) {
-    inputs.push_back(&x.impl());
+    inputs.push_back(&detail::impl_of(x));
     handles.push_back(&x);
   }
   return detail::record_with_inputs<T>(

@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include <autodiff/tape.hpp>
-#include <autodiff/tensor_tape.hpp>
+#include "tensor_tape.hpp"
 
 #include "gradient_ready.hpp"
 #include "thread_state.hpp"

@@ -1,11 +1,11 @@
-// In-place writes after recording (SavedVersion in tensor_tape.hpp): what a
+// In-place writes after recording (SavedVersion in tensor_impl.hpp): what a
 // node saves when it is recorded, and the error when a sweep finds that a
 // saved tensor has been written since.
 #include <stdexcept>
 
 #include <fmt/format.h>
 
-#include <autodiff/tensor_tape.hpp>
+#include "tensor_tape.hpp"
 
 namespace ad::detail {
 

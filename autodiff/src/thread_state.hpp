@@ -16,7 +16,8 @@
 #include <mutex>
 
 #include <autodiff/tape.hpp>
-#include <autodiff/tensor_tape.hpp>
+
+#include "tensor_tape.hpp"
 
 namespace ad::detail {
 

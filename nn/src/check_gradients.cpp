@@ -24,14 +24,14 @@ class ParameterGuard {
     for (const auto& [name, p] : named) {
       parameters_.push_back(p);
       values_.emplace_back(p.values().begin(), p.values().end());
-      gradients_.push_back(p.impl().grad);
+      gradients_.emplace_back(p.grad_view().begin(), p.grad_view().end());
     }
   }
   ~ParameterGuard() {
     for (std::size_t k = 0; k < parameters_.size(); ++k) {
       auto out = parameters_[k].mutable_values();  // leaves only (checked before the guard exists)
       std::copy(values_[k].begin(), values_[k].end(), out.begin());
-      parameters_[k].impl().grad = gradients_[k];
+      parameters_[k].exchange_grad(gradients_[k]);
     }
   }
   ParameterGuard(const ParameterGuard&) = delete;
@@ -65,8 +65,7 @@ ad::GradcheckReport check_module_gradients(ModuleT<T>& model, const ad::TensorT<
   typename ModuleT<T>::template Named<ad::TensorT<T>> named;
   for (auto& [name, p] : model.named_parameters()) {
     bool seen = false;
-    for (const auto& [other_name, other] : named)
-      seen = seen || (p.defined() && other.impl_ptr() == p.impl_ptr());
+    for (const auto& [other_name, other] : named) seen = seen || (p.defined() && other.is_same(p));
     if (!seen) named.emplace_back(std::move(name), std::move(p));
   }
   if (named.empty())
@@ -106,7 +105,7 @@ ad::GradcheckReport check_module_gradients(ModuleT<T>& model, const ad::TensorT<
   // finite differences around it.
   auto check_at = [&](const std::vector<std::vector<double>>& at) {
     write(at);
-    for (const auto& [name, p] : named) p.impl().grad.clear();
+    for (auto& [name, p] : named) p.clear_grad();
     {
       ad::TensorT<T> y = evaluate(model, X, Y, loss);
       if (y.requires_grad_enabled()) y.backward();

@@ -7,16 +7,19 @@
 
 #include <nn/optim/adam.hpp>
 
-#include "update_kernel.hpp"
+// The update loops touch every weight every step: AD_CPU_CLONES compiles them
+// for AVX-512 and AVX2 besides the baseline, all computing the same bits
+// (no fused multiply-add: nn/CMakeLists.txt).
+#include <autodiff/cpu_dispatch.hpp>
 
 namespace nn {
 namespace {
 
 #define NN_DEFINE_ADAM_KERNELS(T)                                                                            \
   /* Adam with bias corrections c1 = 1 - beta1^t, c2 = 1 - beta2^t (the hot path: no decay, no AMSGrad) */   \
-  NN_UPDATE_KERNEL void adam_step(T* __restrict theta, const T* __restrict grad, T* __restrict m,            \
-                                  T* __restrict v, T beta1, T beta2, T epsilon, T c1, T c2, T eta,           \
-                                  std::size_t n) {                                                           \
+  AD_CPU_CLONES void adam_step(T* __restrict theta, const T* __restrict grad, T* __restrict m,               \
+                               T* __restrict v, T beta1, T beta2, T epsilon, T c1, T c2, T eta,              \
+                               std::size_t n) {                                                              \
     for (std::size_t i = 0; i < n; ++i) {                                                                    \
       m[i] = beta1 * m[i] + (T(1) - beta1) * grad[i];                                                        \
       v[i] = beta2 * v[i] + (T(1) - beta2) * grad[i] * grad[i];                                              \
@@ -27,9 +30,9 @@ namespace {
   }                                                                                                          \
   /* The same with weight decay: theta *= shrink (AdamW: 1 - eta lambda, else 1), g = grad + l2 theta (Adam: \
      l2 = lambda, else 0); AMSGrad divides by the running maximum v_max of v instead of v. */                \
-  NN_UPDATE_KERNEL void decayed_adam_step(T* __restrict theta, const T* __restrict grad, T* __restrict m,    \
-                                          T* __restrict v, T* __restrict v_max, T beta1, T beta2, T epsilon, \
-                                          T c1, T c2, T eta, T shrink, T l2, std::size_t n) {                \
+  AD_CPU_CLONES void decayed_adam_step(T* __restrict theta, const T* __restrict grad, T* __restrict m,       \
+                                       T* __restrict v, T* __restrict v_max, T beta1, T beta2, T epsilon,    \
+                                       T c1, T c2, T eta, T shrink, T l2, std::size_t n) {                   \
     for (std::size_t i = 0; i < n; ++i) {                                                                    \
       theta[i] *= shrink;                                                                                    \
       const T g = grad[i] + l2 * theta[i];                                                                   \

@@ -10,7 +10,10 @@
 
 #include <nn/optim/optimizer.hpp>
 
-#include "update_kernel.hpp"
+// The update loops touch every weight every step: AD_CPU_CLONES compiles them
+// for AVX-512 and AVX2 besides the baseline, all computing the same bits
+// (no fused multiply-add: nn/CMakeLists.txt).
+#include <autodiff/cpu_dispatch.hpp>
 
 namespace nn {
 
@@ -19,7 +22,7 @@ namespace detail {
 // By the exponent bits, with integer operations, which vectorise (a
 // floating-point comparison loop does not).
 #define NN_DEFINE_ALL_FINITE(T, Bits, exponent)                                 \
-  NN_UPDATE_KERNEL bool all_finite(const T* values, std::size_t n) noexcept {   \
+  AD_CPU_CLONES bool all_finite(const T* values, std::size_t n) noexcept {      \
     Bits bad = 0;                                                               \
     for (std::size_t i = 0; i < n; ++i)                                         \
       bad |= Bits((std::bit_cast<Bits>(values[i]) & (exponent)) == (exponent)); \
@@ -210,11 +213,11 @@ void Optimizer<T>::add_param_group(std::vector<ad::TensorT<T>> parameters, const
   check_leaves(parameters, parameters_.size());
   for (std::size_t i = 0; i < parameters.size(); ++i) {
     for (std::size_t k = 0; k < parameters_.size(); ++k)
-      if (parameters_[k].impl_ptr() == parameters[i].impl_ptr())
+      if (parameters_[k].is_same(parameters[i]))
         throw std::invalid_argument(fmt::format(
             "nn::{}: parameter {} of the new group is already optimised (parameter {})", where, i, k));
     for (std::size_t j = 0; j < i; ++j)
-      if (parameters[j].impl_ptr() == parameters[i].impl_ptr())
+      if (parameters[j].is_same(parameters[i]))
         throw std::invalid_argument(
             fmt::format("nn::{}: parameters {} and {} of the new group are the same tensor", where, j, i));
   }

@@ -3,35 +3,38 @@
 
 #include <nn/optim/rmsprop.hpp>
 
-#include "update_kernel.hpp"
+// The update loops touch every weight every step: AD_CPU_CLONES compiles them
+// for AVX-512 and AVX2 besides the baseline, all computing the same bits
+// (no fused multiply-add: nn/CMakeLists.txt).
+#include <autodiff/cpu_dispatch.hpp>
 
 namespace nn {
 namespace {
 
-#define NN_DEFINE_RMSPROP_KERNELS(T)                                                                       \
-  /* s = alpha s + (1 - alpha) g^2 with g = grad + lambda theta; centered (a != nullptr):                  \
-     a = alpha a + (1 - alpha) g, d = sqrt(s - a^2) + eps, else d = sqrt(s) + eps; then with momentum      \
-     (b != nullptr) b = mu b + g / d, theta -= eta b, else theta -= eta g / d */                           \
-  NN_UPDATE_KERNEL void rmsprop_step(T* __restrict theta, const T* __restrict grad, T* __restrict s,       \
-                                     T* __restrict a, T* __restrict b, T alpha, T epsilon, T mu, T lambda, \
-                                     T eta, std::size_t n) {                                               \
-    for (std::size_t i = 0; i < n; ++i) {                                                                  \
-      const T g = grad[i] + lambda * theta[i];                                                             \
-      s[i] = alpha * s[i] + (T(1) - alpha) * g * g;                                                        \
-      T denominator;                                                                                       \
-      if (a) {                                                                                             \
-        a[i] = alpha * a[i] + (T(1) - alpha) * g;                                                          \
-        denominator = std::sqrt(s[i] - a[i] * a[i]) + epsilon;                                             \
-      } else {                                                                                             \
-        denominator = std::sqrt(s[i]) + epsilon;                                                           \
-      }                                                                                                    \
-      if (b) {                                                                                             \
-        b[i] = mu * b[i] + g / denominator;                                                                \
-        theta[i] -= eta * b[i];                                                                            \
-      } else {                                                                                             \
-        theta[i] -= eta * (g / denominator);                                                               \
-      }                                                                                                    \
-    }                                                                                                      \
+#define NN_DEFINE_RMSPROP_KERNELS(T)                                                                    \
+  /* s = alpha s + (1 - alpha) g^2 with g = grad + lambda theta; centered (a != nullptr):               \
+     a = alpha a + (1 - alpha) g, d = sqrt(s - a^2) + eps, else d = sqrt(s) + eps; then with momentum   \
+     (b != nullptr) b = mu b + g / d, theta -= eta b, else theta -= eta g / d */                        \
+  AD_CPU_CLONES void rmsprop_step(T* __restrict theta, const T* __restrict grad, T* __restrict s,       \
+                                  T* __restrict a, T* __restrict b, T alpha, T epsilon, T mu, T lambda, \
+                                  T eta, std::size_t n) {                                               \
+    for (std::size_t i = 0; i < n; ++i) {                                                               \
+      const T g = grad[i] + lambda * theta[i];                                                          \
+      s[i] = alpha * s[i] + (T(1) - alpha) * g * g;                                                     \
+      T denominator;                                                                                    \
+      if (a) {                                                                                          \
+        a[i] = alpha * a[i] + (T(1) - alpha) * g;                                                       \
+        denominator = std::sqrt(s[i] - a[i] * a[i]) + epsilon;                                          \
+      } else {                                                                                          \
+        denominator = std::sqrt(s[i]) + epsilon;                                                        \
+      }                                                                                                 \
+      if (b) {                                                                                          \
+        b[i] = mu * b[i] + g / denominator;                                                             \
+        theta[i] -= eta * b[i];                                                                         \
+      } else {                                                                                          \
+        theta[i] -= eta * (g / denominator);                                                            \
+      }                                                                                                 \
+    }                                                                                                   \
   }
 NN_DEFINE_RMSPROP_KERNELS(float)
 NN_DEFINE_RMSPROP_KERNELS(double)

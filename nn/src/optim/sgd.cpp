@@ -5,44 +5,47 @@
 
 #include <nn/optim/sgd.hpp>
 
-#include "update_kernel.hpp"
+// The update loops touch every weight every step: AD_CPU_CLONES compiles them
+// for AVX-512 and AVX2 besides the baseline, all computing the same bits
+// (no fused multiply-add: nn/CMakeLists.txt).
+#include <autodiff/cpu_dispatch.hpp>
 
 namespace nn {
 namespace {
 
-#define NN_DEFINE_SGD_KERNELS(T)                                                                            \
-  /* theta -= eta g */                                                                                      \
-  NN_UPDATE_KERNEL void descend(T* __restrict theta, const T* __restrict grad, T eta, std::size_t n) {      \
-    for (std::size_t i = 0; i < n; ++i) theta[i] -= eta * grad[i];                                          \
-  }                                                                                                         \
-  /* v = mu v + g; theta -= eta v (Nesterov: eta (g + mu v)) */                                             \
-  NN_UPDATE_KERNEL void momentum_step(T* __restrict theta, const T* __restrict grad, T* __restrict v, T mu, \
-                                      T eta, bool nesterov, std::size_t n) {                                \
-    if (nesterov) {                                                                                         \
-      for (std::size_t i = 0; i < n; ++i) {                                                                 \
-        v[i] = mu * v[i] + grad[i];                                                                         \
-        theta[i] -= eta * (grad[i] + mu * v[i]);                                                            \
-      }                                                                                                     \
-    } else {                                                                                                \
-      for (std::size_t i = 0; i < n; ++i) {                                                                 \
-        v[i] = mu * v[i] + grad[i];                                                                         \
-        theta[i] -= eta * v[i];                                                                             \
-      }                                                                                                     \
-    }                                                                                                       \
-  }                                                                                                         \
-  /* With weight decay lambda and dampening tau: d = g + lambda theta; v = d at the first step, else        \
-     v = mu v + (1 - tau) d; theta -= eta v (Nesterov: eta (d + mu v)); mu = 0: theta -= eta d */           \
-  NN_UPDATE_KERNEL void decayed_step(T* __restrict theta, const T* __restrict grad, T* __restrict v, T mu,  \
-                                     T one_minus_tau, T lambda, T eta, bool nesterov, bool first,           \
-                                     std::size_t n) {                                                       \
-    for (std::size_t i = 0; i < n; ++i) {                                                                   \
-      T d = grad[i] + lambda * theta[i];                                                                    \
-      if (mu != T(0)) {                                                                                     \
-        v[i] = first ? d : mu * v[i] + one_minus_tau * d;                                                   \
-        d = nesterov ? d + mu * v[i] : v[i];                                                                \
-      }                                                                                                     \
-      theta[i] -= eta * d;                                                                                  \
-    }                                                                                                       \
+#define NN_DEFINE_SGD_KERNELS(T)                                                                         \
+  /* theta -= eta g */                                                                                   \
+  AD_CPU_CLONES void descend(T* __restrict theta, const T* __restrict grad, T eta, std::size_t n) {      \
+    for (std::size_t i = 0; i < n; ++i) theta[i] -= eta * grad[i];                                       \
+  }                                                                                                      \
+  /* v = mu v + g; theta -= eta v (Nesterov: eta (g + mu v)) */                                          \
+  AD_CPU_CLONES void momentum_step(T* __restrict theta, const T* __restrict grad, T* __restrict v, T mu, \
+                                   T eta, bool nesterov, std::size_t n) {                                \
+    if (nesterov) {                                                                                      \
+      for (std::size_t i = 0; i < n; ++i) {                                                              \
+        v[i] = mu * v[i] + grad[i];                                                                      \
+        theta[i] -= eta * (grad[i] + mu * v[i]);                                                         \
+      }                                                                                                  \
+    } else {                                                                                             \
+      for (std::size_t i = 0; i < n; ++i) {                                                              \
+        v[i] = mu * v[i] + grad[i];                                                                      \
+        theta[i] -= eta * v[i];                                                                          \
+      }                                                                                                  \
+    }                                                                                                    \
+  }                                                                                                      \
+  /* With weight decay lambda and dampening tau: d = g + lambda theta; v = d at the first step, else     \
+     v = mu v + (1 - tau) d; theta -= eta v (Nesterov: eta (d + mu v)); mu = 0: theta -= eta d */        \
+  AD_CPU_CLONES void decayed_step(T* __restrict theta, const T* __restrict grad, T* __restrict v, T mu,  \
+                                  T one_minus_tau, T lambda, T eta, bool nesterov, bool first,           \
+                                  std::size_t n) {                                                       \
+    for (std::size_t i = 0; i < n; ++i) {                                                                \
+      T d = grad[i] + lambda * theta[i];                                                                 \
+      if (mu != T(0)) {                                                                                  \
+        v[i] = first ? d : mu * v[i] + one_minus_tau * d;                                                \
+        d = nesterov ? d + mu * v[i] : v[i];                                                             \
+      }                                                                                                  \
+      theta[i] -= eta * d;                                                                               \
+    }                                                                                                    \
   }
 NN_DEFINE_SGD_KERNELS(float)
 NN_DEFINE_SGD_KERNELS(double)

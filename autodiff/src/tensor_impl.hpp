@@ -1,12 +1,12 @@
-// The tensor recording: what a Tensor holds underneath, the record of one op
-// (a TensorNode), and the per-thread tape those records are appended to.
+// Internal: what a Tensor holds underneath (TensorImpl) and the record of
+// the op that produced it (TensorNode). Not installed: the public TensorT
+// holds an opaque pointer to a TensorImpl, and only the library's sources
+// (through TensorAccess, at the end) reach into it.
 //
 // Ownership (docs/decisions/0003-tensor-tape.md): a tensor's storage
 // (TensorImpl) owns the node that produced it, and a node holds its inputs, so
 // whatever a live tensor depends on stays alive and nothing else does. The
-// tape itself holds only non-owning pointers, in execution order: backward()
-// is one pass down that list (no graph search), and a temporary that nobody
-// references any more simply leaves an empty slot behind.
+// tape (tensor_tape.hpp) holds only non-owning pointers, in execution order.
 #pragma once
 
 #include <algorithm>
@@ -22,48 +22,15 @@
 #include <vector>
 
 #include <autodiff/shape.hpp>
+#include <autodiff/tensor.hpp>
+
+#include "pool.hpp"
 
 namespace ad::detail {
 
 class TensorTape;
 struct TensorNode;
 struct ThreadState;
-
-// Small-object recycling for the records every tensor op makes (its tensor
-// storage, its node, its input list): a per-thread free list per size class,
-// so that a training loop, which frees a step's graph and records the same
-// shapes again, reuses blocks instead of going through malloc and free
-// (docs/decisions/0007-tensor-op-overhead.md). Blocks over 512 bytes, and
-// every block in sanitizer builds (so that use-after-free stays visible),
-// go straight to operator new and delete.
-void* pool_allocate(std::size_t bytes);
-void pool_deallocate(void* p, std::size_t bytes) noexcept;
-
-// Buffer recycling for tensor values and gradients: a training step frees
-// its intermediate tensors and allocates the same sizes again in the next
-// step; handing the freed vectors back (per thread, up to 64 MiB) avoids the
-// allocator and, for large buffers, the page faults of memory the C library
-// returned to the system in between. take_buffer gives a vector of n
-// elements: zeros if `zeroed`, otherwise unspecified values the caller
-// overwrites. recycle_buffer empties `v`, keeping its memory for reuse.
-template <class T>
-std::vector<T> take_buffer(std::size_t n, bool zeroed);
-template <class T>
-void recycle_buffer(std::vector<T>& v) noexcept;
-
-template <class T>
-struct PoolAllocator {
-  using value_type = T;
-  PoolAllocator() = default;
-  template <class U>
-  PoolAllocator(const PoolAllocator<U>&) noexcept {}
-  T* allocate(std::size_t n) { return static_cast<T*>(pool_allocate(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t n) noexcept { pool_deallocate(p, n * sizeof(T)); }
-  template <class U>
-  bool operator==(const PoolAllocator<U>&) const noexcept {
-    return true;
-  }
-};
 
 enum class DType : std::uint8_t { float32, float64 };
 
@@ -111,7 +78,7 @@ struct TensorImplBase {
   // backward() is adding to this leaf's gradient right now (a per-leaf lock).
   ThreadState* recorder = nullptr;
   std::atomic<ThreadState*> accumulating{nullptr};
-  bool grad_zero = false;  // grad holds zeros only (zero_grad()): a sweep may replace it
+  bool grad_zero = false;        // grad holds zeros only (zero_grad()): a sweep may replace it
   std::uint32_t graph_refs = 0;  // scratch of the sweep's end: references from the swept nodes
 
   bool is_leaf() const noexcept { return node == nullptr && !graph_released && !stale; }
@@ -204,8 +171,8 @@ struct SavedVersion {
 
 // The record of one op: its name (for printing the graph), its inputs, and
 // how to push the output's gradient to them. Implementations come from
-// make_node() in tensor_record.hpp: the op's backward is a lambda written
-// next to its forward.
+// record() in tensor_record.hpp (a LambdaNode: the op's backward is a lambda
+// written next to its forward) and from ad::custom_op (custom_op.cpp).
 struct TensorNode {
   explicit TensorNode(std::string_view op_name) : op(op_name) {}
   virtual ~TensorNode() = default;
@@ -253,85 +220,38 @@ struct TensorNode {
   [[noreturn]] void throw_modified_in_place(const SavedVersion& s) const;
 };
 
-// The per-thread (or per-ad::Tape) recording of tensor ops.
-class TensorTape {
- public:
-  explicit TensorTape(ThreadState& owner) : owner_(owner) {}
-  ~TensorTape();
-  TensorTape(const TensorTape&) = delete;
-  TensorTape& operator=(const TensorTape&) = delete;
-
-  // Appends `output` (whose node is set) to the recording.
-  void record(TensorImplBase& output);
-  // Called by a TensorImpl that dies while recorded, on the tape's own thread.
-  void forget(const TensorImplBase& output) noexcept {
-    slots_[output.slot] = nullptr;
-    trim();
+// The library's way into a TensorT: the handle keeps its storage private
+// (users see values, gradients and names, never the record), and the sources
+// that record ops, sweep and print graphs reach it through these.
+struct TensorAccess {
+  template <class T>
+  static TensorImpl<T>& impl(const TensorT<T>& t) {
+    return t.impl();
   }
-  // The same on another thread, with owner().lock held: the slot is emptied
-  // by the tape's thread, under the lock, before it next reads the slots.
-  void forget_later(const TensorImplBase& output) noexcept;
-  ThreadState& owner() const noexcept { return owner_; }
-
-  // One reverse sweep from `root` (whose grad buffer holds the seed). Unless
-  // `retain_graph`, the nodes the sweep passed are freed afterwards, and so
-  // are intermediate gradients as soon as they have been pushed on.
-  void backward(TensorImplBase& root, bool retain_graph);
-  // The same from several roots at once, each already seeded (its grad
-  // buffer holds d(total)/d(root)): one sweep for sum_k seed_k . root_k.
-  void backward(std::span<TensorImplBase* const> roots, bool retain_graph);
-
-  // Detaches every recorded tensor (they become stale) and empties the tape.
-  void clear() noexcept;
-  // Recorded ops still alive.
-  std::size_t live_nodes() const noexcept;
-  std::size_t slots() const noexcept { return slots_.size(); }
-  // The recorded tensors in tape order (null where one has died). Only on
-  // the tape's own thread.
-  const std::vector<TensorImplBase*>& records() noexcept;
-
-  // While a Pin lives, recording never compacts the tape, so slot numbers
-  // stay valid: the recorded sweep walks the tape by slot while its own ops
-  // append to it.
-  class Pin {
-   public:
-    explicit Pin(TensorTape& tape) noexcept : tape_(tape) { ++tape_.pinned_; }
-    ~Pin() { --tape_.pinned_; }
-    Pin(const Pin&) = delete;
-    Pin& operator=(const Pin&) = delete;
-
-   private:
-    TensorTape& tape_;
-  };
-
- private:
-  void compact();
-  // Drops dead slots at the end: a training step's graph, freed by its
-  // backward(), leaves the tape as short as it was before the step, so the
-  // next sweep does not walk past a growing tail of empty slots.
-  void trim() noexcept {
-    if (pinned_ == 0)
-      while (!slots_.empty() && slots_.back() == nullptr) slots_.pop_back();
+  template <class T>
+  static const std::shared_ptr<TensorImpl<T>>& impl_ptr(const TensorT<T>& t) noexcept {
+    return t.impl_;
   }
-
-  // Empties the slots of tensors that died on other threads (lock held).
-  void drain_orphans() noexcept;
-  void sweep(std::span<TensorImplBase* const> roots, bool retain_graph);
-
-  ThreadState& owner_;  // the thread that records on it
-  std::vector<TensorImplBase*> slots_;
-  // (slot, tensor) of tensors that died on other threads, guarded by owner_.lock.
-  std::vector<std::pair<std::size_t, const TensorImplBase*>> orphans_;
-  std::size_t compact_at_ = 1024;  // compact dead slots when the tape reaches this length
-  std::size_t pinned_ = 0;         // live Pins
+  template <class T>
+  static TensorT<T> wrap(std::shared_ptr<TensorImpl<T>> impl) noexcept {
+    return TensorT<T>(std::move(impl));
+  }
 };
 
-// Anomaly mode: throws AnomalyError when the backward of `output`'s node left
-// a NaN or infinity in an input's gradient.
-void check_backward_anomaly(const TensorImplBase& output);
-
-// The tape tensor ops record on in this thread: the innermost ad::Tape's if
-// one is live, else a per-thread default; nullptr inside NoGrad.
-TensorTape* current_tensor_tape();
+// The storage of `t` (throws std::logic_error for an empty handle).
+template <class T>
+TensorImpl<T>& impl_of(const TensorT<T>& t) {
+  return TensorAccess::impl(t);
+}
+// The shared handle itself (null for an empty tensor).
+template <class T>
+const std::shared_ptr<TensorImpl<T>>& impl_ptr_of(const TensorT<T>& t) noexcept {
+  return TensorAccess::impl_ptr(t);
+}
+// A tensor handle sharing `impl`.
+template <class T>
+TensorT<T> tensor_of(std::shared_ptr<TensorImpl<T>> impl) noexcept {
+  return TensorAccess::wrap(std::move(impl));
+}
 
 }  // namespace ad::detail

@@ -61,7 +61,7 @@ template TensorT<double> expand_reduced(const TensorT<double>&, const Shape&,
 template <class T>
 std::vector<TensorT<T>> gradient_recorded(const TensorT<T>& y, const std::vector<TensorT<T>>& xs,
                                           const TensorT<T>& seed) {
-  const detail::TensorImpl<T>& root = y.impl();
+  const detail::TensorImpl<T>& root = detail::impl_of(y);
   for (const TensorT<T>& x : xs)
     if (!x.defined() || !x.requires_grad_enabled())
       throw std::invalid_argument(fmt::format(
@@ -95,7 +95,7 @@ std::vector<TensorT<T>> gradient_recorded(const TensorT<T>& y, const std::vector
     TensorT<T> grad;
   };
   std::unordered_map<const detail::TensorImplBase*, Pending> grads;
-  grads.emplace(&root, Pending{y.impl_ptr(), root_grad});
+  grads.emplace(&root, Pending{detail::impl_ptr_of(y), root_grad});
 
   if (root.requires_grad && root.node != nullptr) {
     detail::TensorTape& tape = *root.tape;
@@ -108,7 +108,7 @@ std::vector<TensorT<T>> gradient_recorded(const TensorT<T>& y, const std::vector
       const auto found = grads.find(t);
       if (found == grads.end()) continue;
       auto& node = static_cast<detail::TypedNode<T>&>(*t->node);
-      const TensorT<T> output(found->second.impl);
+      const TensorT<T> output = detail::tensor_of(found->second.impl);
       const TensorT<T> g = found->second.grad;
       node.check_saved_versions();
       const detail::Gradients<T> gin = node.backward_graph(output, g);
@@ -136,7 +136,7 @@ std::vector<TensorT<T>> gradient_recorded(const TensorT<T>& y, const std::vector
   std::vector<TensorT<T>> result;
   result.reserve(xs.size());
   for (const TensorT<T>& x : xs) {
-    const auto found = grads.find(&x.impl());
+    const auto found = grads.find(&detail::impl_of(x));
     result.push_back(found != grads.end() ? found->second.grad : TensorT<T>::zeros(x.shape()));
   }
   return result;
@@ -152,7 +152,7 @@ void backward_seeded(const std::vector<TensorT<T>>& roots, const std::vector<Ten
   std::vector<TensorImplBase*> recorded;
   TensorTape* tape = nullptr;
   for (std::size_t k = 0; k < roots.size(); ++k) {
-    TensorImpl<T>& r = roots[k].impl();
+    TensorImpl<T>& r = detail::impl_of(roots[k]);
     check_recorded_here(r, "ad::backward");
     const auto seed = seeds[k].values();
     if (!(seeds[k].shape() == r.shape))
