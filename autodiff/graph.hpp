@@ -46,8 +46,8 @@ struct GraphNode {
   // generic code). An *intermediate* is the result of an op.
   enum class Kind { input, constant, intermediate };
 
-  std::size_t id = 0;               // position in Graph::nodes (inputs come first)
-  std::string op;                   // "leaf" for inputs and constants, else the op's name
+  std::size_t id = 0;  // position in Graph::nodes (inputs come first)
+  std::string op;      // "leaf" for inputs and constants, else the op's name
   Kind kind = Kind::intermediate;
   std::vector<std::size_t> inputs;  // ids of the nodes it reads, in operand order
   std::vector<double> constants;    // constant operands that are not nodes (scalar `x * 2.0`)

@@ -16,8 +16,8 @@
 // recording there at that moment, as for any object another thread uses).
 #pragma once
 
-#include <cstddef>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <source_location>
@@ -46,8 +46,9 @@ extern constinit thread_local Tape* active_tape;
 // Var belongs to.
 extern constinit thread_local Tape* innermost_tape;
 
-struct Recorder;  // the recording functions (var.hpp) and their slow paths
-class TensorTape;  // the tensor recording (tensor_tape.hpp)
+struct Recorder;        // the recording functions (var.hpp) and their slow paths
+class TensorTape;       // the tensor recording (src/tensor_tape.hpp, not installed)
+struct TensorAccess;    // the library's way into tensors and tapes (src/tensor_impl.hpp)
 struct CustomScalarOp;  // a user-defined scalar op (custom_op.hpp)
 
 // A stamp never given to a recording: the match stamp of a tape in anomaly
@@ -60,7 +61,7 @@ inline constexpr std::uint32_t unmatchable_stamp = 0xFFFFFFFFu;
 struct NodeView {
   std::uint32_t id;
   OpCode op;
-  std::string_view name;      // the op's name (a custom op's own name)
+  std::string_view name;  // the op's name (a custom op's own name)
   double value;
   std::uint32_t input_count;  // 0 (leaf), 1 or 2 tape inputs
   std::uint32_t inputs[2];    // tape node ids of the inputs, in operand order
@@ -118,9 +119,6 @@ class Tape {
   // show inputs as parameters and other leaves as constants.
   bool is_input(std::uint32_t id) const noexcept;
 
-  // The recording of tensor ops made while this tape is the innermost one.
-  detail::TensorTape& tensor_tape();
-
   // The tape recording on this thread, or nullptr (none, or inside NoGrad).
   static Tape* active() noexcept { return detail::active_tape; }
   // The next outer live tape of this thread, or nullptr.
@@ -133,6 +131,7 @@ class Tape {
 
  private:
   friend struct detail::Recorder;
+  friend struct detail::TensorAccess;  // reaches tensor_tape()
   friend class Var;
   friend class NoGrad;
   friend class DetectAnomaly;
@@ -163,13 +162,17 @@ class Tape {
   // literals: `1.0 - x[i]`, `100.0 * a`), else it is appended.
   std::uint32_t constant_index(OpCode code, double c) {
     LastConstant& last = last_constant_[static_cast<std::size_t>(code)];
-    if (last.index < constants_.size() && std::bit_cast<std::uint64_t>(constants_[last.index]) ==
-                                              std::bit_cast<std::uint64_t>(c)) [[likely]]
+    if (last.index < constants_.size() &&
+        std::bit_cast<std::uint64_t>(constants_[last.index]) == std::bit_cast<std::uint64_t>(c)) [[likely]]
       return last.index;
     constants_.push_back(c);
     last.index = static_cast<std::uint32_t>(constants_.size() - 1);
     return last.index;
   }
+  // The recording of tensor ops made while this tape is the innermost one
+  // (created on the first tensor op; the library reaches it through
+  // detail::TensorAccess).
+  detail::TensorTape& tensor_tape();
   void grow();
   void check_index(const Var& v, const char* what) const;
   void set_name(std::uint32_t id, std::string name);
@@ -203,11 +206,11 @@ class Tape {
     std::uint32_t index = 0xFFFFFFFFu;
   };
   LastConstant last_constant_[op_code_count];
-  std::uint32_t leading_leaves_ = 0;  // nodes 0 .. leading_leaves_-1 are all leaves
-  std::vector<double> adjoints_;  // filled by backward(); size = root + 1
-  Tape* enclosing_ = nullptr;     // the next outer live tape of its thread
-  detail::ThreadState* owner_;    // the thread that made it (its chain of tapes)
-  std::uint64_t opened_ = 0;      // when, among that thread's tapes and NoGrads
+  std::uint32_t leading_leaves_ = 0;                 // nodes 0 .. leading_leaves_-1 are all leaves
+  std::vector<double> adjoints_;                     // filled by backward(); size = root + 1
+  Tape* enclosing_ = nullptr;                        // the next outer live tape of its thread
+  detail::ThreadState* owner_;                       // the thread that made it (its chain of tapes)
+  std::uint64_t opened_ = 0;                         // when, among that thread's tapes and NoGrads
   std::unique_ptr<detail::TensorTape> tensor_tape_;  // created on the first tensor op
 };
 

@@ -211,10 +211,10 @@ TEST_CASE("a tensor custom op records nothing inside NoGrad") {
   ad::Tape tape;
   const ad::Tensor W = ad::Tensor::from({1, 2}, {2.0, 3.0}).requires_grad(true);
   const ad::Tensor x = ad::Tensor::from({2}, {1.0, -1.0}).requires_grad(true);
-  const std::size_t before = tape.tensor_tape().slots();
+  const std::size_t before = ad::detail::TensorAccess::tensor_tape(tape).slots();
   ad::NoGrad off;
   const ad::Tensor y = matvec(W, x);
-  CHECK(tape.tensor_tape().slots() == before);
+  CHECK(ad::detail::TensorAccess::tensor_tape(tape).slots() == before);
   CHECK_FALSE(y.requires_grad_enabled());
   CHECK(y.is_leaf());
   CHECK(y.item() == -1.0);

@@ -35,7 +35,7 @@ GradientReadyHook::~GradientReadyHook() {
 
 template <class T>
 const void* GradientReadyHook::key(const TensorT<T>& leaf) noexcept {
-  return leaf.impl_ptr().get();
+  return detail::impl_ptr_of(leaf).get();
 }
 template const void* GradientReadyHook::key(const TensorT<float>&) noexcept;
 template const void* GradientReadyHook::key(const TensorT<double>&) noexcept;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include <autodiff/gradient_hooks.hpp>
-#include <autodiff/tensor_tape.hpp>
+#include "tensor_tape.hpp"
 
 namespace ad::detail {
 

@@ -26,6 +26,10 @@
 
 #include "pool.hpp"
 
+namespace ad {
+class Tape;
+}
+
 namespace ad::detail {
 
 class TensorTape;
@@ -236,6 +240,8 @@ struct TensorAccess {
   static TensorT<T> wrap(std::shared_ptr<TensorImpl<T>> impl) noexcept {
     return TensorT<T>(std::move(impl));
   }
+  // The tensor recording that scalar tape `t` owns (defined in tensor_tape.hpp).
+  static TensorTape& tensor_tape(Tape& t);
 };
 
 // The storage of `t` (throws std::logic_error for an empty handle).

@@ -222,7 +222,7 @@ thread_local TensorTape default_tape{this_thread_state()};
 
 TensorTape* current_tensor_tape() {
   if (no_grad_depth > 0) return nullptr;
-  if (Tape* t = Tape::active(); t != nullptr) return &t->tensor_tape();
+  if (Tape* t = Tape::active(); t != nullptr) return &TensorAccess::tensor_tape(*t);
   return &default_tape;
 }
 

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include <autodiff/tape.hpp>
+
 #include "tensor_impl.hpp"
 
 namespace ad::detail {
@@ -96,5 +98,7 @@ void check_backward_anomaly(const TensorImplBase& output);
 // The tape tensor ops record on in this thread: the innermost ad::Tape's if
 // one is live, else a per-thread default; nullptr inside NoGrad.
 TensorTape* current_tensor_tape();
+
+inline TensorTape& TensorAccess::tensor_tape(Tape& t) { return t.tensor_tape(); }
 
 }  // namespace ad::detail
