@@ -100,8 +100,6 @@ class Tape {
   std::size_t bytes_used() const noexcept;
   std::size_t bytes_reserved() const noexcept;
 
-  // The definition of the user-defined op recorded as node `id`.
-  const detail::CustomScalarOp& custom_op(std::uint32_t id) const;
   // Where node `id` was recorded, if it was recorded in anomaly mode.
   const std::source_location* location_of(std::uint32_t id) const noexcept;
   // The graph, read-only: node `id` as recorded.
@@ -173,6 +171,9 @@ class Tape {
   // (created on the first tensor op; the library reaches it through
   // detail::TensorAccess).
   detail::TensorTape& tensor_tape();
+  // The definition of the user-defined op recorded as node `id` (its name
+  // reaches users through node(id).name).
+  const detail::CustomScalarOp& custom_op(std::uint32_t id) const;
   void grow();
   void check_index(const Var& v, const char* what) const;
   void set_name(std::uint32_t id, std::string name);
