@@ -45,6 +45,7 @@
 #include <nn/idx.hpp>
 #include <nn/nn.hpp>
 
+#include "fashion_data.hpp"
 #include "svg_plot.hpp"
 #include "tour.hpp"
 
@@ -55,33 +56,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* class_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-
-// The file `name` in `dir`, compressed (.gz) or not; "" when neither exists.
-fs::path find(const fs::path& dir, const std::string& name) {
-  for (const fs::path& p : {dir / (name + ".gz"), dir / name})
-    if (fs::exists(p)) return p;
-  return {};
-}
-
-// Images [n, 784] (pixels / 255) with their n labels in 0 .. 9.
-nn::TensorDataset<float> load(const fs::path& images_path, const fs::path& labels_path, std::size_t limit) {
-  const nn::IdxImages images = nn::load_idx_images(images_path.string());
-  const std::vector<std::uint8_t> labels = nn::load_idx_labels(labels_path.string());
-  if (images.count != labels.size() || images.rows * images.cols != 784)
-    throw std::runtime_error(fmt::format("{} ({} images of {}x{}) and {} ({} labels) do not match",
-                                         images_path.string(), images.count, images.rows, images.cols,
-                                         labels_path.string(), labels.size()));
-  const std::size_t n = std::min(images.count, limit);
-  std::vector<float> pixels(n * 784);
-  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = float(images.pixels[i]) / 255.0f;
-  std::vector<std::size_t> classes;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (labels[i] > 9)
-      throw std::runtime_error(fmt::format("{}: label {} of sample {}", labels_path.string(), labels[i], i));
-    classes.push_back(labels[i]);
-  }
-  return {ad::TensorF::from({n, 784}, std::move(pixels)), std::move(classes)};
-}
 
 // The confusion matrix (row: true class, column: predicted).
 std::vector<std::size_t> confusion_matrix(nn::NetworkT<float>& net, const nn::TensorDataset<float>& test) {
@@ -131,8 +105,8 @@ int main(int argc, char** argv) try {
   const bool flush = !args.has("--keep-denormals") && ad::set_flush_denormal(true);
 
   const fs::path files[4] = {
-      find(data_dir, "train-images-idx3-ubyte"), find(data_dir, "train-labels-idx1-ubyte"),
-      find(data_dir, "t10k-images-idx3-ubyte"), find(data_dir, "t10k-labels-idx1-ubyte")};
+      fashion::find(data_dir, "train-images-idx3-ubyte"), fashion::find(data_dir, "train-labels-idx1-ubyte"),
+      fashion::find(data_dir, "t10k-images-idx3-ubyte"), fashion::find(data_dir, "t10k-labels-idx1-ubyte")};
   if (std::any_of(std::begin(files), std::end(files), [](const fs::path& p) { return p.empty(); })) {
     fmt::print(
         "Fashion-MNIST not found in {} (install it with `apt-get install dataset-fashion-mnist`, or pass "
@@ -144,8 +118,8 @@ int main(int argc, char** argv) try {
 
   const auto load_start = Clock::now();
   const std::size_t train_limit = args.smoke() ? 512 : 60000, test_limit = args.smoke() ? 256 : 10000;
-  const nn::TensorDataset<float> train = load(files[0], files[1], train_limit);
-  const nn::TensorDataset<float> test = load(files[2], files[3], test_limit);
+  const nn::TensorDataset<float> train = fashion::load(files[0], files[1], train_limit);
+  const nn::TensorDataset<float> test = fashion::load(files[2], files[3], test_limit);
   const std::size_t n = train.size();
   fmt::print("Fashion-MNIST from {}: {} training and {} test images, read in {:.1f} s\n", data_dir.string(),
              n, test.size(), std::chrono::duration<double>(Clock::now() - load_start).count());

@@ -36,31 +36,13 @@
 #include <nn/idx.hpp>
 #include <nn/nn.hpp>
 
+#include "fashion_data.hpp"
 #include "tour.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace dist = nn::distributed;
-
-fs::path find(const fs::path& dir, const std::string& name) {
-  for (const fs::path& p : {dir / (name + ".gz"), dir / name})
-    if (fs::exists(p)) return p;
-  return {};
-}
-
-nn::TensorDataset<float> load(const fs::path& images_path, const fs::path& labels_path, std::size_t limit) {
-  const nn::IdxImages images = nn::load_idx_images(images_path.string());
-  const std::vector<std::uint8_t> labels = nn::load_idx_labels(labels_path.string());
-  if (images.count != labels.size() || images.rows * images.cols != 784)
-    throw std::runtime_error(
-        fmt::format("{} and {} do not match", images_path.string(), labels_path.string()));
-  const std::size_t n = std::min(images.count, limit);
-  std::vector<float> pixels(n * 784);
-  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = float(images.pixels[i]) / 255.0f;
-  std::vector<std::size_t> classes(labels.begin(), labels.begin() + std::ptrdiff_t(n));
-  return {ad::TensorF::from({n, 784}, std::move(pixels)), std::move(classes)};
-}
 
 // Seconds per bare MPI_Allreduce of `count` floats (after a barrier, so no
 // rank waits for another): what one step's communication costs unhidden.
@@ -97,8 +79,8 @@ int train(dist::Environment& env, const tour::Args& args) {
   ad::set_flush_denormal(true);
 
   const fs::path files[4] = {
-      find(data_dir, "train-images-idx3-ubyte"), find(data_dir, "train-labels-idx1-ubyte"),
-      find(data_dir, "t10k-images-idx3-ubyte"), find(data_dir, "t10k-labels-idx1-ubyte")};
+      fashion::find(data_dir, "train-images-idx3-ubyte"), fashion::find(data_dir, "train-labels-idx1-ubyte"),
+      fashion::find(data_dir, "t10k-images-idx3-ubyte"), fashion::find(data_dir, "t10k-labels-idx1-ubyte")};
   if (std::any_of(std::begin(files), std::end(files), [](const fs::path& p) { return p.empty(); })) {
     say(env,
         "Fashion-MNIST not found in {} (apt-get install dataset-fashion-mnist, or --data DIR): skipped.\n",
@@ -107,8 +89,8 @@ int train(dist::Environment& env, const tour::Args& args) {
   }
   // Every rank reads the whole set (60 000 images, 188 MB as floats) and
   // trains on its shard of each batch; the loaders shuffle alike.
-  const nn::TensorDataset<float> train = load(files[0], files[1], args.smoke() ? 512 : 60000);
-  const nn::TensorDataset<float> test = load(files[2], files[3], args.smoke() ? 256 : 10000);
+  const nn::TensorDataset<float> train = fashion::load(files[0], files[1], args.smoke() ? 512 : 60000);
+  const nn::TensorDataset<float> test = fashion::load(files[2], files[3], args.smoke() ? 256 : 10000);
 
   std::mt19937_64 rng(2024);
   nn::NetworkT<float> net({784, 256, 128, 10}, nn::Activation::relu, nn::Activation::identity, rng,
