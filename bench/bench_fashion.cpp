@@ -40,6 +40,7 @@
 #include <nn/idx.hpp>
 #include <nn/nn.hpp>
 
+#include "fashion_split.hpp"
 #include "side_by_side.hpp"
 #if defined(AD_BENCH_HAVE_LIBTORCH)
 #include "peers/libtorch_peer.hpp"
@@ -60,30 +61,7 @@ const std::vector<std::size_t> layer_sizes{784, 256, 128, 10};
 constexpr std::size_t batch_size = 128;
 constexpr double learning_rate = 1e-3;
 
-struct Split {
-  std::vector<float> pixels;         // [count, 784], in [0, 1]
-  std::vector<std::int64_t> labels;  // 0 .. 9
-  std::size_t count() const { return labels.size(); }
-};
-
-fs::path find_file(const fs::path& dir, const std::string& name) {
-  for (const fs::path& p : {dir / (name + ".gz"), dir / name})
-    if (fs::exists(p)) return p;
-  return {};
-}
-
-Split load_split(const fs::path& images_path, const fs::path& labels_path) {
-  const nn::IdxImages images = nn::load_idx_images(images_path.string());
-  const std::vector<std::uint8_t> labels = nn::load_idx_labels(labels_path.string());
-  if (images.count != labels.size() || images.rows * images.cols != 784)
-    throw std::runtime_error(
-        fmt::format("{} and {} do not match", images_path.string(), labels_path.string()));
-  Split s;
-  s.pixels.resize(images.pixels.size());
-  for (std::size_t i = 0; i < s.pixels.size(); ++i) s.pixels[i] = float(images.pixels[i]) / 255.0f;
-  s.labels.assign(labels.begin(), labels.end());
-  return s;
-}
+using bench::fashion::Split;
 
 // ---- ours -------------------------------------------------------------------------
 
@@ -215,10 +193,8 @@ std::string cell(const bench::Summary& s) {
 
 int main(int argc, char** argv) try {
   const Options o = parse(argc, argv);
-  const fs::path files[4] = {
-      find_file(o.data, "train-images-idx3-ubyte"), find_file(o.data, "train-labels-idx1-ubyte"),
-      find_file(o.data, "t10k-images-idx3-ubyte"), find_file(o.data, "t10k-labels-idx1-ubyte")};
-  if (std::any_of(std::begin(files), std::end(files), [](const fs::path& p) { return p.empty(); })) {
+  const std::vector<fs::path> files = bench::fashion::find_files(o.data);
+  if (files.empty()) {
     fmt::print(
         "bench_fashion: Fashion-MNIST not found in {} (apt-get install dataset-fashion-mnist, or --data "
         "DIR): "
@@ -226,8 +202,8 @@ int main(int argc, char** argv) try {
         o.data.string());
     return 0;
   }
-  const Split train = load_split(files[0], files[1]);
-  const Split test = load_split(files[2], files[3]);
+  const Split train = bench::fashion::load_split(files[0], files[1]);
+  const Split test = bench::fashion::load_split(files[2], files[3]);
   const ad::TensorF train_images = ad::TensorF::from({train.count(), 784}, train.pixels);
   const ad::TensorF test_images = ad::TensorF::from({test.count(), 784}, test.pixels);
   const std::vector<std::size_t> train_labels(train.labels.begin(), train.labels.end());

@@ -172,6 +172,11 @@ struct FitOptions {
   // stopping, on_epoch, History), so that every process decides alike.
   bool write_checkpoints = true;
   std::function<void(EpochReport&)> combine_epoch = {};
+  // Validation runs the model on this many samples at a time (0: all at
+  // once) and measures the loss and metrics on the outputs put together, so
+  // the figures do not depend on it; a convolutional network's activations
+  // for 10000 images at once would take gigabytes.
+  std::size_t validation_batch_size = 1000;
 };
 
 struct History {

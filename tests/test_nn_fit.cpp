@@ -277,6 +277,24 @@ TEST_CASE("user metrics are evaluated per epoch on the validation data and repor
   CHECK_THROWS_AS(h.reports.back().metric("rmse"), std::out_of_range);
 }
 
+TEST_CASE("validation in chunks gives the figures of one pass over the whole validation set") {
+  const nn::TensorDataset<double> train = blobs(120, 1), test = blobs(77, 2);
+  std::vector<nn::History> runs;
+  for (std::size_t chunk : {std::size_t{0}, std::size_t{10}, std::size_t{77}, std::size_t{1000}}) {
+    std::mt19937_64 rng(4);
+    ResidualNet<double> model(2, 3, rng);
+    nn::Adam<double> opt(model.parameters(), 0.05);
+    runs.push_back(nn::fit(model, train, nn::cross_entropy, opt,
+                           {.epochs = 3, .batch_size = 32, .validation = &test, .validation_batch_size = chunk}));
+  }
+  for (const nn::History& h : runs) {
+    REQUIRE(h.validation_loss.size() == 3);
+    CHECK(h.validation_accuracy == runs[0].validation_accuracy);
+    for (std::size_t e = 0; e < 3; ++e)
+      CHECK(h.validation_loss[e] == doctest::Approx(runs[0].validation_loss[e]).epsilon(1e-13));
+  }
+}
+
 TEST_CASE("the data loader is deterministic for a seed and each epoch is a permutation") {
   const nn::TensorDataset<double> data = blobs(10, 1);
   auto epochs_of = [&](std::uint64_t seed) {

@@ -122,6 +122,8 @@ class Trainer {
   bool step(std::size_t epoch, std::size_t b, const Batch<T>& batch, double& loss_value,
             std::size_t& correct);
   void validate(EpochReport& report);
+  // The model's outputs for `inputs`, computed options_.validation_batch_size rows at a time.
+  ad::TensorT<T> outputs_in_chunks(const ad::TensorT<T>& inputs);
   void report_unreached();
   void stop(std::string reason, std::string detail) {
     history_.stop_reason = std::move(reason);
@@ -339,6 +341,17 @@ bool Trainer<T>::train_epoch(std::size_t epoch, EpochReport& report) {
 }
 
 template <class T>
+ad::TensorT<T> Trainer<T>::outputs_in_chunks(const ad::TensorT<T>& inputs) {
+  const std::size_t n = inputs.rank() == 0 ? 0 : inputs.shape()[0];
+  const std::size_t chunk = options_.validation_batch_size;
+  if (chunk == 0 || n <= chunk) return model_(inputs);
+  std::vector<ad::TensorT<T>> parts;
+  for (std::size_t first = 0; first < n; first += chunk)
+    parts.push_back(model_(ad::slice_rows(inputs, first, std::min(n, first + chunk))));
+  return ad::concat(parts, 0);
+}
+
+template <class T>
 void Trainer<T>::validate(EpochReport& report) {
   const TensorDataset<T>* on = validation_ ? validation_ : (options_.metrics.empty() ? nullptr : &data_);
   if (on == nullptr) return;
@@ -347,7 +360,7 @@ void Trainer<T>::validate(EpochReport& report) {
   const bool was_training = model_.is_training();
   model_.eval();
   const Batch<T> all = on->all();
-  const ad::TensorT<T> out = model_(all.inputs);
+  const ad::TensorT<T> out = outputs_in_chunks(all.inputs);
   if (validation_) {
     report.val_loss = double(loss_(out, all).item());
     report.val_accuracy = accuracy_or_nan(out, all);
