@@ -284,8 +284,9 @@ TEST_CASE("validation in chunks gives the figures of one pass over the whole val
     std::mt19937_64 rng(4);
     ResidualNet<double> model(2, 3, rng);
     nn::Adam<double> opt(model.parameters(), 0.05);
-    runs.push_back(nn::fit(model, train, nn::cross_entropy, opt,
-                           {.epochs = 3, .batch_size = 32, .validation = &test, .validation_batch_size = chunk}));
+    runs.push_back(
+        nn::fit(model, train, nn::cross_entropy, opt,
+                {.epochs = 3, .batch_size = 32, .validation = &test, .validation_batch_size = chunk}));
   }
   for (const nn::History& h : runs) {
     REQUIRE(h.validation_loss.size() == 3);
