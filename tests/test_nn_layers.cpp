@@ -125,7 +125,8 @@ TEST_CASE("Dropout's gradient is its mask: 1 / (1 - p) where an element was kept
   ad::Tensor x = random_tensor<double>({10, 10}, 4).requires_grad(true);
   const ad::Tensor y = dropout(x);
   ad::sum(y).backward();
-  const auto g = x.grad().values();
+  const ad::Tensor grad = x.grad();
+  const auto g = grad.values();
   std::size_t kept = 0;
   for (std::size_t i = 0; i < g.size(); ++i) {
     const bool dropped = y.values()[i] == 0.0;
