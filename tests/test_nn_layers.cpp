@@ -680,3 +680,27 @@ TEST_CASE(
   for (const auto& input : report.inputs) names.push_back(input.name);
   CHECK(names == std::vector<std::string>{"0.weight", "2.weight", "2.bias", "4.W", "4.b"});
 }
+
+TEST_CASE("nn/README.md's model of these layers builds, names its buffers and runs in both modes") {
+  std::mt19937_64 rng(120);
+  nn::Sequential model;
+  model
+      .add<nn::Flatten>()  // N x 1 x 28 x 28 -> N x 784
+      .add<nn::Dense>(784, 128, nn::Activation::identity, rng, nn::Init::he)
+      .add<nn::BatchNorm1d>(128)
+      .add<nn::ReLU>()
+      .add<nn::Dropout>(0.2)
+      .add<nn::Dense>(128, 10, nn::Activation::identity, rng);
+  std::vector<std::string> buffers;
+  for (const auto& [name, b] : model.named_buffers()) buffers.push_back(name);
+  CHECK(buffers == std::vector<std::string>{"2.running_mean", "2.running_var"});
+  const ad::Tensor images = random_tensor<double>({4, 1, 28, 28}, 121);
+  CHECK(model(images).shape() == ad::Shape{4, 10});
+  model.eval();
+  const auto a = values_of(model(images));
+  CHECK(values_of(model(images)) == a);  // no dropout, fixed statistics: deterministic
+  CHECK(model.architecture() ==
+        "Sequential(0: Flatten(1, -1), 1: Dense(784->128, identity), 2: BatchNorm1d(128, eps=1e-05, "
+        "momentum=0.1, "
+        "affine=true), 3: ActivationLayer(relu), 4: Dropout(p=0.2), 5: Dense(128->10, identity))");
+}
