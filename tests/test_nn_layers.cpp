@@ -364,11 +364,16 @@ TEST_CASE("BatchNorm refuses inputs of another rank or channel count, and bad se
       std::invalid_argument);
   CHECK_THROWS_WITH_AS(two(ad::Tensor::zeros({2, 3, 4, 4})),
                        Contains("input of shape [2, 3, 4, 4] for 2 features"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(one(ad::Tensor::zeros({1, 3})),
-                       Contains("nn::BatchNorm1d: input of shape [1, 3] has one value per channel"),
+  CHECK_THROWS_WITH_AS(
+      one(ad::Tensor::zeros({1, 3})),
+      Contains(
+          "nn::BatchNorm1d: input of shape [1, 3] has 1 value(s) per channel; training needs at least 2"),
+      std::invalid_argument);
+  CHECK_THROWS_WITH_AS(two(ad::Tensor::zeros({1, 2, 1, 1})),
+                       Contains("input of shape [1, 2, 1, 1] has 1 value(s) per channel"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(two(ad::Tensor::zeros({1, 2, 1, 1})), Contains("has one value per channel"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(one(ad::Tensor::zeros({0, 3})),
+                       Contains("input of shape [0, 3] has 0 value(s) per channel"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(nn::BatchNorm1d(0), Contains("nn::BatchNorm1d: num_features must be at least 1"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(nn::BatchNorm2d(2, -1.0),

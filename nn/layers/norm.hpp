@@ -73,9 +73,8 @@ class LayerNormT : public ModuleT<T> {
 // another rank or another channel count throws std::invalid_argument
 // "nn::BatchNorm1d: input of shape ... for 3 features (expected ...)"; in
 // training mode, a channel with a single value (nothing to take a variance
-// of) throws std::invalid_argument as well. At construction, zero features,
-// an eps that is negative or not finite, or a momentum outside [0, 1] throw
-// std::invalid_argument.
+// of) throws std::invalid_argument as well ("... has 1 value(s) per channel ..."). At construction, zero
+// features, an eps that is negative or not finite, or a momentum outside [0, 1] throw std::invalid_argument.
 template <class T>
 class BatchNormBaseT : public ModuleT<T> {
  public:

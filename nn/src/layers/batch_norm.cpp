@@ -67,8 +67,8 @@ ad::TensorT<T> BatchNormBaseT<T>::forward(const ad::TensorT<T>& x) {
   if (this->is_training()) {
     if (count < 2)
       throw std::invalid_argument(fmt::format(
-          "nn::{}: input of shape {} has one value per channel; training needs more (no variance to take)",
-          kind_, s.to_string()));
+          "nn::{}: input of shape {} has {} value(s) per channel; training needs at least 2 (a variance)",
+          kind_, s.to_string(), count));
     // y = (x - mu) / sqrt(var + eps), mu and the biased var of the batch.
     const ad::TensorT<T> mean = ad::mean(x, axes, /*keepdim=*/true);
     const ad::TensorT<T> centred = x - mean;
