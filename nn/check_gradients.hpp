@@ -33,7 +33,8 @@
 // Every check runs at the model's own values and at a random second point
 // (options.perturbation, 0.1 unless set; each row counts both points): a model
 // checked after training has small gradients, where a wrong derivative can
-// pass. The model is left exactly as it was found.
+// pass. The model is left exactly as it was found: parameters, their gradients
+// and buffers (batch norm updates its running statistics in training mode).
 #pragma once
 
 #include <functional>

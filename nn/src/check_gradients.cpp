@@ -2,6 +2,7 @@
 // its parameters' values replaced by the points the finite differences need.
 #include <nn/check_gradients.hpp>
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -40,6 +41,37 @@ class ParameterGuard {
  private:
   std::vector<ad::TensorT<T>> parameters_;
   std::vector<std::vector<T>> values_, gradients_;
+};
+
+// Keeps the values of every buffer a forward may write in place (batch
+// norm's running statistics in training mode) and puts them back: the
+// check's many forwards must not leave the model with other statistics.
+template <class T>
+class BufferGuard {
+ public:
+  explicit BufferGuard(const typename ModuleT<T>::template Named<ad::TensorT<T>>& named) {
+    for (const auto& [name, b] : named)
+      if (b.defined() && b.is_leaf()) {  // only a leaf's values can be written in place
+        buffers_.push_back(b);
+        values_.emplace_back(b.values().begin(), b.values().end());
+      }
+  }
+  ~BufferGuard() {
+    for (std::size_t k = 0; k < buffers_.size(); ++k) {
+      // Written only where they changed: a write counts as a new version.
+      const auto now = buffers_[k].values();
+      if (!std::equal(now.begin(), now.end(), values_[k].begin(), values_[k].end())) {
+        auto out = buffers_[k].mutable_values();
+        std::copy(values_[k].begin(), values_[k].end(), out.begin());
+      }
+    }
+  }
+  BufferGuard(const BufferGuard&) = delete;
+  BufferGuard& operator=(const BufferGuard&) = delete;
+
+ private:
+  std::vector<ad::TensorT<T>> buffers_;
+  std::vector<std::vector<T>> values_;
 };
 
 template <class T>
@@ -87,6 +119,7 @@ ad::GradcheckReport check_module_gradients(ModuleT<T>& model, const ad::TensorT<
     shapes.push_back(p.shape());
   }
   ParameterGuard<T> guard(named);
+  BufferGuard<T> buffer_guard(model.named_buffers());
   const ad::GradcheckOptions o = gradcheck_options_for<T>(options);
 
   auto write = [&](const std::vector<std::vector<double>>& at) {
