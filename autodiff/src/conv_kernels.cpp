@@ -1,0 +1,248 @@
+// The convolution's products on plain arrays: im2col (each filter tap's view
+// of the image as one row of a column matrix) + one ad::linalg::gemm per image
+// and group. Writing y[n] = W cols(x[n]) image by image puts the product
+// straight into NCHW order ([c_out, ho wo] is image n's block of y), where one
+// product over the whole batch would need a transpose afterwards.
+#include <algorithm>
+#include <cstddef>
+#include <type_traits>
+#include <vector>
+
+#include <autodiff/gemm.hpp>
+
+#include "conv_kernels.hpp"
+#include "gemm_internal.hpp"
+#include "pool.hpp"
+
+namespace ad::detail {
+namespace {
+
+using Index = std::ptrdiff_t;
+
+// A column matrix per thread, kept between calls (the gemm has its own scratch).
+template <class T>
+T* column_scratch(std::size_t n) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
+// For tap offset `offset` (= v d - p) along a row of `extent` inputs read
+// with `stride`: the outputs [first, last) that land inside the row.
+struct Span {
+  std::size_t first, last;
+};
+Span inside(Index offset, std::size_t stride, std::size_t extent, std::size_t outputs) {
+  const Index s = static_cast<Index>(stride);
+  const Index first = offset >= 0 ? 0 : (-offset + s - 1) / s;
+  const Index end_in = static_cast<Index>(extent) - offset;  // outputs j with j s < end_in
+  const Index last = end_in <= 0 ? 0 : (end_in + s - 1) / s;
+  const auto clamp = [&](Index v) {
+    return static_cast<std::size_t>(std::clamp<Index>(v, 0, Index(outputs)));
+  };
+  const std::size_t f = clamp(first), l = clamp(last);
+  return {f, std::max(f, l)};
+}
+
+// Walks the column matrix of one group of one image: calls
+// row_op(column_row, input_row, span, input_step) for every (tap, output row)
+// whose input row lies inside the image, and gap(column_row, begin, end) for
+// the column entries that read padding.
+template <class RowOp, class Gap>
+void for_each_tap_row(const ConvGeometry& g, RowOp&& row_op, Gap&& gap) {
+  const std::size_t hw = g.plane_out();
+  for (std::size_t c = 0; c < g.group_in(); ++c)
+    for (std::size_t u = 0; u < g.kh; ++u)
+      for (std::size_t v = 0; v < g.kw; ++v) {
+        const std::size_t tap = (c * g.kh + u) * g.kw + v;
+        const Index col_offset = Index(v * g.dw) - Index(g.pw);
+        const Span cols = inside(col_offset, g.sw, g.w, g.wo);
+        for (std::size_t i = 0; i < g.ho; ++i) {
+          const std::size_t row = tap * hw + i * g.wo;
+          const Index ih = Index(i * g.sh + u * g.dh) - Index(g.ph);
+          if (ih < 0 || ih >= Index(g.h)) {
+            gap(row, 0, g.wo);
+            continue;
+          }
+          gap(row, 0, cols.first);
+          gap(row, cols.last, g.wo);
+          const std::size_t input = c * g.plane_in() + std::size_t(ih) * g.w;
+          if (cols.first < cols.last)
+            row_op(row + cols.first, Index(input) + col_offset + Index(cols.first * g.sw),
+                   cols.last - cols.first);
+        }
+      }
+}
+
+// cols[tap, i wo + j] = x[c, i s - p + u d, j s - p + v d] (0 in the padding)
+template <class T>
+void im2col(const ConvGeometry& g, const T* x, T* cols) {
+  const std::size_t step = g.sw;
+  for_each_tap_row(
+      g,
+      [&](std::size_t row, Index input, std::size_t count) {
+        const T* src = x + input;
+        T* dst = cols + row;
+        if (step == 1)
+          std::copy_n(src, count, dst);
+        else
+          for (std::size_t j = 0; j < count; ++j) dst[j] = src[j * step];
+      },
+      [&](std::size_t row, std::size_t begin, std::size_t end) {
+        std::fill(cols + row + begin, cols + row + end, T(0));
+      });
+}
+
+// The adjoint of im2col: x[c, ...] += cols[tap, ...] (padding entries dropped).
+template <class T>
+void col2im_add(const ConvGeometry& g, const T* cols, T* x) {
+  const std::size_t step = g.sw;
+  for_each_tap_row(
+      g,
+      [&](std::size_t row, Index input, std::size_t count) {
+        T* dst = x + input;
+        const T* src = cols + row;
+        for (std::size_t j = 0; j < count; ++j) dst[j * step] += src[j];
+      },
+      [](std::size_t, std::size_t, std::size_t) {});
+}
+
+// Threads for `flops` of work over `images`: below about 2^18 multiply-adds
+// waking a worker costs more than it saves.
+int threads_for(const ConvGeometry& g) {
+  const double work = double(g.n) * double(g.c_out) * double(g.taps()) * double(g.plane_out());
+  if (g.n < 2 || work < double(1 << 18)) return 1;
+  return std::max(1, linalg::get_gemm_threads());
+}
+
+// Runs body(image) for every image on the gemm's threads.
+template <class Body>
+void for_each_image(const ConvGeometry& g, Body&& body) {
+  if (g.n == 0) return;
+  const int threads = threads_for(g);
+  if (threads == 1) {
+    for (std::size_t n = 0; n < g.n; ++n) body(n);
+    return;
+  }
+  linalg::detail::run_parts(
+      threads, static_cast<int>(g.n),
+      [](void* context, int part) {
+        (*static_cast<std::remove_reference_t<Body>*>(context))(static_cast<std::size_t>(part));
+      },
+      &body);
+}
+
+}  // namespace
+
+template <class T>
+void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y, bool accumulate) {
+  const std::size_t taps = g.taps(), hw = g.plane_out(), og = g.group_out();
+  for_each_image(g, [&](std::size_t n) {
+    T* cols = g.pointwise() ? nullptr : column_scratch<T>(taps * hw);
+    for (std::size_t group = 0; group < g.groups; ++group) {
+      const T* xg = x + n * g.image_in() + group * g.group_in() * g.plane_in();
+      T* yg = y + n * g.image_out() + group * og * hw;
+      if (!g.pointwise()) im2col(g, xg, cols);
+      T beta = accumulate ? T(1) : T(0);
+      if (bias != nullptr) {  // the bias first, then the product adds to it
+        for (std::size_t o = 0; o < og; ++o) {
+          T* row = yg + o * hw;
+          const T b = bias[group * og + o];
+          if (accumulate)
+            for (std::size_t j = 0; j < hw; ++j) row[j] += b;
+          else
+            std::fill(row, row + hw, b);
+        }
+        beta = T(1);
+      }
+      linalg::gemm<T>(false, false, og, hw, taps, T(1), w + group * og * taps, taps,
+                      g.pointwise() ? xg : cols, hw, beta, yg, hw);
+    }
+  });
+}
+
+template <class T>
+void conv_input_grad(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
+  const std::size_t taps = g.taps(), hw = g.plane_out(), og = g.group_out();
+  for_each_image(g, [&](std::size_t n) {
+    for (std::size_t group = 0; group < g.groups; ++group) {
+      T* dxg = dx + n * g.image_in() + group * g.group_in() * g.plane_in();
+      const T* dyg = dy + n * g.image_out() + group * og * hw;
+      const T* wg = w + group * og * taps;
+      if (g.pointwise()) {  // dx[n] += W^T dy[n] in place
+        linalg::gemm<T>(true, false, taps, hw, og, T(1), wg, taps, dyg, hw, T(1), dxg, hw);
+        continue;
+      }
+      T* cols = column_scratch<T>(taps * hw);  // d(cols) = W^T dy[n], then folded back onto the image
+      linalg::gemm<T>(true, false, taps, hw, og, T(1), wg, taps, dyg, hw, T(0), cols, hw);
+      col2im_add(g, cols, dxg);
+    }
+  });
+}
+
+template <class T>
+void conv_weight_grad(const ConvGeometry& g, const T* x, const T* dy, T* dw, bool accumulate) {
+  const std::size_t taps = g.taps(), hw = g.plane_out(), og = g.group_out();
+  const std::size_t size = g.c_out * taps;
+  if (g.n == 0) {
+    if (!accumulate) std::fill(dw, dw + size, T(0));
+    return;
+  }
+  // dW = sum_n dy[n] cols(x[n])^T. The images are cut into a fixed number of
+  // parts (not one per thread), each summed into its own buffer and the
+  // buffers added in order: the same result on any number of threads.
+  const std::size_t parts = std::min<std::size_t>(g.n, 8);
+  std::vector<T> partial = take_buffer<T>(parts * size, false);
+  auto part_body = [&](std::size_t part) {
+    T* sum = partial.data() + part * size;
+    const std::size_t begin = part * g.n / parts, end = (part + 1) * g.n / parts;
+    T* cols = g.pointwise() ? nullptr : column_scratch<T>(taps * hw);
+    for (std::size_t n = begin; n < end; ++n)
+      for (std::size_t group = 0; group < g.groups; ++group) {
+        const T* xg = x + n * g.image_in() + group * g.group_in() * g.plane_in();
+        const T* dyg = dy + n * g.image_out() + group * og * hw;
+        if (!g.pointwise()) im2col(g, xg, cols);
+        linalg::gemm<T>(false, true, og, taps, hw, T(1), dyg, hw, g.pointwise() ? xg : cols, hw,
+                        n == begin ? T(0) : T(1), sum + group * og * taps, taps);
+      }
+  };
+  const int threads = threads_for(g);
+  if (threads == 1 || parts == 1)
+    for (std::size_t part = 0; part < parts; ++part) part_body(part);
+  else
+    linalg::detail::run_parts(
+        threads, static_cast<int>(parts),
+        [](void* context, int part) {
+          (*static_cast<decltype(part_body)*>(context))(static_cast<std::size_t>(part));
+        },
+        &part_body);
+  for (std::size_t i = 0; i < size; ++i) {
+    T total = accumulate ? dw[i] : T(0);
+    for (std::size_t part = 0; part < parts; ++part) total += partial[part * size + i];
+    dw[i] = total;
+  }
+  recycle_buffer(partial);
+}
+
+template <class T>
+void conv_bias_grad(const ConvGeometry& g, const T* dy, T* db) {
+  const std::size_t hw = g.plane_out();
+  for (std::size_t n = 0; n < g.n; ++n)
+    for (std::size_t o = 0; o < g.c_out; ++o) {
+      const T* row = dy + (n * g.c_out + o) * hw;
+      T s = T(0);
+      for (std::size_t j = 0; j < hw; ++j) s += row[j];
+      db[o] += s;
+    }
+}
+
+#define AD_CONV_KERNELS(T)                                                                    \
+  template void conv_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*, bool); \
+  template void conv_input_grad<T>(const ConvGeometry&, const T*, const T*, T*);              \
+  template void conv_weight_grad<T>(const ConvGeometry&, const T*, const T*, T*, bool);       \
+  template void conv_bias_grad<T>(const ConvGeometry&, const T*, T*);
+AD_CONV_KERNELS(float)
+AD_CONV_KERNELS(double)
+#undef AD_CONV_KERNELS
+
+}  // namespace ad::detail
