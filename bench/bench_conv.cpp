@@ -3,6 +3,7 @@
 // (docs/decisions/0015-conv2d.md). Run by hand:
 //
 //   bench_conv [--threads 1,2] [--double] [--reps N] [--csv FILE] [--no-torch] [--only TEXT] [--min]
+//   [--torch-intra]
 //
 // Shapes: the two convolutions of conv(1->32,3x3)-pool-conv(32->64,3x3)-pool
 // on Fashion-MNIST at batch 128, and two 3x3 layers of a CIFAR-sized network
@@ -42,8 +43,9 @@ struct Options {
   bool torch = true;
   std::string csv;
   bench::Protocol protocol;
-  std::string only;      // run only the shapes whose name contains this
-  bool minimum = false;  // show each contestant's fastest sample instead of the median
+  std::string only;          // run only the shapes whose name contains this
+  bool minimum = false;      // show each contestant's fastest sample instead of the median
+  bool torch_intra = false;  // LibTorch with n threads of its own too (default: 1 + OpenBLAS n)
 };
 
 Options parse(int argc, char** argv) {
@@ -64,6 +66,8 @@ Options parse(int argc, char** argv) {
       o.torch = false;
     } else if (a == "--reps") {
       o.protocol.reps = std::max(5, std::stoi(next()));
+    } else if (a == "--torch-intra") {
+      o.torch_intra = true;
     } else if (a == "--min") {
       o.minimum = true;
     } else if (a == "--only") {
@@ -72,7 +76,8 @@ Options parse(int argc, char** argv) {
       o.csv = next();
     } else if (a == "--help" || a == "-h") {
       std::puts(
-          "bench_conv [--threads 1,2] [--double] [--reps N] [--csv FILE] [--no-torch] [--only TEXT] [--min]");
+          "bench_conv [--threads 1,2] [--double] [--reps N] [--csv FILE] [--no-torch] [--only TEXT] [--min] "
+          "[--torch-intra]");
       std::exit(0);
     } else {
       throw std::invalid_argument("unknown option " + a + " (see --help)");
@@ -111,10 +116,15 @@ std::vector<double> normal(std::size_t n, std::mt19937_64& rng, double scale) {
   return v;
 }
 
-void set_threads(int threads) {
+// LibTorch at torch 1 + OpenBLAS n threads, its best for the MLP
+// (BENCHMARKS.md); --torch-intra gives torch n threads as well (its
+// convolutions run in oneDNN on torch's own threads, not OpenBLAS's).
+void set_threads(int threads, bool torch_intra) {
   ad::linalg::set_gemm_threads(threads);
 #if defined(AD_BENCH_HAVE_LIBTORCH)
-  bench::libtorch::set_threads(1, threads);
+  bench::libtorch::set_threads(torch_intra ? threads : 1, threads);
+#else
+  (void)torch_intra;
 #endif
 }
 
@@ -222,7 +232,7 @@ void run(const Options& o) {
   fmt::print("\n{:<32} {:>3} {:>10} {:>10} {:>7} {:>10} {:>10} {:>7}\n", "shape", "thr", "ours fwd",
              "torch fwd", "t/ours", "ours f+b", "torch f+b", "t/ours");
   for (int threads : o.threads) {
-    set_threads(threads);
+    set_threads(threads, o.torch_intra);
     for (const ConvCase& c : conv_cases) {
       if (c.name.find(o.only) == std::string::npos) continue;
       std::mt19937_64 rng(11);

@@ -69,6 +69,8 @@ const std::vector<ConvCase>& conv_cases() {
        {3, 1, 2, 2},
        false,
        {{1, 2}, {1, 0}, {1, 2}, 3}},
+      {"dilation 2x1 without padding", {1, 2, 7, 6}, {2, 2, 2, 3}, true, {{1, 1}, {0, 0}, {2, 1}, 1}},
+      {"groups 2 without padding", {2, 4, 5, 5}, {2, 2, 3, 3}, false, {{1, 1}, {0, 0}, {1, 1}, 2}},
       {"1x1 pointwise", {2, 3, 3, 4}, {2, 3, 1, 1}, true, {}},
       {"1x1 pointwise, groups 3", {2, 3, 3, 2}, {6, 1, 1, 1}, false, {{1, 1}, {0, 0}, {1, 1}, 3}},
       {"1x1 with stride 2 and padding", {1, 2, 4, 5}, {2, 2, 1, 1}, true, {{2, 2}, {1, 1}, {1, 1}, 1}},
