@@ -3,6 +3,7 @@
 // derivatives with gradgradcheck, and every misuse named in its message.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -221,6 +222,17 @@ TEST_CASE("conv2d gives the same values and gradients, bit for bit, on 1 and 2 t
   ad::linalg::set_gemm_threads(saved);
   for (std::size_t k = 0; k < one.size(); ++k)
     for (std::size_t i = 0; i < one[k].numel(); ++i) REQUIRE(one[k].values()[i] == two[k].values()[i]);
+}
+
+TEST_CASE("conv2d of an empty batch gives an empty output and zero weight and bias gradients") {
+  ad::Tensor x = Tensor::zeros({0, 2, 5, 5}).requires_grad(true);
+  ad::Tensor w = Tensor::ones({3, 2, 3, 3}).requires_grad(true), b = Tensor::ones({3}).requires_grad(true);
+  const Tensor y = ad::conv2d(x, w, b);
+  CHECK(y.shape() == ad::Shape{0, 3, 3, 3});
+  ad::sum(y).backward();
+  const Tensor gw = w.grad(), gb = b.grad();
+  CHECK(std::all_of(gw.values().begin(), gw.values().end(), [](double v) { return v == 0.0; }));
+  CHECK(std::all_of(gb.values().begin(), gb.values().end(), [](double v) { return v == 0.0; }));
 }
 
 TEST_CASE("conv2d in float agrees with double") {
