@@ -170,12 +170,20 @@ void for_each_image(const ConvGeometry& g, Body&& body) {
     for (std::size_t n = 0; n < g.n; ++n) body(n);
     return;
   }
+  // One part per image, claimed by whichever thread is free; past 1024
+  // images, runs of images (the pool counts at most 4095 parts).
+  struct Job {
+    std::remove_reference_t<Body>* body;
+    std::size_t images, parts;
+  } job{&body, g.n, std::min<std::size_t>(g.n, 1024)};
   linalg::detail::run_parts(
-      threads, static_cast<int>(g.n),
+      threads, static_cast<int>(job.parts),
       [](void* context, int part) {
-        (*static_cast<std::remove_reference_t<Body>*>(context))(static_cast<std::size_t>(part));
+        const Job& j = *static_cast<const Job*>(context);
+        const std::size_t p = static_cast<std::size_t>(part);
+        for (std::size_t n = p * j.images / j.parts; n < (p + 1) * j.images / j.parts; ++n) (*j.body)(n);
       },
-      &body);
+      &job);
 }
 
 }  // namespace
