@@ -370,6 +370,10 @@ TEST_CASE("max_pool2d propagates a NaN in a window, as PyTorch") {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const Tensor y = ad::max_pool2d(Tensor::from({1, 1, 2, 2}, {1, nan, 3, 2}));
   CHECK(std::isnan(y.item()));
+  // The same through the clipped windows of a padded pool.
+  const Tensor z =
+      ad::max_pool2d(Tensor::from({1, 1, 2, 2}, {1, nan, 3, 2}), Pool2dOptions{{3, 3}, {1, 1}, {1, 1}});
+  for (const double v : z.values()) CHECK(std::isnan(v));
 }
 
 TEST_CASE("avg_pool2d divides by the whole window, padding included (count_include_pad)") {
