@@ -1,4 +1,4 @@
-// Operations on tensors: this header gathers the four families, each declared
+// Operations on tensors: this header gathers the op families, each declared
 // in the header named after it and implemented in the source of the same name
 // under src/:
 //
@@ -8,6 +8,8 @@
 //                           softmax, log_softmax
 //   tensor_shape_ops.hpp    reshape, transpose, rows, slice_rows, concat, stack
 //   tensor_linalg.hpp       matmul, linear, linear_activation, dot
+//   tensor_conv.hpp         conv2d
+//   tensor_pool.hpp         max_pool2d, avg_pool2d, adaptive_avg_pool2d
 //
 // Where the derivatives are: element-wise ops take theirs from the scalar op
 // table (scalar_ops.hpp), the single place where each maths function's value
@@ -17,7 +19,9 @@
 #pragma once
 
 #include <autodiff/tensor.hpp>
+#include <autodiff/tensor_conv.hpp>
 #include <autodiff/tensor_elementwise.hpp>
 #include <autodiff/tensor_linalg.hpp>
+#include <autodiff/tensor_pool.hpp>
 #include <autodiff/tensor_reduce.hpp>
 #include <autodiff/tensor_shape_ops.hpp>

@@ -1,4 +1,4 @@
-# LibTorch, the optional peer of bench_mlp, bench_fashion and bench_cnn (included by
+# LibTorch, the optional peer of bench_mlp, bench_fashion, bench_conv and bench_cnn (included by
 # bench/CMakeLists.txt).
 #
 # Found with find_package(Torch) (Debian's libtorch-dev installs its config in
@@ -10,7 +10,7 @@
 option(AD_BENCH_LIBTORCH "Measure bench_mlp and bench_fashion against LibTorch when it is installed" ON)
 
 set(ad_libtorch_users)
-foreach(program IN ITEMS bench_mlp bench_fashion bench_cnn)
+foreach(program IN ITEMS bench_mlp bench_fashion bench_conv bench_cnn)
   if(TARGET ${program})
     list(APPEND ad_libtorch_users ${program})
   endif()
@@ -25,7 +25,8 @@ if(AD_BENCH_LIBTORCH AND ad_libtorch_users)
   if(Torch_FOUND AND TARGET torch AND AD_BENCH_OPENBLAS_LIBRARY)
     message(STATUS "bench_mlp, bench_fashion: measuring against LibTorch ${Torch_VERSION} (${AD_BENCH_OPENBLAS_LIBRARY})")
     add_library(bench_libtorch_peer STATIC ${CMAKE_CURRENT_LIST_DIR}/libtorch_peer.cpp
-                                          ${CMAKE_CURRENT_LIST_DIR}/libtorch_cnn_peer.cpp)
+                                          ${CMAKE_CURRENT_LIST_DIR}/libtorch_cnn_peer.cpp
+                                          ${CMAKE_CURRENT_LIST_DIR}/libtorch_conv.cpp)
     get_target_property(ad_torch_includes torch INTERFACE_INCLUDE_DIRECTORIES)
     if(ad_torch_includes)
       target_include_directories(bench_libtorch_peer SYSTEM PRIVATE ${ad_torch_includes})

@@ -59,11 +59,12 @@ double CnnTrainer::epoch(const std::vector<float>& images, const std::vector<std
   const torch::Tensor all_labels =
       torch::from_blob(const_cast<std::int64_t*>(labels.data()), {count}, torch::kInt64);
   std::vector<std::int64_t> shuffled(order.begin(), order.end());
-  const torch::Tensor permutation = torch::from_blob(shuffled.data(), {count}, torch::kInt64);
+  const std::int64_t steps = std::int64_t(shuffled.size());  // the order may cover part of the images
+  const torch::Tensor permutation = torch::from_blob(shuffled.data(), {steps}, torch::kInt64);
   double total = 0.0;
   std::size_t batches = 0;
-  for (std::int64_t first = 0; first < count; first += std::int64_t(batch), ++batches) {
-    const torch::Tensor rows = permutation.slice(0, first, std::min(count, first + std::int64_t(batch)));
+  for (std::int64_t first = 0; first < steps; first += std::int64_t(batch), ++batches) {
+    const torch::Tensor rows = permutation.slice(0, first, std::min(steps, first + std::int64_t(batch)));
     s.optimizer.zero_grad();
     torch::Tensor loss = torch::nn::functional::cross_entropy(
         s.net->forward(all_images.index_select(0, rows)), all_labels.index_select(0, rows));

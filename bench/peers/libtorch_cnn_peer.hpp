@@ -22,8 +22,8 @@ class CnnTrainer {
   ~CnnTrainer();
   CnnTrainer(const CnnTrainer&) = delete;
   CnnTrainer& operator=(const CnnTrainer&) = delete;
-  // One epoch over `images` ([count, 784] in [0, 1]) in the order given, in
-  // mini-batches of `batch`; returns the mean training loss.
+  // One epoch over the images listed in `order` (rows of `images`, [count,
+  // 784] in [0, 1]), in mini-batches of `batch`; returns the mean training loss.
   double epoch(const std::vector<float>& images, const std::vector<std::int64_t>& labels,
                const std::vector<std::size_t>& order, std::size_t batch);
   // The fraction of `images` whose largest logit is at their label (eval mode).
