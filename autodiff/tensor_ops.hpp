@@ -1,4 +1,4 @@
-// Operations on tensors: this header gathers the four families, each declared
+// Operations on tensors: this header gathers the families, each declared
 // in the header named after it and implemented in the source of the same name
 // under src/:
 //
@@ -8,6 +8,10 @@
 //                           softmax, log_softmax
 //   tensor_shape_ops.hpp    reshape, transpose, rows, slice_rows, concat, stack
 //   tensor_linalg.hpp       matmul, linear, linear_activation, dot
+//   tensor_indexing.hpp     slice, pad, flatten, index_select, gather, tril,
+//                           triu, diag, diag_embed, cumsum (sources
+//                           tensor_indexing.cpp and tensor_diagonal.cpp)
+//   tensor_compare.hpp      < <= > >= == != giving masks of 1 and 0
 //
 // Where the derivatives are: element-wise ops take theirs from the scalar op
 // table (scalar_ops.hpp), the single place where each maths function's value
@@ -17,7 +21,9 @@
 #pragma once
 
 #include <autodiff/tensor.hpp>
+#include <autodiff/tensor_compare.hpp>
 #include <autodiff/tensor_elementwise.hpp>
+#include <autodiff/tensor_indexing.hpp>
 #include <autodiff/tensor_linalg.hpp>
 #include <autodiff/tensor_reduce.hpp>
 #include <autodiff/tensor_shape_ops.hpp>
