@@ -1,5 +1,5 @@
 // Tensor ops that pick, place or accumulate elements by position
-// (implemented in src/tensor_indexing.cpp and src/tensor_diagonal.cpp):
+// (implemented in src/tensor_indexing.cpp and src/tensor_indexing_diagonal.cpp):
 // slicing along any axis, constant padding, flatten, index_select, gather,
 // the triangles and diagonals of matrices, and the cumulative sum. Their
 // gradients are linear in the incoming gradient and are themselves recorded

@@ -10,7 +10,7 @@
 //   tensor_linalg.hpp       matmul, linear, linear_activation, dot
 //   tensor_indexing.hpp     slice, pad, flatten, index_select, gather, tril,
 //                           triu, diag, diag_embed, cumsum (sources
-//                           tensor_indexing.cpp and tensor_diagonal.cpp)
+//                           tensor_indexing*.cpp)
 //   tensor_compare.hpp      < <= > >= == != giving masks of 1 and 0
 //
 // Where the derivatives are: element-wise ops take theirs from the scalar op
