@@ -10,6 +10,10 @@
 //   tensor_linalg.hpp       matmul, linear, linear_activation, dot
 //   tensor_conv.hpp         conv2d
 //   tensor_pool.hpp         max_pool2d, avg_pool2d, adaptive_avg_pool2d
+//   tensor_indexing.hpp     slice, pad, flatten, index_select, gather, tril,
+//                           triu, diag, diag_embed, cumsum (sources
+//                           tensor_indexing*.cpp)
+//   tensor_compare.hpp      < <= > >= == != giving masks of 1 and 0
 //
 // Where the derivatives are: element-wise ops take theirs from the scalar op
 // table (scalar_ops.hpp), the single place where each maths function's value
@@ -19,8 +23,10 @@
 #pragma once
 
 #include <autodiff/tensor.hpp>
+#include <autodiff/tensor_compare.hpp>
 #include <autodiff/tensor_conv.hpp>
 #include <autodiff/tensor_elementwise.hpp>
+#include <autodiff/tensor_indexing.hpp>
 #include <autodiff/tensor_linalg.hpp>
 #include <autodiff/tensor_pool.hpp>
 #include <autodiff/tensor_reduce.hpp>

@@ -1,5 +1,5 @@
-// Reductions: sum, mean, max over all elements or chosen axes, and the
-// normalisations built on them (logsumexp, softmax, log_softmax).
+// Reductions: sum, mean, max, min over all elements or chosen axes, argmax
+// and argmin, and the normalisations built on them (logsumexp, softmax, log_softmax).
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -161,46 +161,100 @@ TensorT<T> sum_squared_difference(const TensorT<T>& a, const TensorT<T>& b, std:
       });
 }
 
-// y = max over the group; dx += dy at the first maximal element of each group
+namespace {
+
+// The largest (or smallest) element of each group and its flat index in
+// x: the first one on ties; a NaN element wins and stays (NaN propagates).
 template <class T>
-TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim,
-               std::source_location where) {
-  detail::check_input(x, "max");
-  TensorImpl<T>& in = detail::impl_of(x);
-  const Reduction r = plan_reduction(in.shape, axes, keepdim, "max");
-  if (r.group == 0)
-    throw std::invalid_argument(
-        fmt::format("ad::max: the maximum of zero elements (shape {})", in.shape.to_string()));
-  std::vector<T> y(r.out.numel(), -std::numeric_limits<T>::infinity());
-  std::vector<std::size_t> argmax(r.out.numel(), std::numeric_limits<std::size_t>::max());
-  detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) {
-    // NaN propagates: a NaN element wins and stays.
-    if (argmax[o] == std::numeric_limits<std::size_t>::max() || in.values[i] > y[o] ||
-        std::isnan(in.values[i])) {
-      if (!std::isnan(y[o])) {
-        y[o] = in.values[i];
-        argmax[o] = i;
-      }
+struct Extremes {
+  Reduction plan;
+  std::vector<T> values;
+  std::vector<std::size_t> at;  // the flat index in x of each group's extreme
+};
+template <class T>
+Extremes<T> find_extremes(const TensorImpl<T>& in, const std::vector<std::int64_t>& axes, bool keepdim,
+                          bool largest, const char* op) {
+  Extremes<T> e{plan_reduction(in.shape, axes, keepdim, op), {}, {}};
+  if (e.plan.group == 0)
+    throw std::invalid_argument(fmt::format("ad::{}: the {} of zero elements (shape {})", op,
+                                            largest ? "maximum" : "minimum", in.shape.to_string()));
+  constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+  e.values.assign(e.plan.out.numel(), T(0));
+  e.at.assign(e.plan.out.numel(), none);
+  detail::for_each_reduce(in.shape, e.plan.reduced, [&](std::size_t i, std::size_t o) {
+    const T v = in.values[i];
+    if (e.at[o] != none && std::isnan(e.values[o])) return;
+    if (e.at[o] == none || (largest ? v > e.values[o] : v < e.values[o]) || std::isnan(v)) {
+      e.values[o] = v;
+      e.at[o] = i;
     }
   });
+  return e;
+}
+
+// y = the extreme of each group; dx += dy at that element (the first on ties)
+template <class T>
+TensorT<T> extreme(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim, bool largest,
+                   const char* op, std::source_location where) {
+  detail::check_input(x, op);
+  TensorImpl<T>& in = detail::impl_of(x);
+  Extremes<T> e = find_extremes(in, axes, keepdim, largest, op);
   return detail::record(
-      where, "max", r.out, std::move(y), {&x}, {},  // the argmax, not the values
-      [px = &in, argmax](TensorImpl<T>& out) {
+      where, op, e.plan.out, std::move(e.values), {&x}, {},  // the positions, not the values
+      [px = &in, at = e.at](TensorImpl<T>& out) {
         if (T* gx = grad_of(*px))
-          for (std::size_t o = 0; o < argmax.size(); ++o) gx[argmax[o]] += out.grad[o];
+          for (std::size_t o = 0; o < at.size(); ++o) gx[at[o]] += out.grad[o];
       },
-      [reduced = r.reduced, argmax](const TensorT<T>&, const TensorT<T>& g,
-                                    const Gradients<T>& in) -> Gradients<T> {
-        // The gradient at the first maximal element of each group: a constant one-hot mask.
+      [reduced = e.plan.reduced, at = e.at](const TensorT<T>&, const TensorT<T>& g,
+                                            const Gradients<T>& in) -> Gradients<T> {
+        // The gradient at each group's chosen element: a constant one-hot mask.
         std::vector<T> one_hot(in[0].numel(), T(0));
-        for (std::size_t i : argmax) one_hot[i] = T(1);
+        for (std::size_t i : at) one_hot[i] = T(1);
         return {detail::expand_reduced(g, in[0].shape(), reduced) *
                 TensorT<T>::from(in[0].shape(), std::move(one_hot))};
       });
 }
+
+// The position along `axis` of each group's extreme, as T values (no history)
+template <class T>
+TensorT<T> arg_extreme(const TensorT<T>& x, std::int64_t axis, bool keepdim, bool largest, const char* op) {
+  detail::check_input(x, op);
+  const TensorImpl<T>& in = detail::impl_of(x);
+  const Extremes<T> e = find_extremes(in, {axis}, keepdim, largest, op);
+  const std::size_t a = normalize_axis(axis, in.shape.rank(), op);
+  const std::size_t stride = in.shape.strides()[a], extent = in.shape[a];
+  std::vector<T> positions(e.at.size());
+  for (std::size_t o = 0; o < e.at.size(); ++o) positions[o] = static_cast<T>(e.at[o] / stride % extent);
+  return TensorT<T>::from(e.plan.out, std::move(positions));
+}
+
+}  // namespace
+
+template <class T>
+TensorT<T> max(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim,
+               std::source_location where) {
+  return extreme(x, axes, keepdim, true, "max", where);
+}
 template <class T>
 TensorT<T> max(const TensorT<T>& x, std::source_location where) {
   return max(x, all_axes(x.rank()), false, where);
+}
+template <class T>
+TensorT<T> min(const TensorT<T>& x, const std::vector<std::int64_t>& axes, bool keepdim,
+               std::source_location where) {
+  return extreme(x, axes, keepdim, false, "min", where);
+}
+template <class T>
+TensorT<T> min(const TensorT<T>& x, std::source_location where) {
+  return min(x, all_axes(x.rank()), false, where);
+}
+template <class T>
+TensorT<T> argmax(const TensorT<T>& x, std::int64_t axis, bool keepdim) {
+  return arg_extreme(x, axis, keepdim, true, "argmax");
+}
+template <class T>
+TensorT<T> argmin(const TensorT<T>& x, std::int64_t axis, bool keepdim) {
+  return arg_extreme(x, axis, keepdim, false, "argmin");
 }
 
 // y = m + log(sum exp(x - m)) with m the group maximum (no overflow);
@@ -317,6 +371,10 @@ TensorT<T> log_softmax(const TensorT<T>& x, std::int64_t axis, std::source_locat
   template TensorT<T> mean(const TensorT<T>&, const std::vector<std::int64_t>&, bool, std::source_location); \
   template TensorT<T> max(const TensorT<T>&, std::source_location);                                          \
   template TensorT<T> max(const TensorT<T>&, const std::vector<std::int64_t>&, bool, std::source_location);  \
+  template TensorT<T> min(const TensorT<T>&, std::source_location);                                          \
+  template TensorT<T> min(const TensorT<T>&, const std::vector<std::int64_t>&, bool, std::source_location);  \
+  template TensorT<T> argmax(const TensorT<T>&, std::int64_t, bool);                                         \
+  template TensorT<T> argmin(const TensorT<T>&, std::int64_t, bool);                                         \
   template TensorT<T> logsumexp(const TensorT<T>&, std::int64_t, bool, std::source_location);                \
   template TensorT<T> softmax(const TensorT<T>&, std::int64_t, std::source_location);                        \
   template TensorT<T> log_softmax(const TensorT<T>&, std::int64_t, std::source_location);                    \

@@ -74,14 +74,12 @@ TensorT<T> scatter_rows(const TensorT<T>& x, const std::vector<std::size_t>& ind
       });
 }
 
-// Elements begin .. end-1 along `axis` (the gradient of concat), from
-// transposes and a row slice so that it is differentiable again.
+// Elements begin .. end-1 along `axis` (the gradient of concat), a slice
+// so that it is differentiable again.
 template <class T>
 TensorT<T> slice_axis(const TensorT<T>& x, std::size_t axis, std::size_t begin, std::size_t end) {
-  if (axis == 0) return slice_rows(x, begin, end, std::source_location{});
-  const auto a = static_cast<std::int64_t>(axis);
-  return transpose(slice_rows(transpose(x, 0, a, std::source_location{}), begin, end, std::source_location{}),
-                   0, a, std::source_location{});
+  return slice(x, static_cast<std::int64_t>(axis), static_cast<std::int64_t>(begin),
+               static_cast<std::int64_t>(end), 1, std::source_location{});
 }
 
 }  // namespace
