@@ -7,6 +7,7 @@
 #include <nn/check_gradients.hpp>
 #include <nn/data.hpp>
 #include <nn/layer.hpp>
+#include <nn/layers.hpp>
 #include <nn/loss.hpp>
 #include <nn/metrics.hpp>
 #include <nn/module.hpp>

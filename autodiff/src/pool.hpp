@@ -19,7 +19,7 @@ void pool_deallocate(void* p, std::size_t bytes) noexcept;
 
 // Buffer recycling for tensor values and gradients: a training step frees
 // its intermediate tensors and allocates the same sizes again in the next
-// step; handing the freed vectors back (per thread, up to 64 MiB) avoids the
+// step; handing the freed vectors back (per thread, up to 256 MiB) avoids the
 // allocator and, for large buffers, the page faults of memory the C library
 // returned to the system in between. take_buffer gives a vector of n
 // elements: zeros if `zeroed`, otherwise unspecified values the caller
