@@ -63,11 +63,9 @@ constexpr float dropout = 0.5f;
 nn::SequentialT<float> make_cnn(std::mt19937_64& rng) {
   nn::SequentialT<float> m;
   m.add<nn::ReshapeT<float>>(std::vector<std::size_t>{1, 28, 28})
-      .add<nn::Conv2dT<float>>(1, 32, 3, rng)
-      .add<nn::ActivationLayerT<float>>(nn::Activation::relu)
+      .add<nn::Conv2dT<float>>(1, 32, 3, nn::Activation::relu, rng)  // relu fused into the convolution
       .add<nn::MaxPool2dT<float>>(2)
-      .add<nn::Conv2dT<float>>(32, 64, 3, rng)
-      .add<nn::ActivationLayerT<float>>(nn::Activation::relu)
+      .add<nn::Conv2dT<float>>(32, 64, 3, nn::Activation::relu, rng)
       .add<nn::MaxPool2dT<float>>(2)
       .add<nn::FlattenT<float>>()
       .add<nn::DenseT<float>>(1600, 128, nn::Activation::relu, rng, nn::Init::he)

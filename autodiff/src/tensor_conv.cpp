@@ -14,11 +14,16 @@
 #include <string>
 #include <vector>
 
+#include <autodiff/parallel.hpp>
+#include <autodiff/scalar_ops.hpp>
 #include <autodiff/tensor_conv.hpp>
+#include <autodiff/tensor_linalg.hpp>
 #include <autodiff/tensor_ops.hpp>
+#include <autodiff/var.hpp>
 
 #include "conv_kernels.hpp"
 #include "tensor_record.hpp"
+#include "unary_kernels.hpp"
 
 namespace ad {
 namespace {
@@ -121,6 +126,55 @@ TensorT<T> convolve(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>& 
       });
 }
 
+// z = act(conv(x, w) + b), act's derivative a function of z (relu: z > 0):
+// da = dz act'(z), then the convolution's three backwards on da.
+template <class Op, class T>
+TensorT<T> convolve_activation(const char* op, const TensorT<T>& x, const TensorT<T>& w,
+                               const TensorT<T>& bias, const ConvGeometry& g, std::source_location where) {
+  TensorImpl<T>& ix = detail::impl_of(x);
+  TensorImpl<T>& iw = detail::impl_of(w);
+  TensorImpl<T>* ib = bias.defined() ? &detail::impl_of(bias) : nullptr;
+  const Shape shape{g.n, g.c_out, g.ho, g.wo};
+  std::vector<T> z = detail::take_buffer<T>(shape.numel(), false);  // every element written
+  detail::conv_forward(g, ix.values.data(), iw.values.data(), ib != nullptr ? ib->values.data() : nullptr,
+                       z.data(), false);
+  // In place, by the element-wise op's own kernels (the same values).
+  T* const values = z.data();
+  parallel_for(z.size(), parallel_grain, [values](std::size_t begin, std::size_t end) {
+    detail::forward_values<Op>(values + begin, values + begin, end - begin);
+  });
+  const std::array<const TensorT<T>*, 3> input_array{&x, &w, &bias};
+  const std::span<const TensorT<T>* const> inputs(input_array.data(), ib != nullptr ? 3 : 2);
+  const std::array<const TensorT<T>*, 2> reads{detail::read_for(w, x), detail::read_for(x, w)};
+  return detail::record_with_inputs<T>(
+      where, op, shape, std::move(z), inputs, reads,
+      [g, px = &ix, pw = &iw, ib](TensorImpl<T>& out) {
+        std::vector<T> da = detail::take_buffer<T>(out.values.size(), false);
+        parallel_for(da.size(), parallel_grain, [&](std::size_t begin, std::size_t end) {
+          const T* __restrict dz = out.grad.data() + begin;
+          const T* __restrict zv = out.values.data() + begin;
+          T* __restrict d = da.data() + begin;
+          const std::size_t n = end - begin;
+          for (std::size_t i = 0; i < n; ++i) d[i] = dz[i] * static_cast<T>(Op::derivative_of_output(zv[i]));
+        });
+        if (T* gx = grad_of(*px)) detail::conv_input_grad(g, da.data(), pw->values.data(), gx);
+        if (const auto [gw, beta] = grad_for_product(*pw); gw != nullptr)
+          detail::conv_weight_grad(g, px->values.data(), da.data(), gw, beta != T(0));
+        if (ib != nullptr)
+          if (T* gb = grad_of(*ib)) detail::conv_bias_grad(g, da.data(), gb);
+        detail::recycle_buffer(da);
+      },
+      [g](const TensorT<T>& z, const TensorT<T>& dz, const Gradients<T>& in) {
+        const TensorT<T> da = dz * detail::OutputDerivative<Op>::of(z);
+        Gradients<T> r(in.size());
+        if (wants_grad(in[0])) r[0] = conv_input_grad(da, in[1], g);
+        if (wants_grad(in[1])) r[1] = conv_weight_grad(in[0], da, g);
+        if (in.size() == 3 && wants_grad(in[2]))
+          r[2] = sum(da, std::vector<std::int64_t>{0, 2, 3}, false, std::source_location{});
+        return r;
+      });
+}
+
 // dx = conv^T(dy, w), linear in each operand; G the gradient reaching dx:
 // d(dy) = conv(G, w), d(w) = conv_weight_grad(G, dy)
 template <class T>
@@ -198,11 +252,44 @@ TensorT<T> conv2d(const TensorT<T>& x, const TensorT<T>& weight, const Conv2dOpt
   return conv2d(x, weight, TensorT<T>(), options, where);
 }
 
+template <class T>
+TensorT<T> conv2d_activation(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
+                             OpCode activation, const Conv2dOptions& options, std::source_location where) {
+  if (!linear_activation_supports(activation))
+    throw std::invalid_argument(fmt::format(
+        "ad::conv2d_activation: the activation must be an op whose derivative is a function of its "
+        "output (relu, tanh, logistic, ...), got {} ({})",
+        op_info(activation).name, detail::source_text(where)));
+  detail::check_input(x, "conv2d_activation");
+  detail::check_input(weight, "conv2d_activation");
+  if (bias.defined()) detail::check_input(bias, "conv2d_activation");
+  const std::string shown_x = x.shape().to_string();
+  const bool one_image = x.rank() == 3;  // [C, H, W] as a batch of one
+  const TensorT<T> batch =
+      one_image ? reshape(x, Shape{1, x.shape()[0], x.shape()[1], x.shape()[2]}, where) : x;
+  const ConvGeometry g = plan_conv(batch, weight, bias, options, shown_x);
+  TensorT<T> z;
+  switch (activation) {
+#define AD_FUSED_CONV_CASE(name, Struct)                                                    \
+  case OpCode::name:                                                                        \
+    if constexpr (ops::DerivativeOfOutput<ops::Struct>)                                     \
+      z = convolve_activation<ops::Struct>("conv2d_" #name, batch, weight, bias, g, where); \
+    break;
+    AD_UNARY_OPS(AD_FUSED_CONV_CASE)
+#undef AD_FUSED_CONV_CASE
+    default:
+      break;
+  }
+  return one_image ? reshape(z, Shape{g.c_out, g.ho, g.wo}, where) : z;
+}
+
 #define AD_CONV2D(T)                                                                                        \
   template TensorT<T> conv2d(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&, const Conv2dOptions&, \
                              std::source_location);                                                         \
   template TensorT<T> conv2d(const TensorT<T>&, const TensorT<T>&, const Conv2dOptions&,                    \
-                             std::source_location);
+                             std::source_location);                                                         \
+  template TensorT<T> conv2d_activation(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&, OpCode,    \
+                                        const Conv2dOptions&, std::source_location);
 AD_CONV2D(float)
 AD_CONV2D(double)
 #undef AD_CONV2D

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <autodiff/tensor_conv.hpp>
+#include <autodiff/tensor_linalg.hpp>
 
 namespace nn {
 
@@ -30,15 +31,27 @@ Conv2dT<T>::Conv2dT(std::size_t in_channels, std::size_t out_channels, std::size
               bias) {}
 
 template <class T>
+Conv2dT<T>::Conv2dT(std::size_t in_channels, std::size_t out_channels, std::size_t kernel_size,
+                    Activation psi, std::mt19937_64& rng, ad::Conv2dOptions options, bool bias)
+    : Conv2dT(in_channels, out_channels, std::array<std::size_t, 2>{kernel_size, kernel_size}, psi, rng,
+              options, bias) {}
+
+template <class T>
 Conv2dT<T>::Conv2dT(std::size_t in_channels, std::size_t out_channels, std::array<std::size_t, 2> kernel,
                     std::mt19937_64& rng, ad::Conv2dOptions options, bool bias)
-    : options_(options) {
+    : Conv2dT(in_channels, out_channels, kernel, Activation::identity, rng, options, bias) {}
+
+template <class T>
+Conv2dT<T>::Conv2dT(std::size_t in_channels, std::size_t out_channels, std::array<std::size_t, 2> kernel,
+                    Activation psi, std::mt19937_64& rng, ad::Conv2dOptions options, bool bias)
+    : options_(options), psi_(psi) {
   const auto fail = [&](const char* why) {
     throw std::invalid_argument(
         fmt::format("nn::Conv2d({}->{}, {}x{}, stride {}x{}, dilation {}x{}, groups {}): {}", in_channels,
                     out_channels, kernel[0], kernel[1], options.stride[0], options.stride[1],
                     options.dilation[0], options.dilation[1], options.groups, why));
   };
+  if (find(psi) == nullptr) fail("unknown activation");
   if (in_channels == 0 || out_channels == 0) fail("the channel counts must be at least 1");
   if (kernel[0] == 0 || kernel[1] == 0) fail("the kernel must be at least 1x1");
   if (options.stride[0] == 0 || options.stride[1] == 0) fail("the stride must be at least 1");
@@ -57,16 +70,20 @@ Conv2dT<T>::Conv2dT(std::size_t in_channels, std::size_t out_channels, std::arra
 
 template <class T>
 ad::TensorT<T> Conv2dT<T>::forward(const ad::TensorT<T>& x) {
-  return ad::conv2d(x, weights_, bias_, options_);
+  if (psi_ == Activation::identity) return ad::conv2d(x, weights_, bias_, options_);
+  const ad::OpCode op = find(psi_)->op;
+  if (ad::linear_activation_supports(op)) return ad::conv2d_activation(x, weights_, bias_, op, options_);
+  return apply(psi_, ad::conv2d(x, weights_, bias_, options_));  // gelu, silu, heaviside, ...: two ops
 }
 
 template <class T>
 std::string Conv2dT<T>::architecture() const {
   const auto& o = options_;
-  return fmt::format("Conv2d({}->{}, {}x{}, stride {}x{}, padding {}x{}, dilation {}x{}, groups {}, {})",
+  return fmt::format("Conv2d({}->{}, {}x{}, stride {}x{}, padding {}x{}, dilation {}x{}, groups {}, {}{}{})",
                      in_channels(), out_channels(), weights_.shape()[2], weights_.shape()[3], o.stride[0],
                      o.stride[1], o.padding[0], o.padding[1], o.dilation[0], o.dilation[1], o.groups,
-                     has_bias() ? "bias" : "no bias");
+                     has_bias() ? "bias" : "no bias", psi_ == Activation::identity ? "" : ", ",
+                     psi_ == Activation::identity ? std::string_view() : name(psi_));
 }
 
 template class Conv2dT<float>;
