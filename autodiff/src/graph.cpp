@@ -104,7 +104,7 @@ Graph graph(const Var& root) {
     n.value = summarize(std::vector<double>{v.value});
     if (k < adjoints.size()) n.grad = summarize(std::vector<double>{adjoints[k]});
     n.flops = n.is_leaf ? 0 : 1;
-    n.bytes = sizeof(detail::Node) + sizeof(double) * (1 + n.constants.size());
+    n.bytes = sizeof(detail::Node) + sizeof(double);  // the record (constants included) and the adjoint
     id_of[k] = n.id;
     g.nodes.push_back(std::move(n));
   }

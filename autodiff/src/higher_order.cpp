@@ -55,8 +55,7 @@ std::vector<Var> Recorder::recorded_gradient(const Var& y, std::span<const Var> 
   for (std::uint32_t k = root + 1; k-- > 0;) {
     if (!reached[k]) continue;
     const Var g = adj[k];
-    const std::uint64_t word = tape.nodes_[k].word;
-    const detail::Node n{tape.nodes_[k].value, word};
+    const detail::Node n = tape.nodes_[k];  // a copy: the tape may move while we record
     const Var yk = node_var(k);
     switch (n.op()) {
       case OpCode::leaf:
@@ -75,12 +74,12 @@ std::vector<Var> Recorder::recorded_gradient(const Var& y, std::span<const Var> 
     break;                                                                      \
   }                                                                             \
   case OpCode::name##_vc: {                                                     \
-    const Var a = node_var(n.a()), c(tape.constants_[n.b()], 0, 0);             \
+    const Var a = node_var(n.a()), c(n.db, 0, 0);             \
     add(n.a(), g, ops::Struct::d_a(a, c, yk));                                 \
     break;                                                                      \
   }                                                                             \
   case OpCode::name##_cv: {                                                     \
-    const Var c(tape.constants_[n.b()], 0, 0), b = node_var(n.a());             \
+    const Var c(n.db, 0, 0), b = node_var(n.a());             \
     add(n.a(), g, ops::Struct::d_b(c, b, yk));                                 \
     break;                                                                      \
   }

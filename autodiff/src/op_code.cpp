@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <autodiff/detail/scalar_record.hpp>
 #include <autodiff/op_code.hpp>
 
 namespace ad {
@@ -63,5 +64,21 @@ double unary_derivative(OpCode code, double x, double y) {
   }
   throw_not_unary("unary_derivative", code);
 }
+
+namespace detail {
+
+Partials binary_partials(OpCode var_var, double a, double b, double y) {
+  switch (var_var) {
+#define AD_BINARY_PARTIALS(name, Struct) \
+  case OpCode::name: return {ops::Struct::d_a(a, b, y), ops::Struct::d_b(a, b, y)};
+    AD_BINARY_OPS(AD_BINARY_PARTIALS)
+#undef AD_BINARY_PARTIALS
+    default: break;
+  }
+  throw std::invalid_argument(fmt::format("ad::detail::binary_partials: '{}' (op code {}) is not a binary op of the op table",
+                                          op_info(var_var).name, static_cast<int>(var_var)));
+}
+
+}  // namespace detail
 
 }  // namespace ad

@@ -63,6 +63,11 @@ void check_not_stale(OpCode code, const Var& v) {
 
 OpCode constant_rhs_form(OpCode var_var) { return static_cast<OpCode>(static_cast<int>(var_var) + 1); }
 OpCode constant_lhs_form(OpCode var_var) { return static_cast<OpCode>(static_cast<int>(var_var) + 2); }
+// The both-operands form of a `_vc` or `_cv` code.
+OpCode var_var_form(OpCode code) {
+  return static_cast<OpCode>(static_cast<int>(code) -
+                             (op_info(code).operands == OperandKinds::var_constant ? 1 : 2));
+}
 
 std::string location_text(std::source_location where) {
   if (where.line() == 0) return "an operator (operators cannot report a source line)";
@@ -100,7 +105,7 @@ Var Recorder::checked(Tape& t, Var result, OpCode code, std::initializer_list<do
 Var Recorder::leaf_slow(Tape& t, double v) {
   if (!std::isfinite(v))
     throw AnomalyError(fmt::format("ad::DetectAnomaly: a leaf (an input Var) was made from the value {}", v));
-  const std::uint32_t id = t.push(v, pack(OpCode::leaf, 0, 0));
+  const std::uint32_t id = t.push(v, pack(OpCode::leaf, no_operand, no_operand), 0.0, 0.0);
   if (id == t.leading_leaves_) ++t.leading_leaves_;
   return Var(v, id, t.stamp_);
 }
@@ -113,7 +118,9 @@ Var Recorder::unary_slow(OpCode code, Var x, double y, std::source_location wher
     return Var(y, 0, 0);
   }
   // Recorded operand on the slow path: anomaly mode.
-  return Recorder::checked(*t, Var(y, t->push(y, pack(code, x.id_, 0)), t->stamp_), code, {x.value_}, where);
+  const double dy = unary_derivative(code, x.value_, y);
+  return Recorder::checked(*t, Var(y, t->push(y, pack(code, link(x.id_), no_operand), dy, 0.0), t->stamp_), code,
+                           {x.value_}, where);
 }
 
 Var Recorder::binary_slow(OpCode code, Var a, Var b, double y, std::source_location where) {
@@ -127,12 +134,13 @@ Var Recorder::binary_slow(OpCode code, Var a, Var b, double y, std::source_locat
   const Operand ka = classify(code, a, *t);
   const Operand kb = classify(code, b, *t);
   Var result;
-  if (ka == Operand::recorded && kb == Operand::recorded)
-    result = Var(y, t->push(y, pack(code, a.id_, b.id_)), t->stamp_);
-  else if (ka == Operand::recorded)
-    result = record_with_constant(*t, constant_rhs_form(code), a.id_, b.value_, y);
+  if (ka == Operand::recorded && kb == Operand::recorded) {
+    const Partials d = binary_partials(code, a.value_, b.value_, y);
+    result = Var(y, t->push(y, pack(code, link(a.id_), link(b.id_)), d.a, d.b), t->stamp_);
+  } else if (ka == Operand::recorded)
+    result = record_with_constant(*t, constant_rhs_form(code), a.id_, a.value_, b.value_, y);
   else if (kb == Operand::recorded)
-    result = record_with_constant(*t, constant_lhs_form(code), b.id_, a.value_, y);
+    result = record_with_constant(*t, constant_lhs_form(code), b.id_, b.value_, a.value_, y);
   else {
     check_constant_result(op_info(code).name, y, {a.value_, b.value_}, where);
     return Var(y, 0, 0);
@@ -149,8 +157,15 @@ Var Recorder::constant_operand_slow(OpCode code, Var x, double c, double y, std:
     return Var(y, 0, 0);
   }
   // Recorded operand on the slow path: anomaly mode.
-  const Var result = record_with_constant(*t, code, x.id_, c, y);
+  const Var result = record_with_constant(*t, code, x.id_, x.value_, c, y);
   return Recorder::checked(*t, result, code, {constant_left ? c : x.value_, constant_left ? x.value_ : c}, where);
+}
+
+Var Recorder::record_with_constant(Tape& t, OpCode code, std::uint32_t var_id, double x, double c, double y) {
+  const bool constant_left = op_info(code).operands == OperandKinds::constant_var;
+  const Partials d = constant_left ? binary_partials(var_var_form(code), c, x, y)
+                                   : binary_partials(var_var_form(code), x, c, y);
+  return Var(y, t.push(y, pack(code, link(var_id), no_operand), constant_left ? d.b : d.a, c), t.stamp_);
 }
 
 Tape& Recorder::owner(const Var& v, const char* what) {
