@@ -64,13 +64,22 @@ struct NodeView {
   OpCode op;
   std::string_view name;  // the op's name (a custom op's own name)
   double value;
-  std::uint32_t input_count;  // 0 (leaf), 1 or 2 tape inputs
-  std::uint32_t inputs[2];    // tape node ids of the inputs, in operand order
+  std::uint32_t input_count;  // 0 (leaf), 1 or 2 tape inputs; any number for a reduction (ad::sum, ...)
+  std::uint32_t inputs[2];    // tape node ids of the first two inputs, in operand order
+  // Every input of a reduction (ad::sum, ad::dot, ...), valid until the tape
+  // records again; empty for other ops. input(i) reads either.
+  std::span<const std::uint32_t> many_inputs;
   bool has_constant;          // one operand is a constant (not a node)
   double constant;
   bool constant_is_left;      // `c - x` rather than `x - c`
   std::string_view var_name;  // the user's name for the node (Var::name), "" if none
   bool is_input;              // a leaf that is an input (see Tape::is_input), not a literal
+
+  // Input i < input_count, for every kind of node.
+  std::uint32_t input(std::uint32_t i) const noexcept {
+    if (!many_inputs.empty()) return many_inputs[i];
+    return i == 0 ? inputs[0] : inputs[1];
+  }
 };
 
 class Tape {
@@ -195,6 +204,10 @@ class Tape {
   std::vector<std::pair<std::uint32_t, std::shared_ptr<const detail::CustomScalarOp>>> custom_ops_;
   std::uint32_t previous_stamp_ = 0;  // the stamp before the last clear(), for error messages
   std::vector<std::pair<std::uint32_t, std::string>> names_;  // by node id
+  // The operands (node ids) and partials of the reductions, each node's run
+  // at the offset its record holds (detail::Node).
+  std::vector<std::uint32_t> many_inputs_;
+  std::vector<double> many_partials_;
   std::uint32_t leading_leaves_ = 0;                 // nodes 0 .. leading_leaves_-1 are all leaves
   // Filled by backward(): adjoints_[0 .. scratch_slots) are the scratch slots
   // of missing operands (detail::Node), adjoints_[id + scratch_slots] the

@@ -184,6 +184,14 @@ struct Recorder {
   // beside the tape.
   static Var custom(const std::shared_ptr<const CustomScalarOp>& def, Var x, std::source_location where);
   static Var custom(const std::shared_ptr<const CustomScalarOp>& def, Var a, Var b, std::source_location where);
+  // A reduction (scalar_reductions.hpp): one node whose operands are the
+  // recorded Vars among `operands`, each with its partial; the others are
+  // constants (stale ones throw).
+  static Var reduction(OpCode code, std::span<const Var> operands, std::span<const double> partials, double y,
+                       std::source_location where);
+  // Throws std::logic_error naming `code` when v is stale (of a cleared,
+  // destroyed or foreign recording).
+  static void check_operand_not_stale(OpCode code, const Var& v);
   // The reverse sweep recorded on the tape (higher_order.hpp).
   static std::vector<Var> recorded_gradient(const Var& y, std::span<const Var> xs);
   // Makes leaf `id` of `t` an input (Tape::is_input): what gradients are

@@ -26,6 +26,9 @@ inline constexpr std::uint32_t max_nodes = static_cast<std::uint32_t>(operand_ma
 inline constexpr std::uint32_t no_operand = 0;
 inline constexpr std::uint64_t op_mask = 0x7F;
 inline constexpr std::uint64_t input_mark = std::uint64_t{1} << 63;  // on a leaf: an input, not a literal
+// Set for the reductions (op codes >= 64): their operands and partials are
+// kept beside the tape, `da` holds the offset of the first and `db` the count.
+inline constexpr std::uint64_t many_operands = std::uint64_t{1} << 62;
 
 // The operand field that names node `id`.
 constexpr std::uint32_t link(std::uint32_t id) noexcept { return id + scratch_slots; }

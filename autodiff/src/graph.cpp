@@ -76,7 +76,7 @@ Graph graph(const Var& root) {
   for (std::uint32_t k = r + 1; k-- > 0;) {
     if (!needed[k]) continue;
     const NodeView v = tape.node(k);
-    for (std::uint32_t i = 0; i < v.input_count; ++i) needed[v.inputs[i]] = 1;
+    for (std::uint32_t i = 0; i < v.input_count; ++i) needed[v.input(i)] = 1;
   }
   const auto adjoints = tape.adjoints();
   std::unordered_map<std::uint32_t, std::size_t> id_of;
@@ -94,7 +94,7 @@ Graph graph(const Var& root) {
       n.requires_grad = v.is_input;
     }
     for (std::uint32_t i = 0; i < v.input_count; ++i) {
-      n.inputs.push_back(id_of.at(v.inputs[i]));
+      n.inputs.push_back(id_of.at(v.input(i)));
       n.requires_grad = n.requires_grad || g.nodes[n.inputs.back()].requires_grad;
     }
     if (v.has_constant) {

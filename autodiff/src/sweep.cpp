@@ -3,8 +3,8 @@
 // (scalar_ops.hpp) when each op was recorded.
 #include <algorithm>
 #include <bit>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -36,6 +36,19 @@ void Tape::sweep(std::uint32_t root) {
     if ((std::bit_cast<std::uint64_t>(g) << 1) == 0) [[unlikely]]  // +0 or -0, tested on the bits
       continue;
     const detail::Node& n = nodes[k];
+    if (n.word & detail::many_operands)
+        [[unlikely]] {  // a reduction: its operands and partials beside the tape
+      const auto first = static_cast<std::size_t>(n.da), count = static_cast<std::size_t>(n.db);
+      for (std::size_t i = first; i < first + count; ++i) {
+        const std::uint32_t input = many_inputs_[i];
+        const double contribution = g * many_partials_[i];
+        adj[std::size_t{input} + scratch] += contribution;
+        if constexpr (checked)
+          if (!std::isfinite(adj[std::size_t{input} + scratch])) [[unlikely]]
+            report_adjoint_anomaly(k, input, g, contribution);
+      }
+      continue;
+    }
     const auto field_a = static_cast<std::uint32_t>((n.word >> detail::operand_bits) & detail::operand_mask);
     const auto field_b = static_cast<std::uint32_t>(n.word & detail::operand_mask);
     const std::uint32_t spare = k % scratch;  // compiled to selects, not branches
@@ -52,18 +65,21 @@ void Tape::sweep(std::uint32_t root) {
   }
 }
 
-void Tape::report_adjoint_anomaly(std::uint32_t node, std::uint32_t input, double adjoint, double contribution) const {
+void Tape::report_adjoint_anomaly(std::uint32_t node, std::uint32_t input, double adjoint,
+                                  double contribution) const {
   const NodeView v = this->node(node);
   std::string inputs;
   for (std::uint32_t i = 0; i < v.input_count; ++i)
-    inputs += fmt::format("{}#{} = {}", i ? ", " : "", v.inputs[i], nodes_[v.inputs[i]].value);
+    inputs += fmt::format("{}#{} = {}", i ? ", " : "", v.input(i), nodes_[v.input(i)].value);
   if (v.has_constant) inputs += fmt::format(", constant {}", v.constant);
   const std::source_location* where = location_of(node);
-  throw AnomalyError(fmt::format(
-      "ad::DetectAnomaly: the backward of {} (node #{}, value {}, inputs {}) sent {} to node #{} (adjoint of the "
-      "output {}), recorded at {}",
-      v.name, node, nodes_[node].value, inputs, contribution, input, adjoint,
-      where ? detail::source_text(*where) : std::string("an unknown place (recorded before anomaly detection was on)")));
+  throw AnomalyError(
+      fmt::format("ad::DetectAnomaly: the backward of {} (node #{}, value {}, inputs {}) sent {} to node #{} "
+                  "(adjoint of the "
+                  "output {}), recorded at {}",
+                  v.name, node, nodes_[node].value, inputs, contribution, input, adjoint,
+                  where ? detail::source_text(*where)
+                        : std::string("an unknown place (recorded before anomaly detection was on)")));
 }
 
 void Tape::backward(const Var& root) {

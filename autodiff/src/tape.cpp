@@ -74,6 +74,8 @@ void Tape::clear() noexcept {
   locations_.clear();
   custom_ops_.clear();
   names_.clear();
+  many_inputs_.clear();
+  many_partials_.clear();
   end_ = nodes_;
   leading_leaves_ = 0;
   if (tensor_tape_) tensor_tape_->clear();
@@ -117,11 +119,13 @@ detail::TensorTape& Tape::tensor_tape() {
 }
 
 std::size_t Tape::bytes_used() const noexcept {
-  return size() * sizeof(detail::Node) + adjoints_.size() * sizeof(double);
+  return size() * sizeof(detail::Node) + adjoints_.size() * sizeof(double) +
+         many_inputs_.size() * sizeof(std::uint32_t) + many_partials_.size() * sizeof(double);
 }
 
 std::size_t Tape::bytes_reserved() const noexcept {
-  return capacity() * sizeof(detail::Node) + adjoints_.capacity() * sizeof(double);
+  return capacity() * sizeof(detail::Node) + adjoints_.capacity() * sizeof(double) +
+         many_inputs_.capacity() * sizeof(std::uint32_t) + many_partials_.capacity() * sizeof(double);
 }
 
 bool Tape::owns(const Var& v) const noexcept { return v.stamp_ == stamp_ && v.stamp_ != 0; }
@@ -155,8 +159,7 @@ bool Tape::is_input(std::uint32_t id) const noexcept {
 }
 
 void Tape::mark_input(std::uint32_t id) const noexcept {
-  if (id < size() && nodes_[id].op() == OpCode::leaf)
-    nodes_[id].word |= detail::input_mark;
+  if (id < size() && nodes_[id].op() == OpCode::leaf) nodes_[id].word |= detail::input_mark;
 }
 
 NodeView Tape::node(std::uint32_t id) const {
@@ -192,6 +195,14 @@ NodeView Tape::node(std::uint32_t id) const {
       v.constant = n.db;
       v.constant_is_left = op_info(n.op()).operands == OperandKinds::constant_var;
       break;
+    case OperandKinds::many: {
+      const auto first = static_cast<std::size_t>(n.da);
+      v.input_count = static_cast<std::uint32_t>(n.db);
+      v.many_inputs = std::span<const std::uint32_t>(many_inputs_).subspan(first, v.input_count);
+      v.inputs[0] = v.many_inputs[0];
+      if (v.input_count > 1) v.inputs[1] = v.many_inputs[1];
+      break;
+    }
   }
   return v;
 }

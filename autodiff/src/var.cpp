@@ -82,22 +82,25 @@ std::string location_text(std::source_location where) {
 void check_constant_result(std::string_view op, double y, std::initializer_list<double> inputs,
                            std::source_location where) {
   if (anomaly_depth > 0 && !std::isfinite(y)) [[unlikely]]
-    throw AnomalyError(fmt::format("ad::DetectAnomaly: {} produced {} from constant input{} {} (not recorded), at {}",
-                                   op, y, inputs.size() > 1 ? "s" : "", fmt::join(inputs, ", "), location_text(where)));
+    throw AnomalyError(
+        fmt::format("ad::DetectAnomaly: {} produced {} from constant input{} {} (not recorded), at {}", op, y,
+                    inputs.size() > 1 ? "s" : "", fmt::join(inputs, ", "), location_text(where)));
 }
 
 std::string source_text(std::source_location where) { return location_text(where); }
 
 // Anomaly mode: the op just recorded as node `id` must have a finite value.
-Var Recorder::checked(Tape& t, Var result, OpCode code, std::initializer_list<double> inputs, std::source_location where) {
+Var Recorder::checked(Tape& t, Var result, OpCode code, std::initializer_list<double> inputs,
+                      std::source_location where) {
   t.remember_location(result.id(), where);
   if (!std::isfinite(result.value())) {
     // A user-defined op is named by its definition, not by its op code.
     const bool custom = code == OpCode::custom_unary || code == OpCode::custom_binary;
-    const std::string_view name = custom ? std::string_view(t.custom_op(result.id()).name) : op_info(code).name;
-    throw AnomalyError(fmt::format("ad::DetectAnomaly: {} produced {} from input{} {} (node #{}), recorded at {}",
-                                   name, result.value(), inputs.size() > 1 ? "s" : "",
-                                   fmt::join(inputs, ", "), result.id(), location_text(where)));
+    const std::string_view name =
+        custom ? std::string_view(t.custom_op(result.id()).name) : op_info(code).name;
+    throw AnomalyError(fmt::format(
+        "ad::DetectAnomaly: {} produced {} from input{} {} (node #{}), recorded at {}", name, result.value(),
+        inputs.size() > 1 ? "s" : "", fmt::join(inputs, ", "), result.id(), location_text(where)));
   }
   return result;
 }
@@ -119,8 +122,8 @@ Var Recorder::unary_slow(OpCode code, Var x, double y, std::source_location wher
   }
   // Recorded operand on the slow path: anomaly mode.
   const double dy = unary_derivative(code, x.value_, y);
-  return Recorder::checked(*t, Var(y, t->push(y, pack(code, link(x.id_), no_operand), dy, 0.0), t->stamp_), code,
-                           {x.value_}, where);
+  return Recorder::checked(*t, Var(y, t->push(y, pack(code, link(x.id_), no_operand), dy, 0.0), t->stamp_),
+                           code, {x.value_}, where);
 }
 
 Var Recorder::binary_slow(OpCode code, Var a, Var b, double y, std::source_location where) {
@@ -153,12 +156,14 @@ Var Recorder::constant_operand_slow(OpCode code, Var x, double c, double y, std:
   const bool constant_left = op_info(code).operands == OperandKinds::constant_var;
   if (t == nullptr || classify(code, x, *t) == Operand::constant) {
     if (t == nullptr) check_not_stale(code, x);
-    check_constant_result(op_info(code).name, y, {constant_left ? c : x.value_, constant_left ? x.value_ : c}, where);
+    check_constant_result(op_info(code).name, y, {constant_left ? c : x.value_, constant_left ? x.value_ : c},
+                          where);
     return Var(y, 0, 0);
   }
   // Recorded operand on the slow path: anomaly mode.
   const Var result = record_with_constant(*t, code, x.id_, x.value_, c, y);
-  return Recorder::checked(*t, result, code, {constant_left ? c : x.value_, constant_left ? x.value_ : c}, where);
+  return Recorder::checked(*t, result, code, {constant_left ? c : x.value_, constant_left ? x.value_ : c},
+                           where);
 }
 
 Var Recorder::record_with_constant(Tape& t, OpCode code, std::uint32_t var_id, double x, double c, double y) {
@@ -166,6 +171,10 @@ Var Recorder::record_with_constant(Tape& t, OpCode code, std::uint32_t var_id, d
   const Partials d = constant_left ? binary_partials(var_var_form(code), c, x, y)
                                    : binary_partials(var_var_form(code), x, c, y);
   return Var(y, t.push(y, pack(code, link(var_id), no_operand), constant_left ? d.b : d.a, c), t.stamp_);
+}
+
+void Recorder::check_operand_not_stale(OpCode code, const Var& v) {
+  if (v.stamp_ != 0 && find_live_tape(v.stamp_) == nullptr) throw_stale(code, v);
 }
 
 Tape& Recorder::owner(const Var& v, const char* what) {
@@ -178,9 +187,9 @@ Tape& Recorder::owner(const Var& v, const char* what) {
     if (t->stamp_ == v.stamp_) return *t;
   for (Tape* t = innermost_tape; t != nullptr; t = t->enclosing_)
     if (t->previous_stamp_ == v.stamp_)
-      throw std::logic_error(fmt::format(
-          "ad::{}: the Var (node {}, value {}) was recorded before tape.clear(); it is stale", what, v.id_,
-          v.value_));
+      throw std::logic_error(
+          fmt::format("ad::{}: the Var (node {}, value {}) was recorded before tape.clear(); it is stale",
+                      what, v.id_, v.value_));
   throw std::logic_error(fmt::format(
       "ad::{}: the Var (node {}, value {}) belongs to a tape that was destroyed or cleared, or that is "
       "not live on this thread",
@@ -206,8 +215,8 @@ std::string_view Var::name() const {
 
 void gradient(const Var& y, std::span<const Var> xs, std::span<double> out) {
   if (out.size() != xs.size())
-    throw std::invalid_argument(fmt::format("ad::gradient: the output span holds {} values for {} inputs",
-                                            out.size(), xs.size()));
+    throw std::invalid_argument(
+        fmt::format("ad::gradient: the output span holds {} values for {} inputs", out.size(), xs.size()));
   if (y.is_constant()) {
     // A constant does not depend on anything: every derivative is 0, but the
     // inputs must still be Vars of a live tape.
@@ -244,10 +253,12 @@ std::vector<double> gradient(const Var& y, std::span<const Var> xs) {
 Var apply_unary(OpCode code, const Var& x, std::source_location where) {
   switch (code) {
 #define AD_APPLY_UNARY(name, Struct) \
-  case OpCode::name: return detail::Recorder::unary<ops::Struct>(OpCode::name, x, where);
+  case OpCode::name:                 \
+    return detail::Recorder::unary<ops::Struct>(OpCode::name, x, where);
     AD_UNARY_OPS(AD_APPLY_UNARY)
 #undef AD_APPLY_UNARY
-    default: break;
+    default:
+      break;
   }
   throw std::invalid_argument(
       fmt::format("ad::apply_unary: '{}' (op code {}) is not a unary op of the op table", op_info(code).name,
