@@ -21,6 +21,7 @@
 #include <autodiff/op_code.hpp>
 #include <autodiff/parallel.hpp>
 #include <autodiff/scalar_ops.hpp>
+#include <autodiff/scalar_reductions.hpp>
 #include <autodiff/shape.hpp>
 #include <autodiff/tape.hpp>
 #include <autodiff/tensor.hpp>

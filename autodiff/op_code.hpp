@@ -24,8 +24,18 @@ enum class OpCode : std::uint8_t {
 #undef AD_BINARY_CODE
   custom_unary,   // a user-defined op (ad::CustomOp), one operand
   custom_binary,  // a user-defined op, two operands
+  // Reductions over any number of Vars, one node each (scalar_reductions.hpp).
+  // Their codes start at 64: the sweep tells them from the two-operand ops
+  // by one bit (detail::Node).
+  sum = 64,      // x_0 + x_1 + ...
+  dot,           // x . y, both spans of Vars
+  dot_constant,  // x . w, w constant weights
+  squared_norm,  // x_0^2 + x_1^2 + ...
+  logsumexp,     // log(e^x_0 + e^x_1 + ...)
   count_
 };
+static_assert(static_cast<int>(OpCode::custom_binary) < static_cast<int>(OpCode::sum),
+              "the two-operand op codes must stay below 64 (detail::Node)");
 
 inline constexpr int op_code_count = static_cast<int>(OpCode::count_);
 
@@ -46,6 +56,7 @@ enum class OperandKinds : std::uint8_t {
   var_var,         // binary, both on the tape
   var_constant,    // binary, constant right operand
   constant_var,    // binary, constant left operand
+  many,            // a reduction: any number of operands, its partials kept beside the tape
 };
 
 struct OpInfo {

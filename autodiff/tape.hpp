@@ -1,10 +1,11 @@
 // ad::Tape: the recording of scalar operations, in execution order.
 //
-// Layout (docs/decisions/0001-scalar-tape-layout.md): one 16-byte record per
-// node, {value, op code + two operand indices packed in 64 bits}, in one
-// contiguous buffer that grows by doubling and keeps its capacity across
-// clear(). Constant operands (the 2.0 in `x * 2.0`) are not nodes: they sit in
-// a side array and the node's operand field indexes it. Adjoints live in a
+// Layout (docs/decisions/0001-scalar-tape-layout.md, 0016-jacobian-records.md):
+// one 32-byte record per node, {value, op code + two operand indices packed in
+// 64 bits, the two local partial derivatives taken when the op was recorded},
+// in one contiguous buffer that grows by doubling and keeps its capacity
+// across clear(). Constant operands (the 2.0 in `x * 2.0`) are not nodes: the
+// record keeps them in its second partial's place. Adjoints live in a
 // separate array filled by the reverse sweep.
 //
 // A Tape is active on the thread that created it from construction until
@@ -63,13 +64,22 @@ struct NodeView {
   OpCode op;
   std::string_view name;  // the op's name (a custom op's own name)
   double value;
-  std::uint32_t input_count;  // 0 (leaf), 1 or 2 tape inputs
-  std::uint32_t inputs[2];    // tape node ids of the inputs, in operand order
+  std::uint32_t input_count;  // 0 (leaf), 1 or 2 tape inputs; any number for a reduction (ad::sum, ...)
+  std::uint32_t inputs[2];    // tape node ids of the first two inputs, in operand order
+  // Every input of a reduction (ad::sum, ad::dot, ...), valid until the tape
+  // records again; empty for other ops. input(i) reads either.
+  std::span<const std::uint32_t> many_inputs;
   bool has_constant;          // one operand is a constant (not a node)
   double constant;
   bool constant_is_left;      // `c - x` rather than `x - c`
   std::string_view var_name;  // the user's name for the node (Var::name), "" if none
   bool is_input;              // a leaf that is an input (see Tape::is_input), not a literal
+
+  // Input i < input_count, for every kind of node.
+  std::uint32_t input(std::uint32_t i) const noexcept {
+    if (!many_inputs.empty()) return many_inputs[i];
+    return i == 0 ? inputs[0] : inputs[1];
+  }
 };
 
 class Tape {
@@ -93,10 +103,13 @@ class Tape {
   // The adjoint of `v` from the last backward() (0 for nodes after its root).
   double adjoint(const Var& v) const;
   // All adjoints of the last backward(), indexed by node id (root + 1 of them).
-  std::span<const double> adjoints() const noexcept { return adjoints_; }
+  std::span<const double> adjoints() const noexcept {
+    return adjoints_.empty() ? std::span<const double>()
+                             : std::span<const double>(adjoints_).subspan(detail::scratch_slots);
+  }
 
-  // Bytes in use: node records, constants and adjoints (the figure the
-  // benchmarks report per recorded op), and bytes reserved.
+  // Bytes in use: node records and adjoints (the figure the benchmarks
+  // report per recorded op), and bytes reserved.
   std::size_t bytes_used() const noexcept;
   std::size_t bytes_reserved() const noexcept;
 
@@ -148,24 +161,13 @@ class Tape {
   [[noreturn]] void report_adjoint_anomaly(std::uint32_t node, std::uint32_t input, double adjoint,
                                            double contribution) const;
 
-  // Hot path of recording: append one node and return its id.
-  std::uint32_t push(double value, std::uint64_t word) {
+  // Hot path of recording: append one node and return its id. `word` comes
+  // from detail::pack, da and db are the local partials (see detail::Node).
+  std::uint32_t push(double value, std::uint64_t word, double da, double db) {
     if (end_ == limit_) [[unlikely]]
       grow();
-    *end_ = detail::Node{value, word};
+    *end_ = detail::Node{value, word, da, db};
     return static_cast<std::uint32_t>(end_++ - nodes_);
-  }
-  // The index of constant `c` for an op of code `code`: the same constant as
-  // the last one this op code used is stored once (loops repeat their
-  // literals: `1.0 - x[i]`, `100.0 * a`), else it is appended.
-  std::uint32_t constant_index(OpCode code, double c) {
-    LastConstant& last = last_constant_[static_cast<std::size_t>(code)];
-    if (last.index < constants_.size() &&
-        std::bit_cast<std::uint64_t>(constants_[last.index]) == std::bit_cast<std::uint64_t>(c)) [[likely]]
-      return last.index;
-    constants_.push_back(c);
-    last.index = static_cast<std::uint32_t>(constants_.size() - 1);
-    return last.index;
   }
   // The recording of tensor ops made while this tape is the innermost one
   // (created on the first tensor op; the library reaches it through
@@ -201,14 +203,16 @@ class Tape {
   // The definitions of user-defined ops, by node id (recording order).
   std::vector<std::pair<std::uint32_t, std::shared_ptr<const detail::CustomScalarOp>>> custom_ops_;
   std::uint32_t previous_stamp_ = 0;  // the stamp before the last clear(), for error messages
-  std::vector<double> constants_;
   std::vector<std::pair<std::uint32_t, std::string>> names_;  // by node id
-  struct LastConstant {
-    std::uint32_t index = 0xFFFFFFFFu;
-  };
-  LastConstant last_constant_[op_code_count];
+  // The operands (node ids) and partials of the reductions, each node's run
+  // at the offset its record holds (detail::Node).
+  std::vector<std::uint32_t> many_inputs_;
+  std::vector<double> many_partials_;
   std::uint32_t leading_leaves_ = 0;                 // nodes 0 .. leading_leaves_-1 are all leaves
-  std::vector<double> adjoints_;                     // filled by backward(); size = root + 1
+  // Filled by backward(): adjoints_[0 .. scratch_slots) are the scratch slots
+  // of missing operands (detail::Node), adjoints_[id + scratch_slots] the
+  // adjoint of node id.
+  std::vector<double> adjoints_;
   Tape* enclosing_ = nullptr;                        // the next outer live tape of its thread
   detail::ThreadState* owner_;                       // the thread that made it (its chain of tapes)
   std::uint64_t opened_ = 0;                         // when, among that thread's tapes and NoGrads

@@ -118,19 +118,21 @@ struct Recorder {
     if (t == nullptr) return Var(v, 0, 0);
     if (t->anomaly_) [[unlikely]]
       return leaf_slow(*t, v);
-    const std::uint32_t id = t->push(v, pack(OpCode::leaf, 0, 0));
+    const std::uint32_t id = t->push(v, pack(OpCode::leaf, no_operand, no_operand), 0.0, 0.0);
     // Leaves recorded before any op (a function's inputs) form a prefix the
     // sweep never needs to visit: a leaf passes nothing on.
     if (id == t->leading_leaves_) ++t->leading_leaves_;
     return Var(v, id, t->stamp_);
   }
 
+  // Each op records its value and its local partials (from the op table),
+  // so the sweep needs neither the op nor the operands' values.
   template <class Op>
   static Var unary(OpCode code, const Var& x, std::source_location where) {
     const double y = Op::value(x.value_);
     Tape* t = active_tape;
     if (t != nullptr && x.stamp_ == t->match_stamp_) [[likely]]
-      return Var(y, t->push(y, pack(code, x.id_, 0)), t->stamp_);
+      return Var(y, t->push(y, pack(code, link(x.id_), no_operand), Op::derivative(x.value_, y), 0.0), t->stamp_);
     return unary_slow(code, x, y, where);
   }
 
@@ -139,17 +141,21 @@ struct Recorder {
     const double y = Op::value(a.value_, b.value_);
     Tape* t = active_tape;
     if (t != nullptr && a.stamp_ == t->match_stamp_ && b.stamp_ == t->match_stamp_) [[likely]]
-      return Var(y, t->push(y, pack(code, a.id_, b.id_)), t->stamp_);
+      return Var(y,
+                 t->push(y, pack(code, link(a.id_), link(b.id_)), Op::d_a(a.value_, b.value_, y),
+                         Op::d_b(a.value_, b.value_, y)),
+                 t->stamp_);
     return binary_slow(code, a, b, y, where);
   }
 
   // Var op constant (code is the op's `_vc` form) and constant op Var (`_cv`).
+  // The constant sits in the record's second partial (see detail::Node).
   template <class Op>
   static Var with_constant_rhs(OpCode code_vc, const Var& a, double c, std::source_location where) {
     const double y = Op::value(a.value_, c);
     Tape* t = active_tape;
     if (t != nullptr && a.stamp_ == t->match_stamp_) [[likely]]
-      return record_with_constant(*t, code_vc, a.id_, c, y);
+      return Var(y, t->push(y, pack(code_vc, link(a.id_), no_operand), Op::d_a(a.value_, c, y), c), t->stamp_);
     return constant_operand_slow(code_vc, a, c, y, where);
   }
   template <class Op>
@@ -157,14 +163,13 @@ struct Recorder {
     const double y = Op::value(c, b.value_);
     Tape* t = active_tape;
     if (t != nullptr && b.stamp_ == t->match_stamp_) [[likely]]
-      return record_with_constant(*t, code_cv, b.id_, c, y);
+      return Var(y, t->push(y, pack(code_cv, link(b.id_), no_operand), Op::d_b(c, b.value_, y), c), t->stamp_);
     return constant_operand_slow(code_cv, b, c, y, where);
   }
 
-  static Var record_with_constant(Tape& t, OpCode code, std::uint32_t var_id, double c, double y) {
-    const std::uint32_t k = t.constant_index(code, c);
-    return Var(y, t.push(y, pack(code, var_id, k)), t.stamp_);
-  }
+  // The slow paths' recording of an op with a constant operand, the op known
+  // at run time: `code` is its `_vc` or `_cv` form, `var_id` the recorded operand.
+  static Var record_with_constant(Tape& t, OpCode code, std::uint32_t var_id, double x, double c, double y);
 
   static Var leaf_slow(Tape& t, double v);
   // Anomaly mode: remembers where `result` was recorded and throws
@@ -179,6 +184,14 @@ struct Recorder {
   // beside the tape.
   static Var custom(const std::shared_ptr<const CustomScalarOp>& def, Var x, std::source_location where);
   static Var custom(const std::shared_ptr<const CustomScalarOp>& def, Var a, Var b, std::source_location where);
+  // A reduction (scalar_reductions.hpp): one node whose operands are the
+  // recorded Vars among `operands`, each with its partial; the others are
+  // constants (stale ones throw).
+  static Var reduction(OpCode code, std::span<const Var> operands, std::span<const double> partials, double y,
+                       std::source_location where);
+  // Throws std::logic_error naming `code` when v is stale (of a cleared,
+  // destroyed or foreign recording).
+  static void check_operand_not_stale(OpCode code, const Var& v);
   // The reverse sweep recorded on the tape (higher_order.hpp).
   static std::vector<Var> recorded_gradient(const Var& y, std::span<const Var> xs);
   // Makes leaf `id` of `t` an input (Tape::is_input): what gradients are

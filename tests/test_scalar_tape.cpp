@@ -24,11 +24,14 @@ namespace {
 // under AddressSanitizer, so the sanitizer build runs the full length too.
 constexpr std::size_t chain_ops = 10'000'000;
 
-// The memory figures of the tape layout (tape.hpp): a 16-byte record per node,
-// a double per constant operand and a double per adjoint.
-constexpr std::size_t bytes_per_node = 16;
-constexpr std::size_t bytes_per_constant = 8;
+// The memory figures of the tape layout (tape.hpp): a 32-byte record per node
+// and a double per adjoint. A record holds the value, the op and operands, and the two local partials;
+// a constant operand lives in the record (docs/decisions/0016-jacobian-records.md).
+constexpr std::size_t bytes_per_node = 32;
+constexpr std::size_t bytes_per_constant = 0;
 constexpr std::size_t bytes_per_adjoint = 8;
+// The sweep's adjoint array has scratch slots besides the nodes' adjoints.
+constexpr std::size_t scratch_adjoints = 8;
 
 // f(x) = sum_i 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2, written once for any scalar.
 template <class T>
@@ -205,7 +208,7 @@ TEST_CASE("a chain of 10^7 recorded ops sweeps iteratively to the right derivati
   CHECK(derivative == doctest::Approx(expected_derivative).epsilon(1e-12));
   CHECK(derivative == doctest::Approx(std::exp(log_derivative)).epsilon(1e-8));
   CHECK(tape.bytes_used() ==
-        nodes * bytes_per_node + constants * bytes_per_constant + nodes * bytes_per_adjoint);
+        nodes * bytes_per_node + constants * bytes_per_constant + (nodes + scratch_adjoints) * bytes_per_adjoint);
   CHECK(tape.bytes_reserved() >= tape.bytes_used());
 }
 

@@ -70,7 +70,9 @@ Var Recorder::custom(const std::shared_ptr<const CustomScalarOp>& def, Var x, st
     check_constant_result(def->name, y, {x.value_}, where);
     return Var(y, 0, 0);
   }
-  const Var result(y, t->push(y, pack(OpCode::custom_unary, x.id_, 0)), t->stamp_);
+  const Var result(
+      y, t->push(y, pack(OpCode::custom_unary, link(x.id_), no_operand), def->derivative1(x.value_, y), 0.0),
+      t->stamp_);
   t->custom_ops_.emplace_back(result.id_, def);
   return t->anomaly_enabled() ? checked(*t, result, OpCode::custom_unary, {x.value_}, where) : result;
 }
@@ -88,7 +90,10 @@ Var Recorder::custom(const std::shared_ptr<const CustomScalarOp>& def, Var a, Va
   }
   if (!a_recorded) a = leaf(a.value_);
   if (!b_recorded) b = leaf(b.value_);
-  const Var result(y, t->push(y, pack(OpCode::custom_binary, a.id_, b.id_)), t->stamp_);
+  const Var result(y,
+                   t->push(y, pack(OpCode::custom_binary, link(a.id_), link(b.id_)),
+                           def->d_a(a.value_, b.value_, y), def->d_b(a.value_, b.value_, y)),
+                   t->stamp_);
   t->custom_ops_.emplace_back(result.id_, def);
   return t->anomaly_enabled() ? checked(*t, result, OpCode::custom_binary, {a.value_, b.value_}, where)
                               : result;

@@ -76,7 +76,7 @@ Graph graph(const Var& root) {
   for (std::uint32_t k = r + 1; k-- > 0;) {
     if (!needed[k]) continue;
     const NodeView v = tape.node(k);
-    for (std::uint32_t i = 0; i < v.input_count; ++i) needed[v.inputs[i]] = 1;
+    for (std::uint32_t i = 0; i < v.input_count; ++i) needed[v.input(i)] = 1;
   }
   const auto adjoints = tape.adjoints();
   std::unordered_map<std::uint32_t, std::size_t> id_of;
@@ -94,7 +94,7 @@ Graph graph(const Var& root) {
       n.requires_grad = v.is_input;
     }
     for (std::uint32_t i = 0; i < v.input_count; ++i) {
-      n.inputs.push_back(id_of.at(v.inputs[i]));
+      n.inputs.push_back(id_of.at(v.input(i)));
       n.requires_grad = n.requires_grad || g.nodes[n.inputs.back()].requires_grad;
     }
     if (v.has_constant) {
@@ -104,7 +104,7 @@ Graph graph(const Var& root) {
     n.value = summarize(std::vector<double>{v.value});
     if (k < adjoints.size()) n.grad = summarize(std::vector<double>{adjoints[k]});
     n.flops = n.is_leaf ? 0 : 1;
-    n.bytes = sizeof(detail::Node) + sizeof(double) * (1 + n.constants.size());
+    n.bytes = sizeof(detail::Node) + sizeof(double);  // the record (constants included) and the adjoint
     id_of[k] = n.id;
     g.nodes.push_back(std::move(n));
   }

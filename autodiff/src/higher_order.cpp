@@ -17,12 +17,13 @@ std::vector<Var> Recorder::recorded_gradient(const Var& y, std::span<const Var> 
   Tape& tape = owner(y, "gradient_recorded");
   if (active_tape != &tape)
     throw std::logic_error(
-        "ad::gradient_recorded: the output's tape must be the one recording (not inside NoGrad or an inner tape): "
+        "ad::gradient_recorded: the output's tape must be the one recording (not inside NoGrad or an inner "
+        "tape): "
         "the gradient is recorded on it");
   for (std::size_t i = 0; i < xs.size(); ++i)
     if (!tape.owns(xs[i]))
-      throw std::logic_error(fmt::format("ad::gradient_recorded: input {} (value {}) is not a Var of the output's tape",
-                                         i, xs[i].value()));
+      throw std::logic_error(fmt::format(
+          "ad::gradient_recorded: input {} (value {}) is not a Var of the output's tape", i, xs[i].value()));
   for (const Var& x : xs) tape.mark_input(x.id_);
   const std::uint32_t root = y.id_;
   const std::uint32_t stamp = tape.stamp_;
@@ -55,43 +56,73 @@ std::vector<Var> Recorder::recorded_gradient(const Var& y, std::span<const Var> 
   for (std::uint32_t k = root + 1; k-- > 0;) {
     if (!reached[k]) continue;
     const Var g = adj[k];
-    const std::uint64_t word = tape.nodes_[k].word;
-    const detail::Node n{tape.nodes_[k].value, word};
+    const detail::Node n = tape.nodes_[k];  // a copy: the tape may move while we record
     const Var yk = node_var(k);
     switch (n.op()) {
       case OpCode::leaf:
         break;
-#define AD_RECORDED_UNARY(name, Struct)                              \
-  case OpCode::name:                                                 \
-    add(n.a(), g, ops::Struct::derivative(node_var(n.a()), yk));    \
+#define AD_RECORDED_UNARY(name, Struct)                          \
+  case OpCode::name:                                             \
+    add(n.a(), g, ops::Struct::derivative(node_var(n.a()), yk)); \
     break;
         AD_UNARY_OPS(AD_RECORDED_UNARY)
 #undef AD_RECORDED_UNARY
-#define AD_RECORDED_BINARY(name, Struct)                                        \
-  case OpCode::name: {                                                          \
-    const Var a = node_var(n.a()), b = node_var(n.b());                         \
-    add(n.a(), g, ops::Struct::d_a(a, b, yk));                                 \
-    add(n.b(), g, ops::Struct::d_b(a, b, yk));                                 \
-    break;                                                                      \
-  }                                                                             \
-  case OpCode::name##_vc: {                                                     \
-    const Var a = node_var(n.a()), c(tape.constants_[n.b()], 0, 0);             \
-    add(n.a(), g, ops::Struct::d_a(a, c, yk));                                 \
-    break;                                                                      \
-  }                                                                             \
-  case OpCode::name##_cv: {                                                     \
-    const Var c(tape.constants_[n.b()], 0, 0), b = node_var(n.a());             \
-    add(n.a(), g, ops::Struct::d_b(c, b, yk));                                 \
-    break;                                                                      \
+#define AD_RECORDED_BINARY(name, Struct)                \
+  case OpCode::name: {                                  \
+    const Var a = node_var(n.a()), b = node_var(n.b()); \
+    add(n.a(), g, ops::Struct::d_a(a, b, yk));          \
+    add(n.b(), g, ops::Struct::d_b(a, b, yk));          \
+    break;                                              \
+  }                                                     \
+  case OpCode::name##_vc: {                             \
+    const Var a = node_var(n.a()), c(n.db, 0, 0);       \
+    add(n.a(), g, ops::Struct::d_a(a, c, yk));          \
+    break;                                              \
+  }                                                     \
+  case OpCode::name##_cv: {                             \
+    const Var c(n.db, 0, 0), b = node_var(n.a());       \
+    add(n.a(), g, ops::Struct::d_b(c, b, yk));          \
+    break;                                              \
   }
         AD_BINARY_OPS(AD_RECORDED_BINARY)
 #undef AD_RECORDED_BINARY
       case OpCode::custom_unary:
       case OpCode::custom_binary:
-        throw std::logic_error(fmt::format(
-            "ad::gradient_recorded: node {} is the user-defined op '{}', whose derivative is given as plain doubles: "
-            "it has no second derivative",
-            k, tape.custom_op(k).name));
+        throw std::logic_error(
+            fmt::format("ad::gradient_recorded: node {} is the user-defined op '{}', whose derivative is "
+                        "given as plain doubles: "
+                        "it has no second derivative",
+                        k, tape.custom_op(k).name));
+      case OpCode::sum:
+      case OpCode::dot:
+      case OpCode::dot_constant:
+      case OpCode::squared_norm:
+      case OpCode::logsumexp: {
+        // Read by index every time: the partials below record ordinary
+        // nodes, never reductions, so the operand list does not move.
+        const auto first = static_cast<std::size_t>(n.da), count = static_cast<std::size_t>(n.db);
+        for (std::size_t i = 0; i < count; ++i) {
+          const std::uint32_t input = tape.many_inputs_[first + i];
+          switch (n.op()) {
+            case OpCode::sum:           // d/dx_i = 1
+            case OpCode::dot_constant:  // d/dx_i = w_i, a constant
+              add(input, g, Var(tape.many_partials_[first + i], 0, 0));
+              break;
+            case OpCode::dot: {  // operands x then y: d/dx_i = y_i, d/dy_i = x_i
+              const std::size_t half = count / 2;
+              add(input, g, node_var(tape.many_inputs_[first + (i < half ? i + half : i - half)]));
+              break;
+            }
+            case OpCode::squared_norm:  // d/dx_i = 2 x_i
+              add(input, g, 2.0 * node_var(input));
+              break;
+            default:  // logsumexp: d/dx_i = exp(x_i - y)
+              add(input, g, exp(node_var(input) - yk));
+              break;
+          }
+        }
+        break;
+      }
       case OpCode::count_:
         break;
     }

@@ -74,11 +74,11 @@ void Tape::clear() noexcept {
   locations_.clear();
   custom_ops_.clear();
   names_.clear();
+  many_inputs_.clear();
+  many_partials_.clear();
   end_ = nodes_;
   leading_leaves_ = 0;
   if (tensor_tape_) tensor_tape_->clear();
-  constants_.clear();
-  for (auto& last : last_constant_) last = LastConstant{};
   adjoints_.clear();
 }
 
@@ -87,7 +87,7 @@ void Tape::grow() {
   if (capacity >= detail::max_nodes)
     throw std::length_error("ad::Tape: recording more than " + std::to_string(detail::max_nodes) +
                             " nodes on one tape (the operand fields hold 28 bits)");
-  // Start at 64 KiB of nodes and double: few reallocations, and realloc can
+  // Start at 128 KiB of nodes and double: few reallocations, and realloc can
   // often extend in place for large tapes.
   std::uint64_t wanted = capacity == 0 ? 4096 : std::uint64_t{capacity} * 2;
   if (wanted > detail::max_nodes) wanted = detail::max_nodes;
@@ -119,13 +119,13 @@ detail::TensorTape& Tape::tensor_tape() {
 }
 
 std::size_t Tape::bytes_used() const noexcept {
-  return size() * sizeof(detail::Node) + constants_.size() * sizeof(double) +
-         adjoints_.size() * sizeof(double);
+  return size() * sizeof(detail::Node) + adjoints_.size() * sizeof(double) +
+         many_inputs_.size() * sizeof(std::uint32_t) + many_partials_.size() * sizeof(double);
 }
 
 std::size_t Tape::bytes_reserved() const noexcept {
-  return capacity() * sizeof(detail::Node) + constants_.capacity() * sizeof(double) +
-         adjoints_.capacity() * sizeof(double);
+  return capacity() * sizeof(detail::Node) + adjoints_.capacity() * sizeof(double) +
+         many_inputs_.capacity() * sizeof(std::uint32_t) + many_partials_.capacity() * sizeof(double);
 }
 
 bool Tape::owns(const Var& v) const noexcept { return v.stamp_ == stamp_ && v.stamp_ != 0; }
@@ -155,12 +155,11 @@ void Tape::set_name(std::uint32_t id, std::string name) {
 }
 
 bool Tape::is_input(std::uint32_t id) const noexcept {
-  return id < size() && nodes_[id].op() == OpCode::leaf && nodes_[id].b() == detail::leaf_is_input;
+  return id < size() && nodes_[id].op() == OpCode::leaf && nodes_[id].is_marked_input();
 }
 
 void Tape::mark_input(std::uint32_t id) const noexcept {
-  if (id < size() && nodes_[id].op() == OpCode::leaf)
-    nodes_[id].word = detail::pack(OpCode::leaf, 0, detail::leaf_is_input);
+  if (id < size() && nodes_[id].op() == OpCode::leaf) nodes_[id].word |= detail::input_mark;
 }
 
 NodeView Tape::node(std::uint32_t id) const {
@@ -193,9 +192,17 @@ NodeView Tape::node(std::uint32_t id) const {
       v.input_count = 1;
       v.inputs[0] = n.a();
       v.has_constant = true;
-      v.constant = constants_[n.b()];
+      v.constant = n.db;
       v.constant_is_left = op_info(n.op()).operands == OperandKinds::constant_var;
       break;
+    case OperandKinds::many: {
+      const auto first = static_cast<std::size_t>(n.da);
+      v.input_count = static_cast<std::uint32_t>(n.db);
+      v.many_inputs = std::span<const std::uint32_t>(many_inputs_).subspan(first, v.input_count);
+      v.inputs[0] = v.many_inputs[0];
+      if (v.input_count > 1) v.inputs[1] = v.many_inputs[1];
+      break;
+    }
   }
   return v;
 }

@@ -63,6 +63,11 @@ void check_not_stale(OpCode code, const Var& v) {
 
 OpCode constant_rhs_form(OpCode var_var) { return static_cast<OpCode>(static_cast<int>(var_var) + 1); }
 OpCode constant_lhs_form(OpCode var_var) { return static_cast<OpCode>(static_cast<int>(var_var) + 2); }
+// The both-operands form of a `_vc` or `_cv` code.
+OpCode var_var_form(OpCode code) {
+  return static_cast<OpCode>(static_cast<int>(code) -
+                             (op_info(code).operands == OperandKinds::var_constant ? 1 : 2));
+}
 
 std::string location_text(std::source_location where) {
   if (where.line() == 0) return "an operator (operators cannot report a source line)";
@@ -77,22 +82,25 @@ std::string location_text(std::source_location where) {
 void check_constant_result(std::string_view op, double y, std::initializer_list<double> inputs,
                            std::source_location where) {
   if (anomaly_depth > 0 && !std::isfinite(y)) [[unlikely]]
-    throw AnomalyError(fmt::format("ad::DetectAnomaly: {} produced {} from constant input{} {} (not recorded), at {}",
-                                   op, y, inputs.size() > 1 ? "s" : "", fmt::join(inputs, ", "), location_text(where)));
+    throw AnomalyError(
+        fmt::format("ad::DetectAnomaly: {} produced {} from constant input{} {} (not recorded), at {}", op, y,
+                    inputs.size() > 1 ? "s" : "", fmt::join(inputs, ", "), location_text(where)));
 }
 
 std::string source_text(std::source_location where) { return location_text(where); }
 
 // Anomaly mode: the op just recorded as node `id` must have a finite value.
-Var Recorder::checked(Tape& t, Var result, OpCode code, std::initializer_list<double> inputs, std::source_location where) {
+Var Recorder::checked(Tape& t, Var result, OpCode code, std::initializer_list<double> inputs,
+                      std::source_location where) {
   t.remember_location(result.id(), where);
   if (!std::isfinite(result.value())) {
     // A user-defined op is named by its definition, not by its op code.
     const bool custom = code == OpCode::custom_unary || code == OpCode::custom_binary;
-    const std::string_view name = custom ? std::string_view(t.custom_op(result.id()).name) : op_info(code).name;
-    throw AnomalyError(fmt::format("ad::DetectAnomaly: {} produced {} from input{} {} (node #{}), recorded at {}",
-                                   name, result.value(), inputs.size() > 1 ? "s" : "",
-                                   fmt::join(inputs, ", "), result.id(), location_text(where)));
+    const std::string_view name =
+        custom ? std::string_view(t.custom_op(result.id()).name) : op_info(code).name;
+    throw AnomalyError(fmt::format(
+        "ad::DetectAnomaly: {} produced {} from input{} {} (node #{}), recorded at {}", name, result.value(),
+        inputs.size() > 1 ? "s" : "", fmt::join(inputs, ", "), result.id(), location_text(where)));
   }
   return result;
 }
@@ -100,7 +108,7 @@ Var Recorder::checked(Tape& t, Var result, OpCode code, std::initializer_list<do
 Var Recorder::leaf_slow(Tape& t, double v) {
   if (!std::isfinite(v))
     throw AnomalyError(fmt::format("ad::DetectAnomaly: a leaf (an input Var) was made from the value {}", v));
-  const std::uint32_t id = t.push(v, pack(OpCode::leaf, 0, 0));
+  const std::uint32_t id = t.push(v, pack(OpCode::leaf, no_operand, no_operand), 0.0, 0.0);
   if (id == t.leading_leaves_) ++t.leading_leaves_;
   return Var(v, id, t.stamp_);
 }
@@ -113,7 +121,9 @@ Var Recorder::unary_slow(OpCode code, Var x, double y, std::source_location wher
     return Var(y, 0, 0);
   }
   // Recorded operand on the slow path: anomaly mode.
-  return Recorder::checked(*t, Var(y, t->push(y, pack(code, x.id_, 0)), t->stamp_), code, {x.value_}, where);
+  const double dy = unary_derivative(code, x.value_, y);
+  return Recorder::checked(*t, Var(y, t->push(y, pack(code, link(x.id_), no_operand), dy, 0.0), t->stamp_),
+                           code, {x.value_}, where);
 }
 
 Var Recorder::binary_slow(OpCode code, Var a, Var b, double y, std::source_location where) {
@@ -127,12 +137,13 @@ Var Recorder::binary_slow(OpCode code, Var a, Var b, double y, std::source_locat
   const Operand ka = classify(code, a, *t);
   const Operand kb = classify(code, b, *t);
   Var result;
-  if (ka == Operand::recorded && kb == Operand::recorded)
-    result = Var(y, t->push(y, pack(code, a.id_, b.id_)), t->stamp_);
-  else if (ka == Operand::recorded)
-    result = record_with_constant(*t, constant_rhs_form(code), a.id_, b.value_, y);
+  if (ka == Operand::recorded && kb == Operand::recorded) {
+    const Partials d = binary_partials(code, a.value_, b.value_, y);
+    result = Var(y, t->push(y, pack(code, link(a.id_), link(b.id_)), d.a, d.b), t->stamp_);
+  } else if (ka == Operand::recorded)
+    result = record_with_constant(*t, constant_rhs_form(code), a.id_, a.value_, b.value_, y);
   else if (kb == Operand::recorded)
-    result = record_with_constant(*t, constant_lhs_form(code), b.id_, a.value_, y);
+    result = record_with_constant(*t, constant_lhs_form(code), b.id_, b.value_, a.value_, y);
   else {
     check_constant_result(op_info(code).name, y, {a.value_, b.value_}, where);
     return Var(y, 0, 0);
@@ -145,12 +156,25 @@ Var Recorder::constant_operand_slow(OpCode code, Var x, double c, double y, std:
   const bool constant_left = op_info(code).operands == OperandKinds::constant_var;
   if (t == nullptr || classify(code, x, *t) == Operand::constant) {
     if (t == nullptr) check_not_stale(code, x);
-    check_constant_result(op_info(code).name, y, {constant_left ? c : x.value_, constant_left ? x.value_ : c}, where);
+    check_constant_result(op_info(code).name, y, {constant_left ? c : x.value_, constant_left ? x.value_ : c},
+                          where);
     return Var(y, 0, 0);
   }
   // Recorded operand on the slow path: anomaly mode.
-  const Var result = record_with_constant(*t, code, x.id_, c, y);
-  return Recorder::checked(*t, result, code, {constant_left ? c : x.value_, constant_left ? x.value_ : c}, where);
+  const Var result = record_with_constant(*t, code, x.id_, x.value_, c, y);
+  return Recorder::checked(*t, result, code, {constant_left ? c : x.value_, constant_left ? x.value_ : c},
+                           where);
+}
+
+Var Recorder::record_with_constant(Tape& t, OpCode code, std::uint32_t var_id, double x, double c, double y) {
+  const bool constant_left = op_info(code).operands == OperandKinds::constant_var;
+  const Partials d = constant_left ? binary_partials(var_var_form(code), c, x, y)
+                                   : binary_partials(var_var_form(code), x, c, y);
+  return Var(y, t.push(y, pack(code, link(var_id), no_operand), constant_left ? d.b : d.a, c), t.stamp_);
+}
+
+void Recorder::check_operand_not_stale(OpCode code, const Var& v) {
+  if (v.stamp_ != 0 && find_live_tape(v.stamp_) == nullptr) throw_stale(code, v);
 }
 
 Tape& Recorder::owner(const Var& v, const char* what) {
@@ -163,9 +187,9 @@ Tape& Recorder::owner(const Var& v, const char* what) {
     if (t->stamp_ == v.stamp_) return *t;
   for (Tape* t = innermost_tape; t != nullptr; t = t->enclosing_)
     if (t->previous_stamp_ == v.stamp_)
-      throw std::logic_error(fmt::format(
-          "ad::{}: the Var (node {}, value {}) was recorded before tape.clear(); it is stale", what, v.id_,
-          v.value_));
+      throw std::logic_error(
+          fmt::format("ad::{}: the Var (node {}, value {}) was recorded before tape.clear(); it is stale",
+                      what, v.id_, v.value_));
   throw std::logic_error(fmt::format(
       "ad::{}: the Var (node {}, value {}) belongs to a tape that was destroyed or cleared, or that is "
       "not live on this thread",
@@ -191,8 +215,8 @@ std::string_view Var::name() const {
 
 void gradient(const Var& y, std::span<const Var> xs, std::span<double> out) {
   if (out.size() != xs.size())
-    throw std::invalid_argument(fmt::format("ad::gradient: the output span holds {} values for {} inputs",
-                                            out.size(), xs.size()));
+    throw std::invalid_argument(
+        fmt::format("ad::gradient: the output span holds {} values for {} inputs", out.size(), xs.size()));
   if (y.is_constant()) {
     // A constant does not depend on anything: every derivative is 0, but the
     // inputs must still be Vars of a live tape.
@@ -229,10 +253,12 @@ std::vector<double> gradient(const Var& y, std::span<const Var> xs) {
 Var apply_unary(OpCode code, const Var& x, std::source_location where) {
   switch (code) {
 #define AD_APPLY_UNARY(name, Struct) \
-  case OpCode::name: return detail::Recorder::unary<ops::Struct>(OpCode::name, x, where);
+  case OpCode::name:                 \
+    return detail::Recorder::unary<ops::Struct>(OpCode::name, x, where);
     AD_UNARY_OPS(AD_APPLY_UNARY)
 #undef AD_APPLY_UNARY
-    default: break;
+    default:
+      break;
   }
   throw std::invalid_argument(
       fmt::format("ad::apply_unary: '{}' (op code {}) is not a unary op of the op table", op_info(code).name,

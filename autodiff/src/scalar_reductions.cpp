@@ -1,0 +1,140 @@
+// The reductions of scalar_reductions.hpp: each computes its value and one
+// partial per operand, side by side, and records them as one node.
+#include <algorithm>
+#include <cmath>
+#include <initializer_list>
+#include <limits>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <autodiff/scalar_reductions.hpp>
+#include <autodiff/tape.hpp>
+
+namespace ad {
+
+namespace detail {
+
+void check_constant_result(std::string_view op, double y, std::initializer_list<double> inputs,
+                           std::source_location where);  // src/var.cpp
+
+Var Recorder::reduction(OpCode code, std::span<const Var> operands, std::span<const double> partials,
+                        double y, std::source_location where) {
+  Tape* t = active_tape;
+  std::size_t recorded = 0;
+  for (const Var& v : operands) {
+    if (t != nullptr && v.stamp_ == t->stamp_)
+      ++recorded;
+    else
+      check_operand_not_stale(code, v);  // a constant, or an enclosing tape's Var
+  }
+  if (recorded == 0) {
+    check_constant_result(op_info(code).name, y, {}, where);
+    return Var(y, 0, 0);
+  }
+  const std::size_t first = t->many_inputs_.size();
+  t->many_inputs_.reserve(first + recorded);
+  t->many_partials_.reserve(first + recorded);
+  for (std::size_t i = 0; i < operands.size(); ++i)
+    if (operands[i].stamp_ == t->stamp_) {
+      t->many_inputs_.push_back(operands[i].id_);
+      t->many_partials_.push_back(partials[i]);
+    }
+  const std::uint32_t id = t->push(y, pack(code, no_operand, no_operand) | many_operands,
+                                   static_cast<double>(first), static_cast<double>(recorded));
+  if (t->anomaly_enabled()) {
+    t->remember_location(id, where);
+    if (!std::isfinite(y))
+      throw AnomalyError(
+          fmt::format("ad::DetectAnomaly: {} produced {} from {} inputs (node #{}), recorded at {}",
+                      op_info(code).name, y, operands.size(), id, source_text(where)));
+  }
+  return Var(y, id, t->stamp_);
+}
+
+}  // namespace detail
+
+Var sum(std::span<const Var> xs, std::source_location where) {
+  double y = 0.0;
+  for (std::size_t i = 0; i < xs.size(); ++i) y = i == 0 ? xs[0].value() : y + xs[i].value();
+  const std::vector<double> ones(xs.size(), 1.0);  // d/dx_i = 1
+  return detail::Recorder::reduction(OpCode::sum, xs, ones, y, where);
+}
+
+Var dot(std::span<const Var> x, std::span<const Var> y, std::source_location where) {
+  if (x.size() != y.size())
+    throw std::invalid_argument(
+        fmt::format("ad::dot: the operands have {} and {} entries", x.size(), y.size()));
+  double value = 0.0;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    value = i == 0 ? x[0].value() * y[0].value() : value + x[i].value() * y[i].value();
+  // Operands x then y; d/dx_i = y_i, d/dy_i = x_i. Every operand gets a
+  // place (a constant becomes a leaf when the dot records), so the recorded
+  // backward finds y_i's node beside x_i's.
+  const Tape* t = Tape::active();
+  std::vector<Var> operands;
+  operands.reserve(2 * x.size());
+  operands.insert(operands.end(), x.begin(), x.end());
+  operands.insert(operands.end(), y.begin(), y.end());
+  const bool records =
+      t != nullptr && std::any_of(operands.begin(), operands.end(), [&](const Var& v) { return t->owns(v); });
+  if (records)
+    for (Var& v : operands)
+      if (!t->owns(v)) {
+        detail::Recorder::check_operand_not_stale(OpCode::dot, v);
+        v = Var(v.value());  // a leaf holding the constant
+      }
+  std::vector<double> partials(2 * x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    partials[i] = y[i].value();
+    partials[x.size() + i] = x[i].value();
+  }
+  return detail::Recorder::reduction(OpCode::dot, operands, partials, value, where);
+}
+
+Var dot(std::span<const Var> x, std::span<const double> w, std::source_location where) {
+  if (x.size() != w.size())
+    throw std::invalid_argument(
+        fmt::format("ad::dot: {} Vars and {} constant weights; the sizes must agree", x.size(), w.size()));
+  double value = 0.0;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    value = i == 0 ? x[0].value() * w[0] : value + x[i].value() * w[i];
+  return detail::Recorder::reduction(OpCode::dot_constant, x, w, value, where);  // d/dx_i = w_i
+}
+
+Var squared_norm(std::span<const Var> xs, std::source_location where) {
+  double y = 0.0;
+  std::vector<double> partials(xs.size());
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const double v = xs[i].value();
+    y = i == 0 ? v * v : y + v * v;
+    partials[i] = 2.0 * v;  // d/dx_i = 2 x_i
+  }
+  return detail::Recorder::reduction(OpCode::squared_norm, xs, partials, y, where);
+}
+
+Var logsumexp(std::span<const Var> xs, std::source_location where) {
+  double m = -std::numeric_limits<double>::infinity();
+  bool nan = false;
+  for (const Var& x : xs) {
+    m = std::max(m, x.value());
+    nan = nan || std::isnan(x.value());
+  }
+  double y;
+  if (nan)
+    y = std::numeric_limits<double>::quiet_NaN();
+  else if (std::isinf(m))
+    y = m;  // every x_i is -inf (the sum is 0), or one is +inf
+  else {
+    double s = 0.0;
+    for (const Var& x : xs) s += std::exp(x.value() - m);
+    y = m + std::log(s);
+  }
+  std::vector<double> partials(xs.size());
+  for (std::size_t i = 0; i < xs.size(); ++i) partials[i] = std::exp(xs[i].value() - y);  // softmax(x)_i
+  return detail::Recorder::reduction(OpCode::logsumexp, xs, partials, y, where);
+}
+
+}  // namespace ad
