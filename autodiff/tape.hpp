@@ -1,6 +1,6 @@
 // ad::Tape: the recording of scalar operations, in execution order.
 //
-// Layout (docs/decisions/0001-scalar-tape-layout.md, 0016-jacobian-records.md):
+// Layout (docs/decisions/0001-scalar-tape-layout.md, 0017-jacobian-records.md):
 // one 32-byte record per node, {value, op code + two operand indices packed in
 // 64 bits, the two local partial derivatives taken when the op was recorded},
 // in one contiguous buffer that grows by doubling and keeps its capacity

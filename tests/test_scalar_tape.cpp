@@ -26,7 +26,7 @@ constexpr std::size_t chain_ops = 10'000'000;
 
 // The memory figures of the tape layout (tape.hpp): a 32-byte record per node
 // and a double per adjoint. A record holds the value, the op and operands, and the two local partials;
-// a constant operand lives in the record (docs/decisions/0016-jacobian-records.md).
+// a constant operand lives in the record (docs/decisions/0017-jacobian-records.md).
 constexpr std::size_t bytes_per_node = 32;
 constexpr std::size_t bytes_per_constant = 0;
 constexpr std::size_t bytes_per_adjoint = 8;

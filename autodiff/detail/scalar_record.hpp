@@ -1,7 +1,7 @@
 // Not API: the scalar tape's record layout, here only because recording is
 // inline (ad::Var's operators append a record without a call, which is what
 // keeps scalar recording as fast as the fastest operator-overloading tapes;
-// docs/decisions/0001-scalar-tape-layout.md, 0016-jacobian-records.md). User
+// docs/decisions/0001-scalar-tape-layout.md, 0017-jacobian-records.md). User
 // code never names these; they may change in any release.
 #pragma once
 
