@@ -153,7 +153,11 @@ double estimate_flops(const detail::TensorImplBase& out) {
   const double n_out = double(out.shape.numel());
   const auto& in = history->inputs;
   const double n_in = in.empty() ? 0 : double(in[0]->shape.numel());
-  if (op == "matmul") return 2.0 * n_out * double(in[0]->shape[in[0]->shape.rank() - 1]);
+  if (op == "matmul" || op == "matmul_nt" || op == "matmul_tn" || op == "matmul_tt") {
+    const Shape& a = in[0]->shape;  // the contracted extent: a's last axis, or its first when read transposed
+    const bool trans_a = op == "matmul_tn" || op == "matmul_tt";
+    return 2.0 * n_out * double(a[trans_a ? a.rank() - 2 : a.rank() - 1]);
+  }
   if (op == "dot") return 2.0 * n_in;
   if (op == "sum" || op == "mean" || op == "max") return n_in;
   if (op == "logsumexp") return 3.0 * n_in;

@@ -165,7 +165,7 @@ TensorT<T> convolve_activation(const char* op, const TensorT<T>& x, const Tensor
         detail::recycle_buffer(da);
       },
       [g](const TensorT<T>& z, const TensorT<T>& dz, const Gradients<T>& in) {
-        const TensorT<T> da = dz * detail::OutputDerivative<Op>::of(z);
+        const TensorT<T> da = detail::times_output_derivative<Op>(dz, z);
         Gradients<T> r(in.size());
         if (wants_grad(in[0])) r[0] = conv_input_grad(da, in[1], g);
         if (wants_grad(in[1])) r[1] = conv_weight_grad(in[0], da, g);

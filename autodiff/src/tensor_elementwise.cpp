@@ -253,7 +253,11 @@ TensorT<T> unary(const char* op, const TensorT<T>& x, std::source_location where
         });
       },
       [](const TensorT<T>& y, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
-        return {g * TensorDerivative<Op>::d(in[0], y)};
+        // tanh, logistic, softplus: g * Op'(y) as one recorded op.
+        if constexpr (ops::DerivativeOfOutput<Op> && detail::OutputDerivative<Op>::smooth)
+          return {detail::times_output_derivative<Op>(g, y)};
+        else
+          return {g * TensorDerivative<Op>::d(in[0], y)};
       });
 }
 

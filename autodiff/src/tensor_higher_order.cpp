@@ -94,22 +94,30 @@ std::vector<TensorT<T>> gradient_recorded(const TensorT<T>& y, const std::vector
     std::shared_ptr<detail::TensorImpl<T>> impl;
     TensorT<T> grad;
   };
-  std::unordered_map<const detail::TensorImplBase*, Pending> grads;
-  grads.emplace(&root, Pending{detail::impl_ptr_of(y), root_grad});
+  // The gradients so far: of the tensors recorded on the root's tape by slot
+  // (the walk below visits each slot once, and a vector needs no hashing or
+  // allocation per entry), of anything else (leaves) by address.
+  const bool recorded = root.requires_grad && root.node != nullptr;
+  detail::TensorTape* const tape = recorded ? root.tape : nullptr;
+  std::vector<Pending> by_slot(recorded ? root.slot + 1 : 0);
+  std::unordered_map<const detail::TensorImplBase*, Pending> others;
+  auto pending = [&](const detail::TensorImplBase& t) -> Pending& {
+    if (tape != nullptr && t.node != nullptr && t.tape == tape && t.slot < by_slot.size())
+      return by_slot[t.slot];
+    return others[&t];
+  };
+  pending(root) = Pending{detail::impl_ptr_of(y), root_grad};
 
-  if (root.requires_grad && root.node != nullptr) {
-    detail::TensorTape& tape = *root.tape;
-    const detail::TensorTape::Pin pin(tape);  // our own ops append to this tape: keep slot numbers
+  if (recorded) {
+    const detail::TensorTape::Pin pin(*tape);  // our own ops append to this tape: keep slot numbers
     // Tape order is topological: by the time slot s is reached, every op that
     // used its tensor has added its gradient.
     for (std::size_t s = root.slot + 1; s-- > 0;) {
-      detail::TensorImplBase* t = tape.records()[s];
-      if (t == nullptr) continue;
-      const auto found = grads.find(t);
-      if (found == grads.end()) continue;
+      detail::TensorImplBase* t = tape->records()[s];
+      if (t == nullptr || !by_slot[s].grad.defined()) continue;
       auto& node = static_cast<detail::TypedNode<T>&>(*t->node);
-      const TensorT<T> output = detail::tensor_of(found->second.impl);
-      const TensorT<T> g = found->second.grad;
+      const TensorT<T> output = detail::tensor_of(by_slot[s].impl);
+      const TensorT<T> g = by_slot[s].grad;
       node.check_saved_versions();
       const detail::Gradients<T> gin = node.backward_graph(output, g);
       for (std::size_t k = 0; k < node.inputs.size() && k < gin.size(); ++k) {
@@ -126,9 +134,11 @@ std::vector<TensorT<T>> gradient_recorded(const TensorT<T>& y, const std::vector
                           "backward() released; "
                           "call backward(retain_graph = true) the first time, or detach() it",
                           input->name.empty() ? "unnamed" : input->name, input->shape.to_string()));
-        auto [entry, fresh] = grads.try_emplace(
-            input.get(), Pending{std::static_pointer_cast<detail::TensorImpl<T>>(input), gin[k]});
-        if (!fresh) entry->second.grad = add(entry->second.grad, gin[k], std::source_location{});
+        Pending& entry = pending(*input);
+        if (!entry.grad.defined())
+          entry = Pending{std::static_pointer_cast<detail::TensorImpl<T>>(input), gin[k]};
+        else
+          entry.grad = add(entry.grad, gin[k], std::source_location{});
       }
     }
   }
@@ -136,8 +146,8 @@ std::vector<TensorT<T>> gradient_recorded(const TensorT<T>& y, const std::vector
   std::vector<TensorT<T>> result;
   result.reserve(xs.size());
   for (const TensorT<T>& x : xs) {
-    const auto found = grads.find(&detail::impl_of(x));
-    result.push_back(found != grads.end() ? found->second.grad : TensorT<T>::zeros(x.shape()));
+    const Pending& found = pending(detail::impl_of(x));
+    result.push_back(found.grad.defined() ? found.grad : TensorT<T>::zeros(x.shape()));
   }
   return result;
 }

@@ -15,6 +15,7 @@
 #include <autodiff/var.hpp>
 
 #include "row_ops.hpp"
+#include "tensor_matmul_transposed.hpp"
 #include "tensor_record.hpp"
 #include "unary_kernels.hpp"
 
@@ -127,10 +128,16 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b, std::source_location
       },
       [](const TensorT<T>&, const TensorT<T>& g, const Gradients<T>& in) -> Gradients<T> {
         // The same products as tensors; sum_to sums a shared (2-d) operand's
-        // gradient over the batch.
+        // gradient over the batch. Two 2-d operands are read transposed by
+        // the product itself: no transpose copy is recorded (and swept back).
         Gradients<T> r(2);
-        if (wants_grad(in[0])) r[0] = detail::sum_to(matmul(g, transpose(in[1], -2, -1)), in[0].shape());
-        if (wants_grad(in[1])) r[1] = detail::sum_to(matmul(transpose(in[0], -2, -1), g), in[1].shape());
+        const bool plain = in[0].rank() == 2 && in[1].rank() == 2;
+        if (wants_grad(in[0]))
+          r[0] = plain ? detail::matmul_transposed(g, in[1], false, true)
+                       : detail::sum_to(matmul(g, transpose(in[1], -2, -1)), in[0].shape());
+        if (wants_grad(in[1]))
+          r[1] = plain ? detail::matmul_transposed(in[0], g, true, false)
+                       : detail::sum_to(matmul(transpose(in[0], -2, -1), g), in[1].shape());
         return r;
       });
 }
@@ -228,7 +235,7 @@ template <class T>
 Gradients<T> linear_gradients(const TensorT<T>& g, const Gradients<T>& in) {
   Gradients<T> r(in.size());
   if (wants_grad(in[0])) r[0] = matmul(g, in[1]);                                        // dx = dy W
-  if (wants_grad(in[1])) r[1] = matmul(transpose(g, 0, 1), in[0]);                       // dW = dy^T x
+  if (wants_grad(in[1])) r[1] = detail::matmul_transposed(g, in[0], true, false);         // dW = dy^T x
   if (in.size() == 3 && wants_grad(in[2])) r[2] = sum(g, std::vector<std::int64_t>{0});  // db
   return r;
 }
@@ -291,7 +298,7 @@ TensorT<T> fused_linear(const char* op, const TensorT<T>& x, const TensorT<T>& w
         detail::recycle_buffer(da);
       },
       [](const TensorT<T>& z, const TensorT<T>& g, const Gradients<T>& in) {
-        return linear_gradients(g * detail::OutputDerivative<Op>::of(z), in);
+        return linear_gradients(detail::times_output_derivative<Op>(g, z), in);
       });
 }
 

@@ -2,6 +2,7 @@
 // and argmin, and the normalisations built on them (logsumexp, softmax, log_softmax).
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
 #include <autodiff/tensor_ops.hpp>
@@ -9,6 +10,7 @@
 #include <autodiff/var.hpp>
 
 #include "broadcast.hpp"
+#include "row_ops.hpp"
 #include "tensor_record.hpp"
 
 namespace ad {
@@ -53,6 +55,59 @@ std::vector<std::int64_t> all_axes(std::size_t rank) {
   return axes;
 }
 
+// A reduction over consecutive axes: the input is [outer, group, inner] with
+// the middle reduced (the bias gradient's sum over the batch: outer = 1; a
+// row sum: inner = 1).
+struct Block {
+  std::size_t outer = 1, group = 1, inner = 1;
+};
+
+std::optional<Block> contiguous_block(const Shape& in, const std::array<bool, Shape::max_rank>& reduced) {
+  std::size_t first = in.rank(), last = 0;
+  for (std::size_t axis = 0; axis < in.rank(); ++axis)
+    if (reduced[axis]) {
+      first = std::min(first, axis);
+      last = axis;
+    }
+  if (first == in.rank()) return std::nullopt;
+  for (std::size_t axis = first; axis <= last; ++axis)
+    if (!reduced[axis]) return std::nullopt;
+  Block b;
+  for (std::size_t axis = 0; axis < in.rank(); ++axis)
+    (axis < first ? b.outer : axis <= last ? b.group : b.inner) *= in[axis];
+  return b;
+}
+
+// y[o][c] += x[o][g][c], g = 0, 1, ... in order: each output element adds its
+// inputs in the order of the general walk (for_each_reduce), so the sums are
+// the same to the bit; rows of `inner` elements go through the vectorised
+// add_rows.
+template <class T>
+void sum_block(const Block& b, const T* x, T* y) {
+  for (std::size_t o = 0; o < b.outer; ++o) {
+    const T* src = x + o * b.group * b.inner;
+    T* dst = y + o * b.inner;
+    if (b.inner == 1) {
+      T total = dst[0];
+      for (std::size_t g = 0; g < b.group; ++g) total += src[g];
+      dst[0] = total;
+    } else {
+      detail::add_rows(src, dst, b.group, b.inner);
+    }
+  }
+}
+
+// The adjoint: dx[o][g][c] += dy[o][c] * scale.
+template <class T>
+void spread_block(const Block& b, const T* dy, T scale, T* dx) {
+  for (std::size_t o = 0; o < b.outer; ++o)
+    for (std::size_t g = 0; g < b.group; ++g) {
+      T* __restrict d = dx + (o * b.group + g) * b.inner;
+      const T* __restrict s = dy + o * b.inner;
+      for (std::size_t c = 0; c < b.inner; ++c) d[c] += s[c] * scale;
+    }
+}
+
 // y = scale * sum over the group; dx += dy * scale (mean is sum with scale 1/group)
 template <class T>
 TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std::int64_t>& axes,
@@ -66,10 +121,13 @@ TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std
   const T scale = average ? T(1) / static_cast<T>(r.group) : T(1);
   std::vector<T> y = detail::take_buffer<T>(r.out.numel(), true);
   const bool everything = r.out.numel() == 1;  // a full reduction (a loss): one plain loop
+  const std::optional<Block> block = everything ? std::nullopt : contiguous_block(in.shape, r.reduced);
   if (everything) {
     T total = T(0);
     for (const T v : in.values) total += v;
     y[0] = total;
+  } else if (block) {
+    sum_block(*block, in.values.data(), y.data());
   } else {
     detail::for_each_reduce(in.shape, r.reduced, [&](std::size_t i, std::size_t o) { y[o] += in.values[i]; });
   }
@@ -77,12 +135,16 @@ TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std
     for (T& v : y) v *= scale;
   return detail::record(
       where, op, r.out, std::move(y), {&x}, {},
-      [px = &in, reduced = r.reduced, scale, everything](TensorImpl<T>& out) {
+      [px = &in, reduced = r.reduced, scale, everything, block](TensorImpl<T>& out) {
         T* gx = grad_of(*px);
         if (gx == nullptr) return;
         if (everything) {
           const T g = out.grad[0] * scale;
           for (std::size_t i = 0; i < px->values.size(); ++i) gx[i] += g;
+          return;
+        }
+        if (block) {
+          spread_block(*block, out.grad.data(), scale, gx);
           return;
         }
         detail::for_each_reduce(px->shape, reduced,
