@@ -32,6 +32,8 @@
 
 #include <autodiff/autodiff.hpp>
 
+#include "scalar_report.hpp"
+#include "scalar_result.hpp"
 #include "scalar_timing.hpp"
 #include "scalar_workloads.hpp"
 #if defined(AD_BENCH_HAVE_ADOLC)
@@ -51,6 +53,7 @@ struct bench::Passive<ad::Var> {
 
 namespace {
 
+using namespace bench::scalar;
 using bench::ClockKind;
 using bench::Contender;
 using bench::do_not_optimize;
@@ -58,95 +61,6 @@ using bench::Problem;
 using bench::Protocol;
 using bench::Summary;
 using bench::Workload;
-
-enum Tool { tool_double, tool_ours, tool_adolc, tool_codipack, tool_adept, tool_count };
-constexpr std::string_view tool_names[tool_count] = {"double", "ours", "ADOL-C", "CoDiPack", "Adept"};
-// the names on the command line and in the CSV's columns
-constexpr std::string_view tool_keys[tool_count] = {"double", "ours", "adolc", "codipack", "adept"};
-constexpr Tool peers[] = {tool_adolc, tool_codipack, tool_adept};
-
-constexpr bool built_in[tool_count] = {
-    true, true,
-#if defined(AD_BENCH_HAVE_ADOLC)
-    true,
-#else
-    false,
-#endif
-#if defined(AD_BENCH_HAVE_CODIPACK)
-    true,
-#else
-    false,
-#endif
-#if defined(AD_BENCH_HAVE_ADEPT)
-    true,
-#else
-    false,
-#endif
-};
-
-constexpr int cpu = static_cast<int>(ClockKind::thread_cpu);
-constexpr int wall = static_cast<int>(ClockKind::wall);
-
-// Correct tools agree to rounding level; a wrong adjoint is off by O(1).
-constexpr double closed_form_tolerance = 1e-10;
-constexpr double peer_tolerance = 1e-9;
-
-// Everything measured on one (workload, N). Trivially copyable: a child
-// process sends it back through a pipe.
-struct Result {
-  Workload workload{};
-  std::size_t n = 0, inputs = 0;
-  int reps = 0;
-  int primary = cpu;  // the clock that sized the batches and leads the table
-  bool measured[tool_count] = {};
-  long inner[tool_count] = {};
-  Summary time[bench::clock_count][tool_count];  // ns per gradient (per evaluation for double), per clock
-  Summary ratio_paired[tool_count];              // tool / double, sample by sample, primary clock
-  double f[tool_count] = {};                     // the function value each tool computed
-  // tapes after the sweep: bytes and elementary operations as each library
-  // counts them (ours: non-leaf nodes; ADOL-C: operations; CoDiPack: Jacobian
-  // entries; Adept: operations)
-  double tape_bytes[tool_count] = {};
-  std::size_t tape_ops[tool_count] = {};
-  std::size_t nodes = 0, leaves = 0, tape_reserved = 0;  // ours
-  std::size_t peer_statements[tool_count] = {};          // CoDiPack, Adept
-  bool adolc_in_core = false;
-  // gradient checks
-  bool have_closed_form = false;
-  bench::Difference ours_vs_closed_form;
-  bool have_gradient[tool_count] = {};             // a peer's gradient was compared with ours
-  bench::Difference peer_vs_ours[tool_count];      // norm-wise relative to ours
-  bench::Difference peer_vs_closed_form[tool_count];
-  // --phases: ns per gradient of the parts of ours
-  bool phases = false;
-  double phase_record = 0, phase_zero = 0, phase_sweep = 0, phase_read = 0, phase_total = 0;
-  char error[512] = {};
-
-  double median(Tool t, int clock) const { return time[clock][t].median; }
-  double ratio(Tool t, int clock) const { return median(t, clock) / median(tool_double, clock); }
-  // The fastest peer measured (by median gradient time on `clock`), or tool_count.
-  Tool best_peer(int clock) const {
-    Tool best = tool_count;
-    for (Tool t : peers)
-      if (measured[t] && !std::isnan(median(t, clock)) && (best == tool_count || median(t, clock) < median(best, clock)))
-        best = t;
-    return best;
-  }
-  double ours_over_best(int clock) const {
-    const Tool b = best_peer(clock);
-    return b == tool_count ? NAN : median(tool_ours, clock) / median(b, clock);
-  }
-  double bytes_per_op(Tool t) const { return tape_ops[t] ? tape_bytes[t] / double(tape_ops[t]) : NAN; }
-  bool peer_agrees(Tool t) const { return !have_gradient[t] || peer_vs_ours[t].normwise <= peer_tolerance; }
-  bool ok() const {
-    if (error[0] != '\0') return false;
-    if (have_closed_form && !(ours_vs_closed_form.normwise <= closed_form_tolerance)) return false;
-    for (Tool t : peers)
-      if (!peer_agrees(t)) return false;
-    return std::fabs(f[tool_ours] - f[tool_double]) <= 1e-10 * std::max(1.0, std::fabs(f[tool_double]));
-  }
-};
-static_assert(std::is_trivially_copyable_v<Result>);
 
 struct Options {
   std::vector<Workload> workloads{std::begin(bench::all_workloads), std::end(bench::all_workloads)};
@@ -233,7 +147,8 @@ void check_peer(Tool t, Peer& peer, const Problem& p, std::span<const double> ou
   r.f[t] = peer.value();
   r.have_gradient[t] = true;
   r.peer_vs_ours[t] = bench::difference(peer.gradient(), ours);
-  if (const auto exact = bench::closed_form_gradient(p)) r.peer_vs_closed_form[t] = bench::difference(peer.gradient(), *exact);
+  if (const auto exact = bench::closed_form_gradient(p))
+    r.peer_vs_closed_form[t] = bench::difference(peer.gradient(), *exact);
 }
 
 Result run_problem(Workload w, std::size_t n, const Options& o) {
@@ -269,7 +184,8 @@ Result run_problem(Workload w, std::size_t n, const Options& o) {
   };
 
   std::vector<Contender> contenders;
-  if (wanted(o, tool_double)) contenders.push_back({tool_names[tool_double], bench::batched(evaluate_double)});
+  if (wanted(o, tool_double))
+    contenders.push_back({tool_names[tool_double], bench::batched(evaluate_double)});
   if (wanted(o, tool_ours)) contenders.push_back({tool_names[tool_ours], bench::batched(gradient_ours)});
 #if defined(AD_BENCH_HAVE_ADOLC)
   std::optional<bench::adolc::Gradient> adolc;
@@ -295,7 +211,8 @@ Result run_problem(Workload w, std::size_t n, const Options& o) {
     r.inner[t] = c.inner;
     for (int clock = 0; clock < bench::clock_count; ++clock)
       r.time[clock][t] = bench::summarise(c.on(static_cast<ClockKind>(clock)));
-    if (baseline != nullptr) r.ratio_paired[t] = bench::paired_ratios(c.on(o.protocol.clock), baseline->on(o.protocol.clock));
+    if (baseline != nullptr)
+      r.ratio_paired[t] = bench::paired_ratios(c.on(o.protocol.clock), baseline->on(o.protocol.clock));
   }
 
   // one more gradient of each, untimed, for the tape figures and the checks
@@ -400,186 +317,6 @@ Result run_problem_isolated(Workload w, std::size_t n, const Options& o) {
   return r;
 }
 
-// ---- output -------------------------------------------------------------------
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
-    }
-  return "unknown";
-}
-
-std::string build_note() {
-  std::string s = fmt::format("compiler {}", __VERSION__);
-#if defined(__OPTIMIZE__)
-  s += ", optimised";
-#else
-  s += ", NOT optimised";
-#endif
-#if defined(NDEBUG)
-  s += ", NDEBUG";
-#endif
-#if defined(__AVX512F__)
-  s += ", AVX-512 enabled (-march)";
-#elif defined(__AVX2__)
-  s += ", AVX2 enabled (-march)";
-#else
-  s += ", baseline x86-64 ISA (no -march=native)";
-#endif
-#if defined(__FAST_MATH__)
-  s += ", -ffast-math (do not report these numbers)";
-#endif
-  return s + "; every library compiled with the same flags";
-}
-
-std::string fmt_ns(double ns) {
-  if (std::isnan(ns)) return "-";
-  return fmt::format("{:.0f}", ns);
-}
-std::string fmt_ratio(double x) {
-  if (std::isnan(x)) return "-";
-  return x >= 100 ? fmt::format("{:.0f}", x) : x >= 10 ? fmt::format("{:.1f}", x) : fmt::format("{:.2f}", x);
-}
-std::string fmt_bytes(double x) { return std::isnan(x) ? "-" : fmt::format("{:.1f}", x); }
-std::string fmt_diff(double d) { return fmt::format("{:.1e}", d); }
-std::string_view clock_name(int clock) { return clock == cpu ? "thread CPU time" : "wall clock"; }
-
-// BENCHMARKS.md's memory figure for rosenbrock: bytes per elementary op, 9 per term
-double bytes_per_rosenbrock_op(const Result& r) {
-  return r.workload == Workload::rosenbrock && r.n > 1 ? r.tape_bytes[tool_ours] / (9.0 * double(r.n - 1)) : NAN;
-}
-
-std::string ours_over_best_cell(const Result& r, int clock) {
-  const Tool b = r.best_peer(clock);
-  return b == tool_count ? "-" : fmt::format("{} ({})", fmt_ratio(r.ours_over_best(clock)), tool_names[b]);
-}
-
-void print_header_row() {
-  fmt::print("{:<22} {:>8} {:>3} | {:>10} | {:>10} {:>6} | {:>6} {:>8} {:>6} | {:<17} | {:>6} {:>6} {:>8} {:>6} | {}\n",
-             "", "", "", "", "", "", "ratio", "", "", "ours / best peer", "B/op", "", "", "", "");
-  fmt::print("{:<22} {:>8} {:>3} | {:>10} | {:>10} {:>6} | {:>6} {:>8} {:>6} | {:<17} | {:>6} {:>6} {:>8} {:>6} | {}\n",
-             "workload", "N", "rep", "double ns", "ours ns", "ratio", "ADOL-C", "CoDiPack", "Adept", "(time)", "ours",
-             "ADOL-C", "CoDiPack", "Adept", "check (norm-wise rel. diff of the gradient)");
-}
-
-void print_row(const Result& r) {
-  const std::string_view name = bench::name(r.workload);
-  if (r.error[0] != '\0') {
-    fmt::print("{:<22} {:>8} ERROR: {}\n", name, r.n, r.error);
-    return;
-  }
-  const int c = r.primary;
-  std::string check;
-  if (r.have_closed_form) check += fmt::format("exact {} ", fmt_diff(r.ours_vs_closed_form.normwise));
-  for (Tool t : peers)
-    if (r.have_gradient[t]) check += fmt::format("{} {} ", tool_names[t], fmt_diff(r.peer_vs_ours[t].normwise));
-  check += r.ok() ? "ok" : "FAILED";
-  fmt::print("{:<22} {:>8} {:>3} | {:>10} | {:>10} {:>6} | {:>6} {:>8} {:>6} | {:<17} | {:>6} {:>6} {:>8} {:>6} | {}\n",
-             name, r.n, r.reps, fmt_ns(r.median(tool_double, c)), fmt_ns(r.median(tool_ours, c)),
-             fmt_ratio(r.ratio(tool_ours, c)), fmt_ratio(r.ratio(tool_adolc, c)), fmt_ratio(r.ratio(tool_codipack, c)),
-             fmt_ratio(r.ratio(tool_adept, c)), ours_over_best_cell(r, c), fmt_bytes(r.bytes_per_op(tool_ours)),
-             fmt_bytes(r.bytes_per_op(tool_adolc)), fmt_bytes(r.bytes_per_op(tool_codipack)),
-             fmt_bytes(r.bytes_per_op(tool_adept)), check);
-  const int other = 1 - c;
-  fmt::print("{:<22} {:>8}     {}: double {} ns, ours {} ns; ratio ours {}, ADOL-C {}, CoDiPack {}, Adept {}; ours / best "
-             "peer {}\n",
-             "", "", clock_name(other), fmt_ns(r.median(tool_double, other)), fmt_ns(r.median(tool_ours, other)),
-             fmt_ratio(r.ratio(tool_ours, other)), fmt_ratio(r.ratio(tool_adolc, other)),
-             fmt_ratio(r.ratio(tool_codipack, other)), fmt_ratio(r.ratio(tool_adept, other)),
-             ours_over_best_cell(r, other));
-  if (r.have_closed_form && !(r.ours_vs_closed_form.normwise <= closed_form_tolerance))
-    fmt::print("  ! {} N={}: OUR gradient differs from the closed form: max |diff| / max |exact| = {} (threshold {:.0e})\n",
-               name, r.n, fmt_diff(r.ours_vs_closed_form.normwise), closed_form_tolerance);
-  for (Tool t : peers)
-    if (!r.peer_agrees(t))
-      fmt::print("  ! {} N={}: {}'s gradient differs from ours: max |diff| / max |ours| = {} (threshold {:.0e}){}\n",
-                 name, r.n, tool_names[t], fmt_diff(r.peer_vs_ours[t].normwise), peer_tolerance,
-                 r.have_closed_form ? fmt::format("; {} vs the closed form: {}", tool_names[t],
-                                                  fmt_diff(r.peer_vs_closed_form[t].normwise))
-                                    : "");
-  if (r.workload == Workload::rosenbrock)
-    fmt::print("{:<22} {:>8}     bytes / (9 (n-1)) = {:.2f} B per elementary op (ours, tape + constants + adjoints)\n", "",
-               "", bytes_per_rosenbrock_op(r));
-  if (r.phases) {
-    const double total = r.phase_total;  // timed with the parts, not in the main run
-    auto pct = [&](double x) { return 100.0 * x / total; };
-    fmt::print("{:<22} {:>8}     phases of ours, fastest sample, ns (% of {:.0f} ns per gradient timed with them): record {:.0f} ({:.0f}%), "
-               "zero adjoints {:.0f} ({:.0f}%), sweep {:.0f} ({:.0f}%), read gradient {:.0f} ({:.0f}%)\n",
-               "", "", total, r.phase_record, pct(r.phase_record), r.phase_zero, pct(r.phase_zero), r.phase_sweep,
-               pct(r.phase_sweep), r.phase_read, pct(r.phase_read));
-  }
-  std::fflush(stdout);
-}
-
-std::string csv_number(double x) { return std::isnan(x) ? "" : fmt::format("{:.6g}", x); }
-
-void write_csv(const std::string& path, const std::vector<Result>& results) {
-  std::ofstream out(path);
-  if (!out) throw std::runtime_error("cannot write " + path);
-  out << "workload,n,inputs,reps,clock";
-  // per tool: the primary clock's median/min/max, then both clocks' medians
-  for (std::string_view t : tool_keys)
-    out << fmt::format(",{0}_inner,{0}_median_ns,{0}_min_ns,{0}_max_ns,{0}_cpu_median_ns,{0}_wall_median_ns", t);
-  for (std::size_t t = tool_ours; t < tool_count; ++t)
-    out << fmt::format(",{0}_ratio,{0}_ratio_paired_median,{0}_ratio_paired_min,{0}_ratio_paired_max,{0}_ratio_of_minima,"
-                       "{0}_cpu_ratio,{0}_wall_ratio,{0}_tape_bytes,{0}_tape_ops,{0}_bytes_per_op,{0}_f",
-                       tool_keys[t]);
-  for (Tool t : peers) out << fmt::format(",{0}_vs_ours_normwise,{0}_vs_ours_elementwise,{0}_vs_closed_form_normwise", tool_keys[t]);
-  out << ",best_peer,ours_over_best_peer,best_peer_cpu,ours_over_best_peer_cpu,best_peer_wall,ours_over_best_peer_wall,"
-         "speedup_vs_adolc,ours_nodes,ours_leaves,ours_tape_bytes_reserved,ours_bytes_per_node,"
-         "ours_bytes_per_rosenbrock_op,adolc_in_core,codipack_statements,adept_statements,"
-         "ours_vs_closed_form_normwise,ours_vs_closed_form_elementwise,f_double,"
-         "phase_total_ns,phase_record_ns,phase_zero_ns,phase_sweep_ns,phase_read_ns,check,error\n";
-  const double nan = NAN;
-  auto either = [&](bool have, double x) { return csv_number(have ? x : nan); };
-  auto best_name = [](const Result& r, int clock) {
-    const Tool b = r.best_peer(clock);
-    return b == tool_count ? std::string() : std::string(tool_keys[b]);
-  };
-  for (const Result& r : results) {
-    const int c = r.primary;
-    out << fmt::format("{},{},{},{},{}", bench::name(r.workload), r.n, r.inputs, r.reps,
-                       c == cpu ? "thread_cpu" : "wall");
-    for (int t = 0; t < tool_count; ++t)
-      out << fmt::format(",{},{},{},{},{},{}", r.measured[t] ? std::to_string(r.inner[t]) : "",
-                         csv_number(r.time[c][t].median), csv_number(r.time[c][t].min), csv_number(r.time[c][t].max),
-                         csv_number(r.time[cpu][t].median), csv_number(r.time[wall][t].median));
-    for (int i = tool_ours; i < tool_count; ++i) {
-      const Tool t = static_cast<Tool>(i);
-      out << fmt::format(",{},{},{},{},{},{},{},{},{},{},{}", csv_number(r.ratio(t, c)),
-                         csv_number(r.ratio_paired[t].median), csv_number(r.ratio_paired[t].min),
-                         csv_number(r.ratio_paired[t].max), csv_number(r.time[c][t].min / r.time[c][tool_double].min),
-                         csv_number(r.ratio(t, cpu)), csv_number(r.ratio(t, wall)),
-                         either(r.tape_ops[t] > 0, r.tape_bytes[t]), r.tape_ops[t] ? std::to_string(r.tape_ops[t]) : "",
-                         csv_number(r.bytes_per_op(t)),
-                         r.measured[t] ? fmt::format("{:.17g}", r.f[t]) : "");
-    }
-    for (Tool t : peers)
-      out << fmt::format(",{},{},{}", either(r.have_gradient[t], r.peer_vs_ours[t].normwise),
-                         either(r.have_gradient[t], r.peer_vs_ours[t].elementwise),
-                         either(r.have_gradient[t] && r.have_closed_form, r.peer_vs_closed_form[t].normwise));
-    out << fmt::format(",{},{},{},{},{},{}", best_name(r, c), csv_number(r.ours_over_best(c)), best_name(r, cpu),
-                       csv_number(r.ours_over_best(cpu)), best_name(r, wall), csv_number(r.ours_over_best(wall)));
-    out << fmt::format(",{},{},{},{},{},{}", csv_number(r.median(tool_adolc, c) / r.median(tool_ours, c)), r.nodes,
-                       r.leaves, r.tape_reserved,
-                       csv_number(r.nodes ? r.tape_bytes[tool_ours] / double(r.nodes) : nan),
-                       csv_number(bytes_per_rosenbrock_op(r)));
-    out << fmt::format(",{},{},{}", r.have_gradient[tool_adolc] ? (r.adolc_in_core ? "1" : "0") : "",
-                       r.peer_statements[tool_codipack] ? std::to_string(r.peer_statements[tool_codipack]) : "",
-                       r.peer_statements[tool_adept] ? std::to_string(r.peer_statements[tool_adept]) : "");
-    out << fmt::format(",{},{},{:.17g}", either(r.have_closed_form, r.ours_vs_closed_form.normwise),
-                       either(r.have_closed_form, r.ours_vs_closed_form.elementwise), r.f[tool_double]);
-    out << fmt::format(",{},{},{},{},{}", either(r.phases, r.phase_total), either(r.phases, r.phase_record),
-                       either(r.phases, r.phase_zero), either(r.phases, r.phase_sweep), either(r.phases, r.phase_read));
-    std::string error = r.error;
-    std::replace(error.begin(), error.end(), ',', ';');
-    out << fmt::format(",{},{}\n", r.ok() ? "ok" : "FAILED", error);
-  }
-}
-
 // ---- command line -----------------------------------------------------------------
 
 constexpr std::string_view usage = R"(usage: bench_scalar [options]
@@ -643,13 +380,17 @@ Options parse(int argc, char** argv) {
       const std::string_view t = value();
       const auto* key = std::find(std::begin(tool_keys), std::end(tool_keys), t);
       if (key == std::end(tool_keys))
-        throw std::invalid_argument(fmt::format("--only takes double, ours, adolc, codipack or adept, not '{}'", t));
+        throw std::invalid_argument(
+            fmt::format("--only takes double, ours, adolc, codipack or adept, not '{}'", t));
       o.only.push_back(static_cast<Tool>(key - std::begin(tool_keys)));
     } else if (a == "--clock") {
       const std::string_view c = value();
-      if (c == "cpu") o.protocol.clock = ClockKind::thread_cpu;
-      else if (c == "wall") o.protocol.clock = ClockKind::wall;
-      else throw std::invalid_argument(fmt::format("--clock takes cpu or wall, not '{}'", c));
+      if (c == "cpu")
+        o.protocol.clock = ClockKind::thread_cpu;
+      else if (c == "wall")
+        o.protocol.clock = ClockKind::wall;
+      else
+        throw std::invalid_argument(fmt::format("--clock takes cpu or wall, not '{}'", c));
     } else if (a == "--phases") {
       o.phases = true;
     } else if (a == "--no-adolc") {
@@ -664,7 +405,8 @@ Options parse(int argc, char** argv) {
       o.isolate = false;
     } else if (a == "--threads") {
       if (value() != "1")
-        throw std::invalid_argument("bench_scalar runs on one thread (a scalar tape records on its own thread)");
+        throw std::invalid_argument(
+            "bench_scalar runs on one thread (a scalar tape records on its own thread)");
     } else if (a == "--help" || a == "-h") {
       fmt::print("{}", usage);
       std::exit(0);
@@ -712,17 +454,23 @@ int main(int argc, char** argv) {
              peer_status(o, tool_codipack, "configure with AD_CODIPACK_DIR or AD_SCALAR_PEERS_ARCHIVES"),
              peer_status(o, tool_adept, "configure with AD_ADEPT_DIR or AD_SCALAR_PEERS_ARCHIVES"));
   fmt::print("       {}\n", !any_peer(o) ? "no peer measured"
-                            : o.isolate  ? "every peer in the same process as ours, one child process per problem"
-                                         : "every peer in this process (problems run smallest N first)");
-  fmt::print("timing: contenders alternate (double, ours, peers, ...) per repetition; a sample is a batch of >= {:.0f} ms "
-             "timed on both clocks; table: {} (the other clock on the line below); ns = median per gradient; "
-             "ratio = median / median of double; ours / best peer = our median / the fastest peer's median\n",
-             o.protocol.batch_s * 1e3, clock_name(primary));
-  fmt::print("B/op = tape bytes per elementary operation as each library counts them: ours bytes_used() / non-leaf "
-             "nodes; ADOL-C (tape + kept Taylor values) / operations; CoDiPack used memory / Jacobian entries; Adept "
-             "Stack::memory() / operations. check = norm-wise relative difference of our gradient from the closed form "
-             "(exact, <= {:.0e}) and of each peer's from ours (<= {:.0e})\n\n",
-             closed_form_tolerance, peer_tolerance);
+                            : o.isolate
+                                ? "every peer in the same process as ours, one child process per problem"
+                                : "every peer in this process (problems run smallest N first)");
+  fmt::print(
+      "timing: contenders alternate (double, ours, peers, ...) per repetition; a sample is a batch of >= "
+      "{:.0f} ms "
+      "timed on both clocks; table: {} (the other clock on the line below); ns = median per gradient; "
+      "ratio = median / median of double; ours / best peer = our median / the fastest peer's median\n",
+      o.protocol.batch_s * 1e3, clock_name(primary));
+  fmt::print(
+      "B/op = tape bytes per elementary operation as each library counts them: ours bytes_used() / non-leaf "
+      "nodes; ADOL-C (tape + kept Taylor values) / operations; CoDiPack used memory / Jacobian entries; "
+      "Adept "
+      "Stack::memory() / operations. check = norm-wise relative difference of our gradient from the closed "
+      "form "
+      "(exact, <= {:.0e}) and of each peer's from ours (<= {:.0e})\n\n",
+      closed_form_tolerance, peer_tolerance);
   print_header_row();
 
   // Smallest N first (mlp_scalar with the first): in-process peers then never
@@ -752,7 +500,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!all_ok) {
-    fmt::print(stderr, "bench_scalar: a gradient check FAILED (see the check column and the lines marked !)\n");
+    fmt::print(stderr,
+               "bench_scalar: a gradient check FAILED (see the check column and the lines marked !)\n");
     return 1;
   }
   return 0;

@@ -38,17 +38,18 @@ struct Protocol {
   double budget_s = 0.6;   // aim for about this much timing per problem, all contenders
   int min_reps = 5;
   int max_reps = 21;
-  int fixed_reps = 0;  // --reps
+  int fixed_reps = 0;                       // --reps
   ClockKind clock = ClockKind::thread_cpu;  // sizes the batches; the primary figures
 };
 
 // One thing being timed: `batch(k)` makes k calls.
 struct Contender {
-  Contender(std::string_view name_, std::function<void(long)> batch_) : name(name_), batch(std::move(batch_)) {}
+  Contender(std::string_view name_, std::function<void(long)> batch_)
+      : name(name_), batch(std::move(batch_)) {}
   std::string_view name;
   std::function<void(long)> batch;
-  long inner = 1;           // calls per sample
-  double per_call_s = 0.0;  // estimate from the warm-up
+  long inner = 1;                            // calls per sample
+  double per_call_s = 0.0;                   // estimate from the warm-up
   std::vector<double> samples[clock_count];  // ns per call, one per repetition, per clock
 
   const std::vector<double>& on(ClockKind clock) const { return samples[static_cast<int>(clock)]; }

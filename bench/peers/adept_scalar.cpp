@@ -14,7 +14,7 @@ namespace bench::adept {
 
 struct Gradient::State {
   const Problem& problem;
-  ::adept::Stack stack;                 // before the inputs: they register with it
+  ::adept::Stack stack;                  // before the inputs: they register with it
   std::vector<::adept::adouble> inputs;  // allocated once, outside the timed region
   std::vector<double> gradient;
   double value = 0.0;

@@ -15,8 +15,8 @@ namespace bench::codipack {
 
 // What one recording holds, from CoDiPack's tape statistics (TapeValues).
 struct TapeStats {
-  double used_bytes = 0.0;           // "Total memory used": statements, Jacobian entries, adjoints, index manager
-  std::size_t statements = 0;        // one per assignment (and per registered input)
+  double used_bytes = 0.0;     // "Total memory used": statements, Jacobian entries, adjoints, index manager
+  std::size_t statements = 0;  // one per assignment (and per registered input)
   std::size_t jacobian_entries = 0;  // one (partial, index) pair per operand of a statement
 };
 
