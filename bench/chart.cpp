@@ -76,14 +76,19 @@ std::vector<Group> group_rows(const std::vector<Row>& rows) {
   return groups;
 }
 
-// The peer a workload is compared against: LibTorch for tensor workloads,
-// ADOL-C for the scalar ones.
+// The peer a workload is compared against: LibTorch for tensor workloads;
+// for the scalar ones the fastest of the tapes bench_scalar measured.
 const Row* peer_of(const Group& g) {
-  for (const char* name : {"LibTorch", "ADOL-C"}) {
-    auto it = g.by_contestant.find(name);
-    if (it != g.by_contestant.end() && std::isfinite(it->second.median)) return &it->second;
+  auto it = g.by_contestant.find("LibTorch");
+  if (it != g.by_contestant.end() && std::isfinite(it->second.median)) return &it->second;
+  const Row* best = nullptr;
+  for (const char* name : {"ADOL-C", "CoDiPack", "Adept"}) {
+    it = g.by_contestant.find(name);
+    if (it != g.by_contestant.end() && std::isfinite(it->second.median) &&
+        (!best || it->second.median < best->median))
+      best = &it->second;
   }
-  return nullptr;
+  return best;
 }
 
 const Row* find(const Group& g, const std::string& name) {
