@@ -212,8 +212,9 @@ inline void reuse_tape(Tape& tape, const char* function) {
         "ad::{}: the tape given must be the one recording on this thread ({}); it is cleared and F is "
         "recorded on it",
         function,
-        Tape::active() == nullptr ? "none records now: inside NoGrad, or the tape belongs to another thread"
-                                  : "another tape records now: an inner tape, or the tape is another thread's"));
+        Tape::active() == nullptr
+            ? "none records now: inside NoGrad, or the tape belongs to another thread"
+            : "another tape records now: an inner tape, or the tape is another thread's"));
   tape.clear();
 }
 
