@@ -289,3 +289,23 @@ TEST_CASE_TEMPLATE("the tensor forms give the scalar ops' values and derivatives
       "trigamma", [](const auto& x) { return ad::trigamma(x); }, [](double p) { return ad::trigamma(p); },
       [](double p) { return psi2(p); });
 }
+
+TEST_CASE("the new ops carry their names on the tape and are refused as fused activations") {
+  ad::Tape tape;
+  const ad::Var x = 0.7;
+  for (const auto& [y, name] :
+       {std::pair{ad::erfc(x), "erfc"}, std::pair{ad::lgamma(x), "lgamma"},
+        std::pair{ad::digamma(x), "digamma"}, std::pair{ad::trigamma(x), "trigamma"}}) {
+    CHECK(ad::op_info(tape.node(y.id()).op).name == name);
+    CHECK(ad::describe(y).find(name) != std::string::npos);
+  }
+  // their derivatives need the input, not only the output: linear_activation and
+  // conv2d_activation do not take them
+  for (ad::OpCode op : {ad::OpCode::erfc, ad::OpCode::lgamma, ad::OpCode::digamma, ad::OpCode::trigamma}) {
+    CHECK_FALSE(ad::linear_activation_supports(op));
+    CHECK_THROWS_AS(
+        ad::linear_activation(ad::Tensor::ones({1, 2}), ad::Tensor::ones({1, 2}), ad::Tensor::ones({1}), op),
+        std::invalid_argument);
+  }
+  CHECK(ad::unary_derivative(ad::OpCode::lgamma, 2.5, ad::lgamma(2.5)) == ad::digamma(2.5));
+}
