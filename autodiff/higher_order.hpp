@@ -20,6 +20,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -175,6 +176,91 @@ GradgradcheckReport gradgradcheck(F&& f, const std::vector<double>& x, std::size
     detail::compare_direction(report, Hv, grad_at(plus), grad_at(minus), h, abs_tolerance, rel_tolerance);
   }
   return report;
+}
+
+// ---- many small Jacobians and gradients: reusing a tape and the outputs --------
+// The functions above record on a fresh tape and return fresh vectors; in a
+// loop of many small problems that costs more than the differentiation (a
+// 3x3 Jacobian: bench/bench_jacobian.cpp). These overloads record on the
+// caller's tape and write into the caller's buffers instead:
+//
+//   ad::Tape tape;                              // outside the loop
+//   std::vector<std::vector<double>> J;         // sized by the first call
+//   std::vector<double> g(n);
+//   for (...) {
+//     ad::jacobian(F, x, tape, J);              // J[r][i] = dF_r/dx_i
+//     const double fx = ad::gradient(f, x, tape, g);   // g = df/dx; returns f(x)
+//   }
+//
+// - Each call starts with tape.clear(): the Vars recorded on the tape before
+//   are stale afterwards (using one throws std::logic_error, as after any
+//   clear()). The recording of F at x stays on the tape until the next clear,
+//   so it can be inspected (describe, to_dot, tape.size()).
+// - The tape must be the one recording on this thread: not an outer tape
+//   while an inner one is alive, not inside NoGrad (std::logic_error).
+// - J is resized to F's m outputs by n inputs; when the sizes repeat, its rows
+//   keep their memory, so after the first call neither the tape nor J
+//   allocates. The input Vars live on the stack for n <= 16 (in one vector
+//   beyond). What still allocates is F's own std::vector<Var> result.
+// - gradient() checks g.size() == x.size() (std::invalid_argument).
+
+namespace detail {
+
+inline void reuse_tape(Tape& tape, const char* function) {
+  if (Tape::active() != &tape)
+    throw std::logic_error(fmt::format(
+        "ad::{}: the tape given must be the one recording on this thread ({}); it is cleared and F is "
+        "recorded on it",
+        function,
+        Tape::active() == nullptr
+            ? "none records now: inside NoGrad, or the tape belongs to another thread"
+            : "another tape records now: an inner tape, or the tape is another thread's"));
+  tape.clear();
+}
+
+// body(xs) with xs the leaves holding x, recorded on the active tape.
+template <class Body>
+decltype(auto) with_leaves(std::span<const double> x, Body&& body) {
+  constexpr std::size_t on_stack = 16;
+  if (x.size() <= on_stack) {
+    std::array<Var, on_stack> leaves;  // constants until assigned: they record nothing
+    for (std::size_t i = 0; i < x.size(); ++i) leaves[i] = Var(x[i]);
+    return body(std::span<const Var>(leaves.data(), x.size()));
+  }
+  const std::vector<Var> leaves(x.begin(), x.end());
+  return body(std::span<const Var>(leaves));
+}
+
+}  // namespace detail
+
+// The Jacobian of F: span<const Var> -> std::vector<Var> at x into J (m rows
+// of n), recorded on `tape` (cleared first); one sweep per row.
+template <class F>
+void jacobian(F&& f, std::span<const double> x, Tape& tape, std::vector<std::vector<double>>& J) {
+  detail::reuse_tape(tape, "jacobian");
+  detail::with_leaves(x, [&](std::span<const Var> xs) {
+    const auto ys = f(xs);
+    J.resize(ys.size());
+    for (std::size_t r = 0; r < ys.size(); ++r) {
+      J[r].resize(x.size());
+      gradient(ys[r], xs, std::span<double>(J[r]));  // a constant row is 0
+    }
+  });
+}
+
+// The gradient of f: span<const Var> -> Var at x into g (g.size() == x.size()),
+// recorded on `tape` (cleared first); returns f(x).
+template <class F>
+double gradient(F&& f, std::span<const double> x, Tape& tape, std::span<double> g) {
+  if (g.size() != x.size())
+    throw std::invalid_argument(
+        fmt::format("ad::gradient: the gradient span holds {} values for {} inputs", g.size(), x.size()));
+  detail::reuse_tape(tape, "gradient");
+  return detail::with_leaves(x, [&](std::span<const Var> xs) {
+    const Var y = f(xs);
+    gradient(y, xs, g);
+    return y.value();
+  });
 }
 
 }  // namespace ad

@@ -30,6 +30,8 @@
 #include <numbers>
 #include <type_traits>
 
+#include <autodiff/detail/special_functions.hpp>
+
 namespace ad::ops {
 
 // A constant of the scalar type T. For ad::Var it records nothing (a
@@ -170,6 +172,50 @@ struct Erf {
   // erf'(x) = 2/sqrt(pi) exp(-x^2)
   template <class T> static T derivative(const T& x, const T&) {
     return (2.0 * std::numbers::inv_sqrtpi) * exp(-(x * x));
+  }
+};
+
+struct Erfc {
+  // 1 - erf(x), without the cancellation for large x (erfc(10) = 2e-45).
+  static double value(double x) { return std::erfc(x); }
+  // erfc'(x) = -2/sqrt(pi) exp(-x^2)
+  template <class T> static T derivative(const T& x, const T&) {
+    return (-2.0 * std::numbers::inv_sqrtpi) * exp(-(x * x));
+  }
+};
+
+// ---- the gamma family: lgamma' = digamma, digamma' = trigamma ----------------
+// psi_n = d^(n+1)/dx^(n+1) log Gamma (detail/special_functions.hpp); the
+// values at the poles 0, -1, -2, ... are in docs/conventions.md. On doubles
+// and in the first-order sweep every derivative exists; a recorded sweep
+// (T = ad::Var or a tensor: second derivatives and up) records each
+// derivative as the next op of the family, and the family ends at trigamma:
+// its derivative psi_2 is computed on doubles only, so a recorded sweep
+// through trigamma throws std::logic_error rather than record psi_2 as a
+// constant (which would make the next derivative silently 0). Recorded
+// derivatives: lgamma to the 3rd order, digamma to the 2nd, trigamma to the 1st.
+
+inline double digamma(double x) { return detail::polygamma(0, x); }
+inline double trigamma(double x) { return detail::polygamma(1, x); }
+
+struct Lgamma {
+  // log |Gamma(x)|; +inf at the poles.
+  static double value(double x) { return detail::log_gamma(x); }
+  template <class T> static T derivative(const T& x, const T&) { return digamma(x); }
+};
+
+struct Digamma {
+  static double value(double x) { return detail::polygamma(0, x); }
+  template <class T> static T derivative(const T& x, const T&) { return trigamma(x); }
+};
+
+struct Trigamma {
+  static double value(double x) { return detail::polygamma(1, x); }
+  template <class T> static T derivative(const T& x, const T&) {
+    if constexpr (std::is_arithmetic_v<T>)
+      return static_cast<T>(detail::polygamma(2, x));
+    else
+      detail::throw_no_recorded_derivative("trigamma", "polygamma(2, x)");
   }
 };
 
@@ -399,7 +445,8 @@ struct Max {
 #define AD_UNARY_OPS(X)                                                                      \
   X(neg, Neg) X(sin, Sin) X(cos, Cos) X(tan, Tan) X(asin, Asin) X(acos, Acos) X(atan, Atan) \
   X(sinh, Sinh) X(cosh, Cosh) X(tanh, Tanh) X(exp, Exp) X(expm1, Expm1) X(log, Log)          \
-  X(log1p, Log1p) X(sqrt, Sqrt) X(cbrt, Cbrt) X(abs, Abs) X(erf, Erf) X(logistic, Logistic) \
+  X(log1p, Log1p) X(sqrt, Sqrt) X(cbrt, Cbrt) X(abs, Abs) X(erf, Erf) X(erfc, Erfc)          \
+  X(lgamma, Lgamma) X(digamma, Digamma) X(trigamma, Trigamma) X(logistic, Logistic)           \
   X(softsign, Softsign) X(heaviside, Heaviside) X(relu, Relu) X(softplus, Softplus)           \
   X(leaky_relu, LeakyRelu) X(elu, Elu) X(gelu, Gelu) X(silu, Silu)
 

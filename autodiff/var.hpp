@@ -266,6 +266,27 @@ AD_DEFINE_BINARY_FUNCTION(min, Min)
 AD_DEFINE_BINARY_FUNCTION(max, Max)
 #undef AD_DEFINE_BINARY_FUNCTION
 
+// C's names for max and min, for ported code: the same ops and nodes as
+// ad::max / ad::min. One difference from std::fmax / std::fmin, which return
+// the other operand when one is NaN: these propagate NaN, like every op of
+// the table (docs/conventions.md), so a NaN cannot vanish from a value or a
+// gradient; the double overloads do the same, so that generic code gives one
+// answer for T = double and T = ad::Var.
+#define AD_DEFINE_ALIAS(alias, op)                                                                     \
+  inline Var alias(const Var& a, const Var& b, std::source_location where = std::source_location::current()) { \
+    return op(a, b, where);                                                                            \
+  }                                                                                                    \
+  inline Var alias(const Var& a, double b, std::source_location where = std::source_location::current()) { \
+    return op(a, b, where);                                                                            \
+  }                                                                                                    \
+  inline Var alias(double a, const Var& b, std::source_location where = std::source_location::current()) { \
+    return op(a, b, where);                                                                            \
+  }                                                                                                    \
+  inline double alias(double a, double b) { return op(a, b); }
+AD_DEFINE_ALIAS(fmax, max)
+AD_DEFINE_ALIAS(fmin, min)
+#undef AD_DEFINE_ALIAS
+
 // ---- gradients ------------------------------------------------------------------
 
 // d y / d x_i for each x_i, from one reverse sweep over y's tape. The primary
