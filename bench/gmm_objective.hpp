@@ -151,25 +151,30 @@ void point_terms(const Layout& lay, std::span<const T> theta, const double* x,
                  const std::vector<T>& q_diagonal, const std::vector<T>& offset, std::vector<T>& centred,
                  std::vector<T>& scaled, std::vector<T>& term) {
   const std::size_t d = lay.d;
-  thread_local std::vector<T> row;  // workspace: one row of Q
+  thread_local std::vector<T> row;  // workspace: one row of Q (for ad::Var)
   for (std::size_t c = 0; c < lay.k; ++c) {
     const T* mu = theta.data() + lay.mu(c);
     const T* lower = theta.data() + lay.l(c);
     for (std::size_t j = 0; j < d; ++j) centred[j] = x[j] - mu[j];
-    // Q (x - mu), row by row: row r is (L_r0, ..., L_r,r-1, exp(q_r)) . (x - mu)_0..r,
-    // summed left to right (ad::dot's order, so double and ad::Var give the same bits).
-    // The strict lower part is stored column by column: L_rj at column_start(j) + r - j - 1.
-    auto l_at = [&](std::size_t r, std::size_t j) { return lower[j * d - j * (j + 1) / 2 + (r - j - 1)]; };
-    for (std::size_t r = 0; r < d; ++r) {
-      row.resize(r + 1);
-      for (std::size_t j = 0; j < r; ++j) row[j] = l_at(r, j);
-      row[r] = q_diagonal[c * d + r];
-      if constexpr (std::is_same_v<T, ad::Var>) {
-        scaled[r] = ad::dot(std::span<const T>(row), std::span<const T>(centred.data(), r + 1));  // one node
-      } else {
-        T s = row[0] * centred[0];
-        for (std::size_t j = 1; j <= r; ++j) s += row[j] * centred[j];
-        scaled[r] = s;
+    if constexpr (std::is_same_v<T, ad::Var>) {
+      // Q (x - mu), row by row: row r is (L_r0, ..., L_r,r-1, exp(q_r)) . (x - mu)_0..r, one
+      // ad::dot node per row (r + 1 operand pairs) instead of r + 1 products and r sums. The
+      // strict lower part is stored column by column: L_rj at column_start(j) + r - j - 1.
+      auto l_at = [&](std::size_t r, std::size_t j) { return lower[j * d - j * (j + 1) / 2 + (r - j - 1)]; };
+      for (std::size_t r = 0; r < d; ++r) {
+        row.resize(r + 1);
+        for (std::size_t j = 0; j < r; ++j) row[j] = l_at(r, j);
+        row[r] = q_diagonal[c * d + r];
+        scaled[r] = ad::dot(std::span<const T>(row), std::span<const T>(centred.data(), r + 1));
+      }
+    } else {
+      // Q (x - mu): the diagonal, then column j of the strict lower part scaled by (x - mu)_j
+      // added to rows j+1..d-1 (contiguous, vectorisable: the fast form for plain numbers; the
+      // sums run in another order than the rows above, so the two agree to rounding).
+      for (std::size_t j = 0; j < d; ++j) scaled[j] = q_diagonal[c * d + j] * centred[j];
+      for (std::size_t j = 0; j + 1 < d; ++j) {
+        for (std::size_t r = j + 1; r < d; ++r) scaled[r] += lower[r - j - 1] * centred[j];
+        lower += d - j - 1;
       }
     }
     term[c] = offset[c] - 0.5 * squared_norm(std::span<const T>(scaled));

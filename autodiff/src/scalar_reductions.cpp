@@ -35,8 +35,6 @@ Var Recorder::reduction(OpCode code, std::span<const Var> operands, std::span<co
     return Var(y, 0, 0);
   }
   const std::size_t first = t->many_inputs_.size();
-  t->many_inputs_.reserve(first + recorded);
-  t->many_partials_.reserve(first + recorded);
   for (std::size_t i = 0; i < operands.size(); ++i)
     if (operands[i].stamp_ == t->stamp_) {
       t->many_inputs_.push_back(operands[i].id_);
@@ -54,12 +52,26 @@ Var Recorder::reduction(OpCode code, std::span<const Var> operands, std::span<co
   return Var(y, id, t->stamp_);
 }
 
+// Per-thread scratch for the partials and operand lists: a reduction in a
+// loop (a dot per row of a matrix) then allocates nothing after the first.
+std::vector<double>& scratch_partials(std::size_t n) {
+  thread_local std::vector<double> partials;
+  partials.resize(n);
+  return partials;
+}
+std::vector<Var>& scratch_operands() {
+  thread_local std::vector<Var> operands;
+  operands.clear();
+  return operands;
+}
+
 }  // namespace detail
 
 Var sum(std::span<const Var> xs, std::source_location where) {
   double y = 0.0;
   for (std::size_t i = 0; i < xs.size(); ++i) y = i == 0 ? xs[0].value() : y + xs[i].value();
-  const std::vector<double> ones(xs.size(), 1.0);  // d/dx_i = 1
+  std::vector<double>& ones = detail::scratch_partials(xs.size());
+  std::fill(ones.begin(), ones.end(), 1.0);  // d/dx_i = 1
   return detail::Recorder::reduction(OpCode::sum, xs, ones, y, where);
 }
 
@@ -74,19 +86,19 @@ Var dot(std::span<const Var> x, std::span<const Var> y, std::source_location whe
   // place (a constant becomes a leaf when the dot records), so the recorded
   // backward finds y_i's node beside x_i's.
   const Tape* t = Tape::active();
-  std::vector<Var> operands;
-  operands.reserve(2 * x.size());
+  const std::uint32_t stamp = t != nullptr ? t->stamp() : 0;  // 0: nothing records
+  std::vector<Var>& operands = detail::scratch_operands();
   operands.insert(operands.end(), x.begin(), x.end());
   operands.insert(operands.end(), y.begin(), y.end());
-  const bool records =
-      t != nullptr && std::any_of(operands.begin(), operands.end(), [&](const Var& v) { return t->owns(v); });
+  const bool records = stamp != 0 && std::any_of(operands.begin(), operands.end(),
+                                                 [&](const Var& v) { return v.stamp() == stamp; });
   if (records)
     for (Var& v : operands)
-      if (!t->owns(v)) {
+      if (v.stamp() != stamp) {
         detail::Recorder::check_operand_not_stale(OpCode::dot, v);
         v = Var(v.value());  // a leaf holding the constant
       }
-  std::vector<double> partials(2 * x.size());
+  std::vector<double>& partials = detail::scratch_partials(2 * x.size());
   for (std::size_t i = 0; i < x.size(); ++i) {
     partials[i] = y[i].value();
     partials[x.size() + i] = x[i].value();
@@ -106,7 +118,7 @@ Var dot(std::span<const Var> x, std::span<const double> w, std::source_location 
 
 Var squared_norm(std::span<const Var> xs, std::source_location where) {
   double y = 0.0;
-  std::vector<double> partials(xs.size());
+  std::vector<double>& partials = detail::scratch_partials(xs.size());
   for (std::size_t i = 0; i < xs.size(); ++i) {
     const double v = xs[i].value();
     y = i == 0 ? v * v : y + v * v;
@@ -132,7 +144,7 @@ Var logsumexp(std::span<const Var> xs, std::source_location where) {
     for (const Var& x : xs) s += std::exp(x.value() - m);
     y = m + std::log(s);
   }
-  std::vector<double> partials(xs.size());
+  std::vector<double>& partials = detail::scratch_partials(xs.size());
   for (std::size_t i = 0; i < xs.size(); ++i) partials[i] = std::exp(xs[i].value() - y);  // softmax(x)_i
   return detail::Recorder::reduction(OpCode::logsumexp, xs, partials, y, where);
 }
