@@ -121,7 +121,10 @@ TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const std::vector<std
   const T scale = average ? T(1) / static_cast<T>(r.group) : T(1);
   std::vector<T> y = detail::take_buffer<T>(r.out.numel(), true);
   const bool everything = r.out.numel() == 1;  // a full reduction (a loss): one plain loop
-  const std::optional<Block> block = everything ? std::nullopt : contiguous_block(in.shape, r.reduced);
+  // The block loops run over outer x group x inner = numel elements; with no element they would
+  // still count through the other extents (a [0, 2^40] input), so empty inputs take the walk.
+  const std::optional<Block> block =
+      everything || in.values.empty() ? std::nullopt : contiguous_block(in.shape, r.reduced);
   if (everything) {
     T total = T(0);
     for (const T v : in.values) total += v;
