@@ -17,18 +17,24 @@
 //             [--reps R] [--quick] [--csv FILE] [--no-torch]
 //   bench_mlp --scaling [--threads N] [--dtype float]   step cost vs batch and vs width
 //   bench_mlp --rss ours|torch|floor [--steps 200]       peak RSS of a T2 float loop
+//   bench_mlp --speedup [--dtype float,double]          T2: 2 threads against 1, and what
+//                                                        two independent 1-thread steps get
 //
 // See bench/README.md.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -248,6 +254,7 @@ struct Options {
   std::string csv;
   bool torch = have_torch;
   bool scaling = false;
+  bool speedup = false;
   std::string rss;                // "", "ours", "torch" or "floor"
   std::vector<std::string> only;  // --only: time just these contestants (for perf record)
   long rss_steps = 200;
@@ -275,6 +282,8 @@ void print_usage() {
   --rss ours|torch|floor  run --steps T2 float steps here and print the peak resident memory
   --steps N             steps of the --rss loop (default 200)
   --only ours,torch,floor  time only these contestants (for perf record; the others show "not built")
+  --speedup             T2 (--dtype): ours with 2 threads against 1 thread, alternated in one run, beside
+                        the machine's ceiling: two independent 1-thread steps on two threads at once
 )");
 }
 
@@ -303,6 +312,8 @@ Options parse(int argc, char** argv) {
       o.torch = false;
     } else if (a == "--scaling") {
       o.scaling = true;
+    } else if (a == "--speedup") {
+      o.speedup = true;
     } else if (a == "--rss") {
       o.rss = value();
     } else if (a == "--only") {
@@ -502,6 +513,123 @@ int run_scaling(const Options& o) {
   return 0;
 }
 
+// ---- 2 threads against 1 ------------------------------------------------------
+
+// Runs a step on a second thread while the caller runs one of its own: what
+// two independent 1-thread steps get from this machine's two cores at once,
+// the ceiling of any 2-thread speed-up here (a shared VM's second core does
+// not always give a whole core). The partner sleeps on an atomic between
+// steps, so it takes no core while the other contestants are timed.
+class Partner {
+ public:
+  explicit Partner(std::function<void()> work) : work_(std::move(work)), thread_([this] { loop(); }) {}
+  Partner(const Partner&) = delete;
+  Partner& operator=(const Partner&) = delete;
+  ~Partner() {
+    request(-1);
+    thread_.join();
+  }
+
+  // Starts one call of `work` on the partner thread.
+  void start() { request(1); }
+  // Waits until that call has returned.
+  void finish() {
+    for (int seen = done_.load(); seen != requested_;) {
+      done_.wait(seen);
+      seen = done_.load();
+    }
+  }
+
+ private:
+  void request(int what) {
+    if (what < 0) {
+      stop_.store(true);
+    } else {
+      ++requested_;
+    }
+    go_.fetch_add(1);
+    go_.notify_one();
+  }
+  void loop() {
+    for (int seen = 0;;) {
+      go_.wait(seen);
+      seen = go_.load();
+      if (stop_.load()) return;
+      work_();
+      done_.fetch_add(1);
+      done_.notify_one();
+    }
+  }
+
+  std::function<void()> work_;
+  std::atomic<int> go_{0}, done_{0};
+  std::atomic<bool> stop_{false};
+  int requested_ = 0;
+  std::thread thread_;
+};
+
+template <class T>
+void run_speedup_dtype(const Options& o, const std::string& dtype, bench::ResultLog& log) {
+  const Workload w = standard_workloads()[1];  // T2
+  const std::vector<std::vector<double>> parameters = initial_parameters(w, 7);
+  const Batch batch = make_batch(w, 11);
+  OursTrainer<T> ours(network_from<T>(w, parameters), w, batch);
+  OursTrainer<T> second(network_from<T>(w, parameters), w, batch);  // the partner's own model
+  Partner partner([&] { second.step(false); });
+
+  std::vector<bench::Contestant> contestants(3);
+  contestants[0].name = "1 thread";
+  contestants[0].step = [&] {
+    ad::linalg::set_gemm_threads(1);
+    ours.step(false);
+  };
+  contestants[1].name = "2 threads";
+  contestants[1].step = [&] {
+    ad::linalg::set_gemm_threads(2);
+    ours.step(false);
+  };
+  // Time per pair of steps; half of it is the time per step of the two.
+  contestants[2].name = "2 x 1 thread";
+  contestants[2].step = [&] {
+    ad::linalg::set_gemm_threads(1);
+    partner.start();
+    ours.step(false);
+    partner.finish();
+  };
+  bench::measure(contestants, o.protocol);
+  const bench::Summary one = contestants[0].summary(), two = contestants[1].summary(),
+                       pair = contestants[2].summary();
+  const double speedup = one.median / two.median, ceiling = 2.0 * one.median / pair.median;
+  fmt::print("T2  {:<6}  {:>24}  {:>24}  {:>24}  {:>8.2f}x  {:>8.2f}x  {:>9.0f}%  {:>8.2f}x\n", dtype,
+             cell(one, true), cell(two, true), cell(pair, true), speedup, ceiling, 100.0 * speedup / ceiling,
+             one.min / two.min);
+  std::fflush(stdout);
+  log.add("T2", dtype, 1, "ours", one, "us/step");
+  log.add("T2", dtype, 2, "ours", two, "us/step");
+  log.add("T2_two_independent", dtype, 2, "ours", pair, "us/pair");
+}
+
+int run_speedup(const Options& o) {
+  bench::ResultLog log(o.csv);
+  fmt::print(
+      "bench_mlp --speedup: T2 steps of ours (nn + ad::linalg::gemm {}, {}), microseconds, median [min, max] "
+      "of {} samples, the three alternated\n",
+      ad::linalg::gemm_backend(), ad::linalg::gemm_portable_isa(), o.protocol.reps);
+  fmt::print("{:<3} {:<6}  {:>24}  {:>24}  {:>24}  {:>9}  {:>9}  {:>10}  {:>9}\n", "", "dtype", "1 thread",
+             "2 threads", "2 x 1 thread (a pair)", "speed-up", "ceiling", "of ceiling", "of mins");
+  for (const std::string& dtype : o.dtypes) {
+    if (dtype == "double")
+      run_speedup_dtype<double>(o, dtype, log);
+    else
+      run_speedup_dtype<float>(o, dtype, log);
+  }
+  fmt::print(
+      "\nspeed-up = 1-thread median / 2-thread median (target 1.7x); ceiling = 2 x 1-thread median / pair "
+      "median: what two independent 1-thread steps on two threads at once get from this machine; of mins = "
+      "1-thread minimum / 2-thread minimum (a shared machine only ever adds time)\n");
+  return 0;
+}
+
 // ---- peak memory -----------------------------------------------------------------
 
 int run_rss(const Options& o) {
@@ -547,6 +675,7 @@ int main(int argc, char** argv) try {
   const Options o = parse(argc, argv);
   if (!o.rss.empty()) return run_rss(o);
   if (o.scaling) return run_scaling(o);
+  if (o.speedup) return run_speedup(o);
   return run_standard(o);
 } catch (const std::exception& e) {
   std::fprintf(stderr, "bench_mlp: %s\n", e.what());

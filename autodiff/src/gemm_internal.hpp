@@ -45,6 +45,12 @@ inline constexpr std::size_t direct_product_limit = 96 * 96 * 96;
 // at least this many multiply-adds: waking a worker costs microseconds.
 inline constexpr std::size_t parallel_part_limit = 64 * 64 * 64;
 
+// A product split over threads packs the operand all its slabs share once,
+// into one buffer, when that buffer takes at most this many bytes (T2's
+// largest is 400 KB in float), and is then cut into this many slabs per thread.
+inline constexpr std::size_t shared_pack_limit = std::size_t{8} << 20;
+inline constexpr std::size_t slabs_per_thread = 4;
+
 // The instruction set the portable kernels run on (the best this CPU has,
 // unless restricted).
 const char* portable_isa() noexcept;
@@ -67,7 +73,8 @@ void run_parts(int threads, int parts, void (*task)(void* context, int part), vo
 
 // A per-thread scratch buffer of at least `bytes`, 64-byte aligned, reused
 // across calls (slot 0: packed A; slot 1: packed B, or the direct kernel's
-// copy of B).
+// copy of B; slot 2: the shared operand of a product split over threads,
+// which the caller's buffer holds while the workers read it).
 void* scratch(int slot, std::size_t bytes);
 
 }  // namespace ad::linalg::detail

@@ -207,36 +207,105 @@ void pack_b(const GemmProblem<T>& pr, std::size_t p0, std::size_t depth, std::si
   }
 }
 
+// Products split over threads share one operand: slabs along n all read the
+// whole of op(A), slabs along m the whole of op(B). Packing it once, into one
+// buffer every slab reads (gemm_portable.cpp), instead of once per slab saves
+// the duplicated packing and lets a product be cut into more slabs than
+// threads at no extra packing cost. The layout is the one packed() packs
+// block by block:
+//   op(A): k block pc, rows from i  at  a + pc * round_up(m, MR) + i * depth
+//   op(B): column block jc, k block pc, columns from j
+//          at  b + jc * k + pc * round_up(cols of block jc, NR) + (j - jc) * depth
+inline std::size_t round_up(std::size_t value, std::size_t step) noexcept {
+  return (value + step - 1) / step * step;
+}
+
 template <class T>
-void packed(const GemmProblem<T>& pr) {
+std::size_t shared_a_size(const GemmProblem<T>& pr) noexcept {
+  return round_up(pr.m, Blocking<T>::mr) * pr.k;
+}
+
+template <class T>
+std::size_t shared_b_size(const GemmProblem<T>& pr) noexcept {
+  return round_up(pr.n, Blocking<T>::nr) * pr.k;
+}
+
+// Rows [i0, i0 + rows) of op(A), every k block; i0 a multiple of MR.
+template <class T>
+void pack_shared_a(const GemmProblem<T>& pr, std::size_t i0, std::size_t rows, T* out) {
+  const std::size_t m_padded = round_up(pr.m, Blocking<T>::mr);
+  for (std::size_t pc = 0; pc < pr.k; pc += Blocking<T>::kc) {
+    const std::size_t depth = std::min(Blocking<T>::kc, pr.k - pc);
+    pack_a(pr, i0, rows, pc, depth, out + pc * m_padded + i0 * depth);
+  }
+}
+
+// Columns [j0, j0 + cols) of op(B), every k block; j0 a multiple of NR.
+template <class T>
+void pack_shared_b(const GemmProblem<T>& pr, std::size_t j0, std::size_t cols, T* out) {
+  using Bl = Blocking<T>;
+  const std::size_t end = j0 + cols;
+  for (std::size_t jc = j0 / Bl::nc * Bl::nc; jc < end; jc += Bl::nc) {
+    const std::size_t block_cols = std::min(Bl::nc, pr.n - jc);
+    const std::size_t from = std::max(j0, jc), to = std::min(end, jc + block_cols);
+    for (std::size_t pc = 0; pc < pr.k; pc += Bl::kc) {
+      const std::size_t depth = std::min(Bl::kc, pr.k - pc);
+      pack_b(pr, pc, depth, from, to - from,
+             out + jc * pr.k + pc * round_up(block_cols, Bl::nr) + (from - jc) * depth);
+    }
+  }
+}
+
+// C = alpha op(A) op(B) + beta C in packed slivers. `shared_a` (or
+// `shared_b`), when given, holds op(A) (op(B)) already packed for this
+// product, which then covers all of the rows (columns) it was packed for.
+template <class T>
+void packed_with(const GemmProblem<T>& pr, const T* shared_a, const T* shared_b) {
   using Bl = Blocking<T>;
   const std::size_t depth_max = std::min(pr.k, Bl::kc);
-  const std::size_t a_rows = (std::min(pr.m, Bl::mc) + Bl::mr - 1) / Bl::mr * Bl::mr;
-  const std::size_t b_cols = (std::min(pr.n, Bl::nc) + Bl::nr - 1) / Bl::nr * Bl::nr;
-  T* apack = static_cast<T*>(scratch(0, a_rows * depth_max * sizeof(T)));
-  T* bpack = static_cast<T*>(scratch(1, b_cols * depth_max * sizeof(T)));
+  const std::size_t m_padded = round_up(pr.m, Bl::mr);
+  T* apack = nullptr;
+  T* bpack = nullptr;
+  if (shared_a == nullptr) apack = static_cast<T*>(scratch(0, std::min(m_padded, Bl::mc) * depth_max * sizeof(T)));
+  if (shared_b == nullptr)
+    bpack = static_cast<T*>(scratch(1, round_up(std::min(pr.n, Bl::nc), Bl::nr) * depth_max * sizeof(T)));
 
   for (std::size_t jc = 0; jc < pr.n; jc += Bl::nc) {
     const std::size_t cols = std::min(Bl::nc, pr.n - jc);
     for (std::size_t pc = 0; pc < pr.k; pc += Bl::kc) {
       const std::size_t depth = std::min(Bl::kc, pr.k - pc);
       const T beta = pc == 0 ? pr.beta : T(1);
-      pack_b(pr, pc, depth, jc, cols, bpack);
+      const T* b_block = bpack;
+      if (shared_b != nullptr) {
+        b_block = shared_b + jc * pr.k + pc * round_up(cols, Bl::nr);
+      } else {
+        pack_b(pr, pc, depth, jc, cols, bpack);
+      }
       for (std::size_t ic = 0; ic < pr.m; ic += Bl::mc) {
         const std::size_t rows = std::min(Bl::mc, pr.m - ic);
-        pack_a(pr, ic, rows, pc, depth, apack);
+        const T* a_block = apack;
+        if (shared_a != nullptr) {
+          a_block = shared_a + pc * m_padded + ic * depth;
+        } else {
+          pack_a(pr, ic, rows, pc, depth, apack);
+        }
         for (std::size_t ir = 0; ir < rows; ir += Bl::mr) {
-          const T* a_sliver = apack + ir * depth;
+          const T* a_sliver = a_block + ir * depth;
           T* c_row = pr.c + (ic + ir) * pr.ldc + jc;
           const std::size_t tile_height = std::min(Bl::mr, rows - ir);
           for (std::size_t jr = 0; jr < cols; jr += Bl::nr) {
-            update_tile(depth, a_sliver, bpack + jr * depth, c_row + jr, pr.ldc, tile_height,
+            update_tile(depth, a_sliver, b_block + jr * depth, c_row + jr, pr.ldc, tile_height,
                         std::min(Bl::nr, cols - jr), pr.alpha, beta);
           }
         }
       }
     }
   }
+}
+
+template <class T>
+void packed(const GemmProblem<T>& pr) {
+  packed_with<T>(pr, nullptr, nullptr);
 }
 
 // Small products: no packing of A and no tiles in memory, only the register

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include <autodiff/cpu_dispatch.hpp>
 
@@ -58,6 +59,11 @@ template <class T>
 struct KernelsOf {
   void (*direct)(const GemmProblem<T>&);
   void (*packed)(const GemmProblem<T>&);
+  // The packed kernel reading op(A) or op(B) packed beforehand, and the two
+  // packers that do it (gemm_kernel.ipp, "Products split over threads").
+  void (*packed_with)(const GemmProblem<T>&, const T* shared_a, const T* shared_b);
+  void (*pack_shared_a)(const GemmProblem<T>&, std::size_t i0, std::size_t rows, T* out);
+  void (*pack_shared_b)(const GemmProblem<T>&, std::size_t j0, std::size_t cols, T* out);
   std::size_t mr, nr;  // tile shape, to split work on tile boundaries
 };
 
@@ -67,8 +73,11 @@ struct Kernels {
 };
 
 // The table entry for one instruction-set namespace.
-#define AD_GEMM_KERNELS_OF(isa, T) \
-  { isa::direct<T>, isa::packed<T>, isa::Blocking<T>::mr, isa::Blocking<T>::nr }
+#define AD_GEMM_KERNELS_OF(isa, T)                                                                     \
+  {                                                                                                    \
+    isa::direct<T>, isa::packed<T>, isa::packed_with<T>, isa::pack_shared_a<T>, isa::pack_shared_b<T>, \
+        isa::Blocking<T>::mr, isa::Blocking<T>::nr                                                     \
+  }
 #define AD_GEMM_KERNELS(isa) \
   { AD_GEMM_KERNELS_OF(isa, float), AD_GEMM_KERNELS_OF(isa, double) }
 
@@ -112,6 +121,54 @@ struct Split {
   }
 };
 
+// The same cut when the operand every slab reads whole (op(A) for slabs
+// along n, op(B) along m) was packed beforehand into `shared`.
+template <class T>
+struct SharedSplit {
+  const GemmProblem<T>* problem;
+  void (*kernel)(const GemmProblem<T>&, const T*, const T*);
+  bool along_n;
+  std::size_t step;
+  const T* shared;
+
+  static void run(void* context, int part) {
+    const SharedSplit& s = *static_cast<const SharedSplit*>(context);
+    const GemmProblem<T>& p = *s.problem;
+    const std::size_t extent = s.along_n ? p.n : p.m;
+    const std::size_t begin = std::min(extent, static_cast<std::size_t>(part) * s.step);
+    const std::size_t size = std::min(s.step, extent - begin);
+    if (size == 0) return;
+    if (s.along_n) {
+      s.kernel(p.block(0, p.m, begin, size), s.shared, nullptr);
+    } else {
+      s.kernel(p.block(begin, size, 0, p.n), nullptr, s.shared);
+    }
+  }
+};
+
+// Packing the shared operand, cut into parts of whole slivers.
+template <class T>
+struct SharedPacking {
+  const GemmProblem<T>* problem;
+  void (*pack)(const GemmProblem<T>&, std::size_t, std::size_t, T*);
+  std::size_t extent, step;
+  T* out;
+
+  static void run(void* context, int part) {
+    const SharedPacking& s = *static_cast<const SharedPacking*>(context);
+    const std::size_t begin = std::min(s.extent, static_cast<std::size_t>(part) * s.step);
+    const std::size_t size = std::min(s.step, s.extent - begin);
+    if (size != 0) s.pack(*s.problem, begin, size, s.out);
+  }
+};
+
+// Parts of whole granules, about `parts` of them: the step and the count.
+std::pair<std::size_t, std::size_t> cut(std::size_t extent, std::size_t granule, std::size_t parts) {
+  const std::size_t share = (extent + parts - 1) / parts;
+  const std::size_t step = (share + granule - 1) / granule * granule;
+  return {step, (extent + step - 1) / step};
+}
+
 }  // namespace
 
 const char* portable_isa() noexcept { return cpu::isa_name(kernels.isa()); }
@@ -137,26 +194,41 @@ void gemm_portable(const GemmProblem<T>& p, int threads) {
   const bool skinny = p.m < k.mr || 2 * p.n <= k.nr;
   void (*kernel)(const GemmProblem<T>&) = skinny ? k.direct : k.packed;
 
-  // Slabs of whole tiles along the longer side of C, one per thread, each at
-  // least parallel_part_limit multiply-adds. Every slab packs its own panels
-  // (the shared operand once per slab): the price of slabs that need no
-  // synchronisation between them. Two per thread, so that a thread starting
-  // late could still take a share, measured 6-7% slower on T2's steps with 2
-  // threads (the shared operand packed twice as often); a late worker's slab
-  // is claimed by the caller anyway (run_parts).
+  // Slabs of whole tiles along the longer side of C, each at least
+  // parallel_part_limit multiply-adds. Every slab reads all of one operand
+  // (op(A) for slabs along n). Packed products pack that operand once, the
+  // threads each packing a share, and then cut C into a few slabs per thread:
+  // slabs are claimed (run_parts), so a thread that starts late, or loses its
+  // core for a while on a shared machine, leaves its share to the others
+  // instead of holding up the product. Without the shared packing (skinny
+  // products, whose direct kernel packs nothing shared, and shared operands
+  // beyond shared_pack_limit) each slab would pack it again: there one slab
+  // per thread (two per thread measured 6-7% slower on T2 with 2 threads).
   const bool along_n = p.n >= p.m;
   const std::size_t extent = along_n ? p.n : p.m;
   const std::size_t granule = along_n ? k.nr : k.mr;
   const std::size_t wanted = threads > 1 ? static_cast<std::size_t>(threads) : 1;
-  std::size_t parts = std::min({wanted, product / parallel_part_limit, extent / granule});
-  if (parts <= 1) {
+  const std::size_t largest = std::min(product / parallel_part_limit, extent / granule);
+  if (std::min(wanted, largest) <= 1) {
     kernel(p);
     return;
   }
+  const std::size_t shared_extent = along_n ? p.m : p.n, shared_granule = along_n ? k.mr : k.nr;
+  const std::size_t shared_elements =
+      (shared_extent + shared_granule - 1) / shared_granule * shared_granule * p.k;
+  if (!skinny && shared_elements * sizeof(T) <= shared_pack_limit) {
+    T* shared = static_cast<T*>(scratch(2, shared_elements * sizeof(T)));
+    const auto [pack_step, pack_parts] = cut(shared_extent, shared_granule, wanted);
+    SharedPacking<T> packing{&p, along_n ? k.pack_shared_a : k.pack_shared_b, shared_extent, pack_step,
+                             shared};
+    run_parts(threads, static_cast<int>(pack_parts), &SharedPacking<T>::run, &packing);
+    const auto [step, parts] = cut(extent, granule, std::min(slabs_per_thread * wanted, largest));
+    SharedSplit<T> split{&p, k.packed_with, along_n, step, shared};
+    run_parts(threads, static_cast<int>(parts), &SharedSplit<T>::run, &split);
+    return;
+  }
   // Equal shares rounded up to whole tiles; the last slab takes the rest.
-  const std::size_t share = (extent + parts - 1) / parts;
-  const std::size_t step = (share + granule - 1) / granule * granule;
-  parts = (extent + step - 1) / step;
+  const auto [step, parts] = cut(extent, granule, std::min(wanted, largest));
   Split<T> split{&p, kernel, along_n, step};
   run_parts(threads, static_cast<int>(parts), &Split<T>::run, &split);
 }

@@ -217,7 +217,7 @@ void run_parts(int threads, int parts, void (*task)(void*, int), void* context) 
 }
 
 void* scratch(int slot, std::size_t bytes) {
-  thread_local ScratchBuffer buffers[2];
+  thread_local ScratchBuffer buffers[3];
   return buffers[slot].get(bytes);
 }
 
