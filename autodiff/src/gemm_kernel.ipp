@@ -266,7 +266,8 @@ void packed_with(const GemmProblem<T>& pr, const T* shared_a, const T* shared_b)
   const std::size_t m_padded = round_up(pr.m, Bl::mr);
   T* apack = nullptr;
   T* bpack = nullptr;
-  if (shared_a == nullptr) apack = static_cast<T*>(scratch(0, std::min(m_padded, Bl::mc) * depth_max * sizeof(T)));
+  if (shared_a == nullptr)
+    apack = static_cast<T*>(scratch(0, std::min(m_padded, Bl::mc) * depth_max * sizeof(T)));
   if (shared_b == nullptr)
     bpack = static_cast<T*>(scratch(1, round_up(std::min(pr.n, Bl::nc), Bl::nr) * depth_max * sizeof(T)));
 
