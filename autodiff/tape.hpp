@@ -67,8 +67,13 @@ struct NodeView {
   std::uint32_t input_count;  // 0 (leaf), 1 or 2 tape inputs; any number for a reduction (ad::sum, ...)
   std::uint32_t inputs[2];    // tape node ids of the first two inputs, in operand order
   // Every input of a reduction (ad::sum, ad::dot, ...), valid until the tape
-  // records again; empty for other ops. input(i) reads either.
+  // records again; empty for other ops, and for a reduction over runs of
+  // consecutive nodes, which keeps no list: its inputs are
+  // run_starts[0] + i, then (dot) run_starts[1] + i, for i < run_length.
+  // input(i) reads every kind.
   std::span<const std::uint32_t> many_inputs;
+  std::uint32_t run_starts[2];
+  std::uint32_t run_length;
   bool has_constant;          // one operand is a constant (not a node)
   double constant;
   bool constant_is_left;      // `c - x` rather than `x - c`
@@ -78,6 +83,7 @@ struct NodeView {
   // Input i < input_count, for every kind of node.
   std::uint32_t input(std::uint32_t i) const noexcept {
     if (!many_inputs.empty()) return many_inputs[i];
+    if (run_length != 0) return i < run_length ? run_starts[0] + i : run_starts[1] + (i - run_length);
     return i == 0 ? inputs[0] : inputs[1];
   }
 };
@@ -158,6 +164,10 @@ class Tape {
   void remember_location(std::uint32_t id, std::source_location where) { locations_.emplace_back(id, where); }
   template <bool checked>
   void sweep(std::uint32_t root);
+  // Node k, a reduction over runs (detail::many_operands), sends adjoint g
+  // to its operands.
+  template <bool checked>
+  void sweep_runs(std::uint32_t k, double g);
   [[noreturn]] void report_adjoint_anomaly(std::uint32_t node, std::uint32_t input, double adjoint,
                                            double contribution) const;
 

@@ -189,6 +189,18 @@ struct Recorder {
   // constants (stale ones throw).
   static Var reduction(OpCode code, std::span<const Var> operands, std::span<const double> partials, double y,
                        std::source_location where);
+  // The same reduction over runs of consecutive nodes of the active tape
+  // (every operand recorded, in order): no operand list and no partials are
+  // stored; the sweep reads the operands' values (scalar_record.hpp, "runs").
+  // `second` is the first node of dot's y run (ignored for the one-run ops).
+  static Var run_reduction(OpCode code, std::uint32_t first, std::uint32_t second, std::uint32_t count, double y,
+                           std::source_location where);
+  // True when xs are consecutive nodes of the recording `stamp` (stamp 0:
+  // never), in order.
+  static bool is_run(std::span<const Var> xs, std::uint32_t stamp) noexcept;
+  // The checks and the handle of a reduction node just pushed as `id`.
+  static Var recorded_reduction(Tape& t, OpCode code, std::uint32_t id, double y, std::size_t operand_count,
+                                std::source_location where);
   // Throws std::logic_error naming `code` when v is stale (of a cleared,
   // destroyed or foreign recording).
   static void check_operand_not_stale(OpCode code, const Var& v);

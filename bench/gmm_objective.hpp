@@ -126,19 +126,40 @@ T squared_norm(std::span<const T> v) {
   return s;
 }
 
-// Per component: diag(Q_k) = exp(q_k), and alpha_k + log det Q_k.
+// Where row r of component c's Q starts in q_rows (row-major lower triangle).
+inline std::size_t q_row_start(const Layout& lay, std::size_t c, std::size_t r) {
+  return c * lay.d * (lay.d + 1) / 2 + r * (r + 1) / 2;
+}
+
+// Per component: diag(Q_k) = exp(q_k), and alpha_k + log det Q_k. For
+// ad::Var also Q_k row by row into q_rows (row r: L_r0, ..., L_r,r-1,
+// exp(q_r)) as consecutive nodes, so that each row is a run and
+// ad::dot(row, x - mu) stores no operand list (scalar_reductions.hpp): the
+// strict lower part is copied (times 1.0: a node with partial 1, K d(d-1)/2
+// of them), the diagonal is its exp node itself.
 template <class T>
 void prepare_components(const Layout& lay, std::span<const T> theta, std::vector<T>& q_diagonal,
-                        std::vector<T>& log_det_q, std::vector<T>& offset) {
+                        std::vector<T>& log_det_q, std::vector<T>& offset, std::vector<T>& q_rows) {
   using std::exp;
-  q_diagonal.resize(lay.k * lay.d);
+  const std::size_t d = lay.d;
+  q_diagonal.resize(lay.k * d);
   log_det_q.resize(lay.k);
   offset.resize(lay.k);
+  if constexpr (std::is_same_v<T, ad::Var>) q_rows.resize(lay.k * d * (d + 1) / 2);
   for (std::size_t c = 0; c < lay.k; ++c) {
     const T* q = theta.data() + lay.q(c);
     T sum = q[0];
-    for (std::size_t j = 1; j < lay.d; ++j) sum += q[j];
-    for (std::size_t j = 0; j < lay.d; ++j) q_diagonal[c * lay.d + j] = exp(q[j]);
+    for (std::size_t j = 1; j < d; ++j) sum += q[j];
+    if constexpr (std::is_same_v<T, ad::Var>) {
+      const T* lower = theta.data() + lay.l(c);  // column by column: L_rj at j d - j(j+1)/2 + r - j - 1
+      for (std::size_t r = 0; r < d; ++r) {
+        T* row = q_rows.data() + q_row_start(lay, c, r);
+        for (std::size_t j = 0; j < r; ++j) row[j] = lower[j * d - j * (j + 1) / 2 + (r - j - 1)] * 1.0;
+        row[r] = q_diagonal[c * d + r] = exp(q[r]);
+      }
+    } else {
+      for (std::size_t j = 0; j < d; ++j) q_diagonal[c * d + j] = exp(q[j]);
+    }
     log_det_q[c] = sum;
     offset[c] = theta[lay.alpha(c)] + sum;
   }
@@ -148,29 +169,24 @@ void prepare_components(const Layout& lay, std::span<const T> theta, std::vector
 // centred and scaled are workspaces of d entries.
 template <class T>
 void point_terms(const Layout& lay, std::span<const T> theta, const double* x,
-                 const std::vector<T>& q_diagonal, const std::vector<T>& offset, std::vector<T>& centred,
-                 std::vector<T>& scaled, std::vector<T>& term) {
+                 const std::vector<T>& q_diagonal, const std::vector<T>& offset, const std::vector<T>& q_rows,
+                 std::vector<T>& centred, std::vector<T>& scaled, std::vector<T>& term) {
   const std::size_t d = lay.d;
-  thread_local std::vector<T> row;  // workspace: one row of Q (for ad::Var)
   for (std::size_t c = 0; c < lay.k; ++c) {
     const T* mu = theta.data() + lay.mu(c);
-    const T* lower = theta.data() + lay.l(c);
     for (std::size_t j = 0; j < d; ++j) centred[j] = x[j] - mu[j];
     if constexpr (std::is_same_v<T, ad::Var>) {
       // Q (x - mu), row by row: row r is (L_r0, ..., L_r,r-1, exp(q_r)) . (x - mu)_0..r, one
-      // ad::dot node per row (r + 1 operand pairs) instead of r + 1 products and r sums. The
-      // strict lower part is stored column by column: L_rj at column_start(j) + r - j - 1.
-      auto l_at = [&](std::size_t r, std::size_t j) { return lower[j * d - j * (j + 1) / 2 + (r - j - 1)]; };
-      for (std::size_t r = 0; r < d; ++r) {
-        row.resize(r + 1);
-        for (std::size_t j = 0; j < r; ++j) row[j] = l_at(r, j);
-        row[r] = q_diagonal[c * d + r];
-        scaled[r] = ad::dot(std::span<const T>(row), std::span<const T>(centred.data(), r + 1));
-      }
+      // ad::dot node per row instead of r + 1 products and r sums; the row (prepare_components)
+      // and x - mu (the loop above) are runs of consecutive nodes, so the node is 32 bytes.
+      for (std::size_t r = 0; r < d; ++r)
+        scaled[r] = ad::dot(std::span<const T>(q_rows.data() + q_row_start(lay, c, r), r + 1),
+                            std::span<const T>(centred.data(), r + 1));
     } else {
       // Q (x - mu): the diagonal, then column j of the strict lower part scaled by (x - mu)_j
       // added to rows j+1..d-1 (contiguous, vectorisable: the fast form for plain numbers; the
       // sums run in another order than the rows above, so the two agree to rounding).
+      const T* lower = theta.data() + lay.l(c);
       for (std::size_t j = 0; j < d; ++j) scaled[j] = q_diagonal[c * d + j] * centred[j];
       for (std::size_t j = 0; j + 1 < d; ++j) {
         for (std::size_t r = j + 1; r < d; ++r) scaled[r] += lower[r - j - 1] * centred[j];
@@ -222,13 +238,13 @@ T objective(const Problem& p, std::span<const T> theta) {
   const Layout& lay = p.layout;
   const std::size_t d = lay.d, k = lay.k;
 
-  std::vector<T> q_diagonal, log_det_q, offset;
-  detail::prepare_components(lay, theta, q_diagonal, log_det_q, offset);
+  std::vector<T> q_diagonal, log_det_q, offset, q_rows;
+  detail::prepare_components(lay, theta, q_diagonal, log_det_q, offset, q_rows);
 
   std::vector<T> centred(d), scaled(d), term(k);
   T data_term{};
   for (std::size_t i = 0; i < p.n; ++i) {
-    detail::point_terms(lay, theta, p.x.data() + i * d, q_diagonal, offset, centred, scaled, term);
+    detail::point_terms(lay, theta, p.x.data() + i * d, q_diagonal, offset, q_rows, centred, scaled, term);
     const T point = detail::log_sum_exp(std::span<const T>(term));
     if (i == 0)
       data_term = point;
@@ -265,13 +281,14 @@ inline std::vector<double> alpha_gradient(const Problem& p) {
   const std::span<const double> theta(p.parameters);
   detail::check(p, theta.size(), "bench::gmm::alpha_gradient");
   const Layout& lay = p.layout;
-  std::vector<double> q_diagonal, log_det_q, offset, centred(lay.d), scaled(lay.d), term(lay.k);
-  detail::prepare_components(lay, theta, q_diagonal, log_det_q, offset);
+  std::vector<double> q_diagonal, log_det_q, offset, q_rows, centred(lay.d), scaled(lay.d), term(lay.k);
+  detail::prepare_components(lay, theta, q_diagonal, log_det_q, offset, q_rows);
 
   // softmax_c(v) = exp(v_c - logsumexp(v))
   std::vector<double> g(lay.k, 0.0);
   for (std::size_t i = 0; i < p.n; ++i) {
-    detail::point_terms(lay, theta, p.x.data() + i * lay.d, q_diagonal, offset, centred, scaled, term);
+    detail::point_terms(lay, theta, p.x.data() + i * lay.d, q_diagonal, offset, q_rows, centred, scaled,
+                        term);
     const double lse = detail::log_sum_exp(std::span<const double>(term));
     for (std::size_t c = 0; c < lay.k; ++c) g[c] += std::exp(term[c] - lse);
   }

@@ -26,8 +26,16 @@ inline constexpr std::uint32_t max_nodes = static_cast<std::uint32_t>(operand_ma
 inline constexpr std::uint32_t no_operand = 0;
 inline constexpr std::uint64_t op_mask = 0x7F;
 inline constexpr std::uint64_t input_mark = std::uint64_t{1} << 63;  // on a leaf: an input, not a literal
-// Set for the reductions (op codes >= 64): their operands and partials are
-// kept beside the tape, `da` holds the offset of the first and `db` the count.
+// Set for the reductions (op codes >= 64). Two layouts:
+// - a list: both operand fields no_operand; the operands and partials are
+//   kept beside the tape, `da` holds the offset of the first and `db` the count;
+// - runs: the operands are consecutive nodes (ad::dot of two spans each
+//   recorded in one go, a squared norm of the results of a loop): field a
+//   links the first of the run, field b the first of dot's second run, `da`
+//   holds the run's length, and the sweep computes each partial from the
+//   operands' values (y_i for x_i in a dot, 2 x_i in a squared norm, ...),
+//   the same bits as the stored ones, so a dot of two d-vectors costs 32
+//   bytes instead of 24 d. Recorder::run_reduction; Tape::sweep_runs.
 inline constexpr std::uint64_t many_operands = std::uint64_t{1} << 62;
 
 // The operand field that names node `id`.

@@ -42,14 +42,40 @@ Var Recorder::reduction(OpCode code, std::span<const Var> operands, std::span<co
     }
   const std::uint32_t id = t->push(y, pack(code, no_operand, no_operand) | many_operands,
                                    static_cast<double>(first), static_cast<double>(recorded));
-  if (t->anomaly_enabled()) {
-    t->remember_location(id, where);
+  return recorded_reduction(*t, code, id, y, operands.size(), where);
+}
+
+Var Recorder::run_reduction(OpCode code, std::uint32_t first, std::uint32_t second, std::uint32_t count,
+                            double y, std::source_location where) {
+  Tape* t = active_tape;
+  const bool two_runs = code == OpCode::dot;
+  const std::uint32_t id =
+      t->push(y, pack(code, link(first), two_runs ? link(second) : no_operand) | many_operands,
+              static_cast<double>(count), 0.0);
+  return recorded_reduction(*t, code, id, y, two_runs ? 2 * std::size_t{count} : count, where);
+}
+
+bool Recorder::is_run(std::span<const Var> xs, std::uint32_t stamp) noexcept {
+  if (xs.empty() || stamp == 0) return false;
+  // Without an early exit: one compare per operand, no branch (a dot per
+  // row of a matrix checks two runs per call).
+  const std::uint32_t first = xs[0].id_;
+  std::uint32_t mismatch = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i)
+    mismatch |= (xs[i].stamp_ ^ stamp) | (xs[i].id_ ^ (first + static_cast<std::uint32_t>(i)));
+  return mismatch == 0;
+}
+
+Var Recorder::recorded_reduction(Tape& t, OpCode code, std::uint32_t id, double y, std::size_t operand_count,
+                                 std::source_location where) {
+  if (t.anomaly_enabled()) {
+    t.remember_location(id, where);
     if (!std::isfinite(y))
       throw AnomalyError(
           fmt::format("ad::DetectAnomaly: {} produced {} from {} inputs (node #{}), recorded at {}",
-                      op_info(code).name, y, operands.size(), id, source_text(where)));
+                      op_info(code).name, y, operand_count, id, source_text(where)));
   }
-  return Var(y, id, t->stamp_);
+  return Var(y, id, t.stamp_);
 }
 
 // Per-thread scratch for the partials and operand lists: a reduction in a
@@ -67,9 +93,22 @@ std::vector<Var>& scratch_operands() {
 
 }  // namespace detail
 
+namespace {
+
+// The stamp of the recording that records now (0: nothing records).
+std::uint32_t current_stamp() noexcept {
+  const Tape* t = Tape::active();
+  return t != nullptr ? t->stamp() : 0;
+}
+
+}  // namespace
+
 Var sum(std::span<const Var> xs, std::source_location where) {
   double y = 0.0;
   for (std::size_t i = 0; i < xs.size(); ++i) y = i == 0 ? xs[0].value() : y + xs[i].value();
+  if (detail::Recorder::is_run(xs, current_stamp()))
+    return detail::Recorder::run_reduction(OpCode::sum, xs[0].id(), 0, static_cast<std::uint32_t>(xs.size()),
+                                           y, where);
   std::vector<double>& ones = detail::scratch_partials(xs.size());
   std::fill(ones.begin(), ones.end(), 1.0);  // d/dx_i = 1
   return detail::Recorder::reduction(OpCode::sum, xs, ones, y, where);
@@ -79,14 +118,19 @@ Var dot(std::span<const Var> x, std::span<const Var> y, std::source_location whe
   if (x.size() != y.size())
     throw std::invalid_argument(
         fmt::format("ad::dot: the operands have {} and {} entries", x.size(), y.size()));
+  // Left to right from the first product, as `s = x[0] * y[0]; s += x[i] * y[i]` adds.
   double value = 0.0;
-  for (std::size_t i = 0; i < x.size(); ++i)
-    value = i == 0 ? x[0].value() * y[0].value() : value + x[i].value() * y[i].value();
+  if (!x.empty()) {
+    value = x[0].value() * y[0].value();
+    for (std::size_t i = 1; i < x.size(); ++i) value += x[i].value() * y[i].value();
+  }
   // Operands x then y; d/dx_i = y_i, d/dy_i = x_i. Every operand gets a
   // place (a constant becomes a leaf when the dot records), so the recorded
   // backward finds y_i's node beside x_i's.
-  const Tape* t = Tape::active();
-  const std::uint32_t stamp = t != nullptr ? t->stamp() : 0;  // 0: nothing records
+  const std::uint32_t stamp = current_stamp();
+  if (detail::Recorder::is_run(x, stamp) && detail::Recorder::is_run(y, stamp))
+    return detail::Recorder::run_reduction(OpCode::dot, x[0].id(), y[0].id(),
+                                           static_cast<std::uint32_t>(x.size()), value, where);
   std::vector<Var>& operands = detail::scratch_operands();
   operands.insert(operands.end(), x.begin(), x.end());
   operands.insert(operands.end(), y.begin(), y.end());
@@ -118,6 +162,14 @@ Var dot(std::span<const Var> x, std::span<const double> w, std::source_location 
 
 Var squared_norm(std::span<const Var> xs, std::source_location where) {
   double y = 0.0;
+  if (detail::Recorder::is_run(xs, current_stamp())) {
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const double v = xs[i].value();
+      y = i == 0 ? v * v : y + v * v;
+    }
+    return detail::Recorder::run_reduction(OpCode::squared_norm, xs[0].id(), 0,
+                                           static_cast<std::uint32_t>(xs.size()), y, where);
+  }
   std::vector<double>& partials = detail::scratch_partials(xs.size());
   for (std::size_t i = 0; i < xs.size(); ++i) {
     const double v = xs[i].value();
@@ -144,6 +196,9 @@ Var logsumexp(std::span<const Var> xs, std::source_location where) {
     for (const Var& x : xs) s += std::exp(x.value() - m);
     y = m + std::log(s);
   }
+  if (detail::Recorder::is_run(xs, current_stamp()))
+    return detail::Recorder::run_reduction(OpCode::logsumexp, xs[0].id(), 0,
+                                           static_cast<std::uint32_t>(xs.size()), y, where);
   std::vector<double>& partials = detail::scratch_partials(xs.size());
   for (std::size_t i = 0; i < xs.size(); ++i) partials[i] = std::exp(xs[i].value() - y);  // softmax(x)_i
   return detail::Recorder::reduction(OpCode::logsumexp, xs, partials, y, where);

@@ -37,7 +37,11 @@ void Tape::sweep(std::uint32_t root) {
       continue;
     const detail::Node& n = nodes[k];
     if (n.word & detail::many_operands)
-        [[unlikely]] {  // a reduction: its operands and partials beside the tape
+        [[unlikely]] {  // a reduction: its operands and partials beside the tape, or runs
+      if (n.word & detail::operand_mask << detail::operand_bits) {
+        sweep_runs<checked>(k, g);
+        continue;
+      }
       const auto first = static_cast<std::size_t>(n.da), count = static_cast<std::size_t>(n.db);
       for (std::size_t i = first; i < first + count; ++i) {
         const std::uint32_t input = many_inputs_[i];
@@ -62,6 +66,60 @@ void Tape::sweep(std::uint32_t root) {
       if (field_b != detail::no_operand && !std::isfinite(adj[slot_b])) [[unlikely]]
         report_adjoint_anomaly(k, field_b - scratch, g, g * n.db);
     }
+  }
+}
+
+// The partials of a reduction over runs, computed from the operands' values
+// as its recording computed the stored ones (scalar_reductions.cpp): the same
+// bits, sent in the same operand order as the list form would.
+template <bool checked>
+void Tape::sweep_runs(std::uint32_t k, double g) {
+  const detail::Node& n = nodes_[k];
+  double* adj = adjoints_.data() + detail::scratch_slots;  // adj[id]
+  const std::uint32_t a = n.a(), count = static_cast<std::uint32_t>(n.da);
+  const detail::Node* x = nodes_ + a;
+  auto send = [&](std::uint32_t input, double contribution) {
+    adj[input] += contribution;
+    if constexpr (checked)
+      if (!std::isfinite(adj[input])) [[unlikely]]
+        report_adjoint_anomaly(k, input, g, contribution);
+  };
+  switch (n.op()) {
+    case OpCode::dot: {  // operands x then y: d/dx_i = y_i, d/dy_i = x_i
+      const std::uint32_t b = n.b();
+      const detail::Node* y = nodes_ + b;
+      if constexpr (!checked) {
+        // The hot loop of a dot of long runs: restrict lets it run two or
+        // four adjoints per instruction (the adjoints are not the records).
+        // Overlapping runs (dot(x, x)): each pointer lives in its own block.
+        {
+          double* __restrict ax = adj + a;
+          for (std::uint32_t i = 0; i < count; ++i) ax[i] += g * y[i].value;
+        }
+        {
+          double* __restrict ay = adj + b;
+          for (std::uint32_t i = 0; i < count; ++i) ay[i] += g * x[i].value;
+        }
+      } else {
+        for (std::uint32_t i = 0; i < count; ++i) send(a + i, g * y[i].value);
+        for (std::uint32_t i = 0; i < count; ++i) send(b + i, g * x[i].value);
+      }
+      break;
+    }
+    case OpCode::sum:  // d/dx_i = 1
+      for (std::uint32_t i = 0; i < count; ++i) send(a + i, g * 1.0);
+      break;
+    case OpCode::squared_norm:  // d/dx_i = 2 x_i
+      for (std::uint32_t i = 0; i < count; ++i) send(a + i, g * (2.0 * x[i].value));
+      break;
+    case OpCode::logsumexp:  // d/dx_i = exp(x_i - y)
+      for (std::uint32_t i = 0; i < count; ++i) send(a + i, g * std::exp(x[i].value - n.value));
+      break;
+    default:
+      throw std::logic_error(
+          fmt::format("ad::Tape::backward: node #{} ({}) is recorded over runs, which only "
+                      "sum, dot, squared_norm and logsumexp are",
+                      k, op_info(n.op()).name));
   }
 }
 

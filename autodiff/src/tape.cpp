@@ -196,6 +196,15 @@ NodeView Tape::node(std::uint32_t id) const {
       v.constant_is_left = op_info(n.op()).operands == OperandKinds::constant_var;
       break;
     case OperandKinds::many: {
+      if (n.word & detail::operand_mask << detail::operand_bits) {  // runs (detail::many_operands)
+        v.run_length = static_cast<std::uint32_t>(n.da);
+        v.run_starts[0] = n.a();
+        v.run_starts[1] = n.op() == OpCode::dot ? n.b() : 0;
+        v.input_count = n.op() == OpCode::dot ? 2 * v.run_length : v.run_length;
+        v.inputs[0] = v.input(0);
+        if (v.input_count > 1) v.inputs[1] = v.input(1);
+        break;
+      }
       const auto first = static_cast<std::size_t>(n.da);
       v.input_count = static_cast<std::uint32_t>(n.db);
       v.many_inputs = std::span<const std::uint32_t>(many_inputs_).subspan(first, v.input_count);
