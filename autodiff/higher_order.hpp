@@ -32,6 +32,7 @@
 
 #include <fmt/format.h>
 
+#include <autodiff/scalar_reductions.hpp>
 #include <autodiff/tape.hpp>
 #include <autodiff/var.hpp>
 
@@ -61,8 +62,7 @@ std::vector<double> hvp(F&& f, const std::vector<double>& x, const std::vector<d
   const Var y = detail::call_scalar(f, xs);
   if (y.is_constant()) return std::vector<double>(x.size(), 0.0);
   const std::vector<Var> g = gradient_recorded(y, xs);
-  Var g_dot_v = 0.0;
-  for (std::size_t i = 0; i < g.size(); ++i) g_dot_v += g[i] * v[i];
+  const Var g_dot_v = dot(std::span<const Var>(g), std::span<const double>(v));  // one node, not 2n
   if (g_dot_v.is_constant()) return std::vector<double>(x.size(), 0.0);
   return gradient(g_dot_v, xs);
 }

@@ -99,6 +99,10 @@ class Tape {
   std::size_t size() const noexcept { return static_cast<std::size_t>(end_ - nodes_); }
   // Nodes the buffer holds without growing.
   std::size_t capacity() const noexcept { return static_cast<std::size_t>(limit_ - nodes_); }
+  // Makes room for at least `nodes` nodes in all (as std::vector::reserve):
+  // recording that many allocates and copies nothing more. Beyond the
+  // tape's limit (2^28 - 9 nodes) it reserves the limit.
+  void reserve(std::size_t nodes);
   // Forget every node, keep the memory. Vars recorded before are stale
   // afterwards: using one throws.
   void clear() noexcept;

@@ -493,3 +493,21 @@ TEST_CASE("comparisons are by value between Vars, and with a double on either si
   CHECK_FALSE(one < std::nan(""));
   CHECK(tape.size() == recorded + 2);  // only the two NaN leaves
 }
+
+TEST_CASE("Tape::reserve makes room once: recording up to it keeps the buffer, and values survive the move") {
+  ad::Tape tape;
+  const ad::Var x = 1.5;
+  const ad::Var y = x * x;
+  tape.reserve(100000);
+  CHECK(tape.capacity() >= 100000);
+  CHECK(tape.size() == 2);
+  const std::size_t capacity = tape.capacity();
+  ad::Var s = y;
+  while (tape.size() < 99990) s = s + x;
+  CHECK(tape.capacity() == capacity);  // no growth below the reservation
+  tape.reserve(10);                    // never shrinks
+  CHECK(tape.capacity() == capacity);
+  tape.backward(s);
+  CHECK(tape.adjoint(x) == 2.0 * 1.5 + 99988.0);  // y = x^2, then 99988 additions of x
+  CHECK(tape.node(y.id()).value == 2.25);
+}

@@ -27,6 +27,9 @@ std::vector<Var> Recorder::recorded_gradient(const Var& y, std::span<const Var> 
   for (const Var& x : xs) tape.mark_input(x.id_);
   const std::uint32_t root = y.id_;
   const std::uint32_t stamp = tape.stamp_;
+  // The sweep records a few nodes per node it passes (a partial, a product,
+  // a sum): room for them at once, instead of doublings that copy the tape.
+  tape.reserve(tape.size() + 4 * (std::size_t{root} + 1));
   std::vector<Var> adj(std::size_t{root} + 1);
   std::vector<char> reached(std::size_t{root} + 1, 0);
   adj[root] = Var(1.0, 0, 0);  // the seed, a constant

@@ -82,6 +82,17 @@ void Tape::clear() noexcept {
   adjoints_.clear();
 }
 
+void Tape::reserve(std::size_t nodes) {
+  const std::size_t wanted = std::min<std::size_t>(nodes, detail::max_nodes);
+  if (wanted <= capacity()) return;
+  const std::size_t size = this->size();
+  void* grown = std::realloc(nodes_, wanted * sizeof(detail::Node));
+  if (grown == nullptr) throw std::bad_alloc();
+  nodes_ = static_cast<detail::Node*>(grown);
+  end_ = nodes_ + size;
+  limit_ = nodes_ + wanted;
+}
+
 void Tape::grow() {
   const std::size_t size = this->size(), capacity = this->capacity();
   if (capacity >= detail::max_nodes)
