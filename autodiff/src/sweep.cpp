@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <autodiff/cpu_dispatch.hpp>
 #include <autodiff/tape.hpp>
 #include <autodiff/var.hpp>
 
@@ -69,6 +70,19 @@ void Tape::sweep(std::uint32_t root) {
   }
 }
 
+namespace {
+
+// adj[i] += g * from[i].value for i < count: a dot's sweep over one run. The
+// adjoints are not the records (restrict), so the loop runs several adjoints
+// per instruction, in the widest vectors the CPU has (AD_CPU_CLONES); each
+// adjoint gets the same product and sum as one at a time.
+AD_CPU_CLONES void add_scaled_values(double* __restrict adj, const detail::Node* __restrict from,
+                                     std::uint32_t count, double g) {
+  for (std::uint32_t i = 0; i < count; ++i) adj[i] += g * from[i].value;
+}
+
+}  // namespace
+
 // The partials of a reduction over runs, computed from the operands' values
 // as its recording computed the stored ones (scalar_reductions.cpp): the same
 // bits, sent in the same operand order as the list form would.
@@ -89,17 +103,9 @@ void Tape::sweep_runs(std::uint32_t k, double g) {
       const std::uint32_t b = n.b();
       const detail::Node* y = nodes_ + b;
       if constexpr (!checked) {
-        // The hot loop of a dot of long runs: restrict lets it run two or
-        // four adjoints per instruction (the adjoints are not the records).
-        // Overlapping runs (dot(x, x)): each pointer lives in its own block.
-        {
-          double* __restrict ax = adj + a;
-          for (std::uint32_t i = 0; i < count; ++i) ax[i] += g * y[i].value;
-        }
-        {
-          double* __restrict ay = adj + b;
-          for (std::uint32_t i = 0; i < count; ++i) ay[i] += g * x[i].value;
-        }
+        // The hot loop of a dot of long runs (dot(x, x) too: one call per run).
+        add_scaled_values(adj + a, y, count, g);
+        add_scaled_values(adj + b, x, count, g);
       } else {
         for (std::uint32_t i = 0; i < count; ++i) send(a + i, g * y[i].value);
         for (std::uint32_t i = 0; i < count; ++i) send(b + i, g * x[i].value);
