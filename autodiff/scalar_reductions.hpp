@@ -2,7 +2,12 @@
 // partial per operand: `ad::sum(xs)` costs one record and n (index, partial)
 // pairs instead of n - 1 additions, and the sweep sends each operand its
 // share in one tight loop. Values and gradients are those of the op-by-op
-// loops they replace (sum and dot add left to right, as `s += x[i]` does).
+// loops they replace: sum, squared_norm and logsumexp add left to right, as
+// `s += x[i]` does; dot adds in four interleaved partial sums, as BLAS dots
+// do (the same as the loop under four terms, to rounding beyond; its
+// gradient, the other operand's values, is exact). When the operands are
+// consecutive nodes of the tape (a span recorded in one loop) the node
+// stores no operand list at all: 32 bytes whatever the length.
 //
 //   ad::Var s = ad::sum(x);                 // x_0 + x_1 + ...
 //   ad::Var d = ad::dot(w, x);              // w . x, Vars or constant weights

@@ -35,7 +35,7 @@ T loop_dot(std::span<const T> x, std::span<const T> y) {
 
 }  // namespace
 
-TEST_CASE("sum, dot and squared_norm record one node and match the op-by-op loops bit for bit") {
+TEST_CASE("sum, dot and squared_norm record one node and match the op-by-op loops (dot to rounding)") {
   const std::vector<double> a = values(7, 1.3), b = values(7, -0.7);
   ad::Tape tape;
   std::vector<ad::Var> x(a.begin(), a.end()), y(b.begin(), b.end());
@@ -49,7 +49,11 @@ TEST_CASE("sum, dot and squared_norm record one node and match the op-by-op loop
   CHECK(tape.node(d.id()).input_count == 14);
   CHECK(tape.node(s.id()).input(6) == x[6].id());
   CHECK(s.value() == loop_sum<ad::Var>(x).value());
-  CHECK(d.value() == loop_dot<ad::Var>(x, y).value());
+  // dot adds in four interleaved partial sums (as BLAS): the loop's value to rounding.
+  CHECK(d.value() == doctest::Approx(loop_dot<ad::Var>(x, y).value()).epsilon(1e-15));
+  const std::vector<ad::Var> three(x.begin(), x.begin() + 3), three_y(y.begin(), y.begin() + 3);
+  CHECK(ad::dot(three, three_y).value() ==
+        loop_dot<ad::Var>(three, three_y).value());  // under four: the loop
   CHECK(q.value() == loop_dot<ad::Var>(x, x).value());
 
   const std::vector<double> gs = ad::gradient(s, x);
@@ -61,6 +65,21 @@ TEST_CASE("sum, dot and squared_norm record one node and match the op-by-op loop
     CHECK(gdy[i] == a[i]);
     CHECK(gq[i] == 2.0 * a[i]);
   }
+}
+
+TEST_CASE("dot adds in four interleaved partial sums, the same order for Vars and for constant weights") {
+  const std::vector<double> a = values(11, 1.3), b = values(11, -0.7);
+  double s[4];
+  for (int j = 0; j < 4; ++j) s[j] = a[j] * b[j];
+  for (int j = 0; j < 4; ++j) s[j] += a[4 + j] * b[4 + j];
+  double want = (s[0] + s[1]) + (s[2] + s[3]);
+  for (std::size_t i = 8; i < 11; ++i) want += a[i] * b[i];
+  ad::Tape tape;
+  const std::vector<ad::Var> x(a.begin(), a.end()), y(b.begin(), b.end());
+  CHECK(ad::dot(x, y).value() == want);
+  CHECK(ad::dot(x, std::span<const double>(b)).value() == want);
+  const std::vector<ad::Var> y_interleaved{b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10]};
+  CHECK(ad::dot(x, y_interleaved).value() == want);  // a run and a list: the same value
 }
 
 TEST_CASE("a Var appearing several times in a reduction gets every share") {
