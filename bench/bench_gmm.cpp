@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <functional>
 #include <span>
 #include <stdexcept>
@@ -28,6 +27,7 @@
 
 #include <autodiff/autodiff.hpp>
 
+#include "cpu_model.hpp"
 #include "gmm_objective.hpp"
 #include "side_by_side.hpp"
 
@@ -163,16 +163,6 @@ Result run_size(std::size_t d, std::size_t k, const Options& o) {
   return r;
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
-    }
-  return "unknown";
-}
-
 std::string microseconds(double ns) {
   return ns >= 1e7 ? fmt::format("{:.0f}", ns * 1e-3) : fmt::format("{:.1f}", ns * 1e-3);
 }
@@ -290,7 +280,7 @@ int main(int argc, char** argv) {
   fmt::print(
       "bench_gmm: ADBench's GMM objective, log p(X | alpha, mu, Q) + Wishart prior; tape re-recorded for "
       "every gradient\n");
-  fmt::print("machine: {} x {}; threads used: 1\n", sysconf(_SC_NPROCESSORS_ONLN), cpu_model());
+  fmt::print("machine: {} x {}; threads used: 1\n", sysconf(_SC_NPROCESSORS_ONLN), bench::cpu_model());
   fmt::print(
       "timing: thread CPU time (and wall time: column 'wall'), objective and gradient alternate per "
       "repetition, a sample is a batch of >= {:.0f} ms; us = median per call; ratio = gradient / objective "

@@ -56,6 +56,7 @@ namespace {
 using namespace bench::scalar;
 using bench::ClockKind;
 using bench::Contender;
+using bench::cpu_model;
 using bench::do_not_optimize;
 using bench::Problem;
 using bench::Protocol;

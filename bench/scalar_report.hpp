@@ -12,19 +12,10 @@
 
 #include <fmt/format.h>
 
+#include "cpu_model.hpp"
 #include "scalar_result.hpp"
 
 namespace bench::scalar {
-
-inline std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
-    }
-  return "unknown";
-}
 
 inline std::string build_note() {
   std::string s = fmt::format("compiler {}", __VERSION__);

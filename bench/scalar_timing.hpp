@@ -15,6 +15,8 @@
 
 #include <time.h>
 
+#include "summary.hpp"
+
 namespace bench {
 
 // The compiler must assume the pointee is read and anything in memory
@@ -104,21 +106,6 @@ inline int measure(std::vector<Contender>& contenders, const Protocol& protocol)
       c.samples[static_cast<int>(ClockKind::wall)].push_back(wall * 1e9 / double(c.inner));
     }
   return reps;
-}
-
-struct Summary {
-  double median = NAN, min = NAN, max = NAN;
-};
-
-inline Summary summarise(std::vector<double> v) {
-  Summary s;
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  s.median = v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-  s.min = v.front();
-  s.max = v.back();
-  return s;
 }
 
 // Ratios of samples taken side by side (repetition r of a over repetition r

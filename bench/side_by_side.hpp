@@ -25,27 +25,14 @@
 
 #include <sys/resource.h>
 
+#include "summary.hpp"
+
 namespace bench {
 
 using Clock = std::chrono::steady_clock;
 
 inline double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-struct Summary {
-  double median = NAN, min = NAN, max = NAN;
-};
-
-inline Summary summarise(std::vector<double> v) {
-  Summary s;
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  s.median = v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-  s.min = v.front();
-  s.max = v.back();
-  return s;
 }
 
 struct Protocol {
