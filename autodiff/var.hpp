@@ -206,6 +206,9 @@ struct Recorder {
   static void check_operand_not_stale(OpCode code, const Var& v);
   // The reverse sweep recorded on the tape (higher_order.hpp).
   static std::vector<Var> recorded_gradient(const Var& y, std::span<const Var> xs);
+  // H v for the recording of y, by forward over reverse on the tape, without
+  // recording (hvp_sweep.cpp; ad::hvp).
+  static std::vector<double> hvp_sweep(const Var& y, std::span<const Var> xs, std::span<const double> v);
   // Makes leaf `id` of `t` an input (Tape::is_input): what gradients are
   // taken with respect to.
   static void mark_input(const Tape& t, std::uint32_t id) noexcept { t.mark_input(id); }

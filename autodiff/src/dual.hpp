@@ -14,6 +14,9 @@ template <class S>
 struct Dual {
   S v;  // the value
   S d;  // its derivative along the seed
+
+  // A constant: what ops::constant<T> makes (the op table's constant partials).
+  static Dual constant(double c) { return {S(c), S(0.0)}; }
 };
 
 template <class S>

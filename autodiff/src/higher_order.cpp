@@ -9,6 +9,8 @@
 #include <autodiff/higher_order.hpp>
 #include <autodiff/scalar_ops.hpp>
 
+#include "reduction_operands.hpp"
+
 namespace ad {
 
 namespace detail {
@@ -101,31 +103,20 @@ std::vector<Var> Recorder::recorded_gradient(const Var& y, std::span<const Var> 
       case OpCode::dot_constant:
       case OpCode::squared_norm:
       case OpCode::logsumexp: {
-        // Read by index every time: the partials below record ordinary
-        // nodes, never reductions, so the operand list does not move. A
-        // reduction over runs (detail::many_operands) keeps no list: its
-        // operands are consecutive nodes.
-        const bool runs = (n.word & detail::operand_mask << detail::operand_bits) != 0;
-        const auto first = static_cast<std::size_t>(n.da);
-        const std::size_t count = !runs                   ? static_cast<std::size_t>(n.db)
-                                  : n.op() == OpCode::dot ? 2 * first
-                                                          : first;
-        auto input_at = [&](std::size_t i) -> std::uint32_t {
-          if (!runs) return tape.many_inputs_[first + i];
-          return static_cast<std::uint32_t>(i < first ? n.a() + i : n.b() + (i - first));
-        };
+        // The lists are read by index: the partials below record ordinary
+        // nodes, never reductions, so they do not move.
+        const ReductionOperands operands(n, tape.many_inputs_, tape.many_partials_);
+        const std::size_t count = operands.count();
         for (std::size_t i = 0; i < count; ++i) {
-          const std::uint32_t input = input_at(i);
+          const std::uint32_t input = operands.input(i);
           switch (n.op()) {
-            case OpCode::sum:  // d/dx_i = 1
-              add(input, g, Var(runs ? 1.0 : tape.many_partials_[first + i], 0, 0));
-              break;
+            case OpCode::sum:           // d/dx_i = 1 (a list's sum may hold -1s)
             case OpCode::dot_constant:  // d/dx_i = w_i, a constant
-              add(input, g, Var(tape.many_partials_[first + i], 0, 0));
+              add(input, g, Var(operands.stored_partial(i), 0, 0));
               break;
             case OpCode::dot: {  // operands x then y: d/dx_i = y_i, d/dy_i = x_i
               const std::size_t half = count / 2;
-              add(input, g, node_var(input_at(i < half ? i + half : i - half)));
+              add(input, g, node_var(operands.input(i < half ? i + half : i - half)));
               break;
             }
             case OpCode::squared_norm:  // d/dx_i = 2 x_i
