@@ -193,6 +193,11 @@ class Tape {
   void grow();
   void check_index(const Var& v, const char* what) const;
   void set_name(std::uint32_t id, std::string name);
+  // Makes the leaves among xs inputs, as mark_input for each: a run of
+  // consecutive ids (a function's inputs, recorded in one loop) is kept as
+  // one (first, count) pair instead of a mark in every record, which
+  // ad::gradient would otherwise write across the tape on every call.
+  void mark_inputs(std::span<const Var> xs);
   // Makes leaf `id` an input (see is_input); nothing for other nodes. Marks
   // live in the leaf's unused operand field, so they cost no memory.
   void mark_input(std::uint32_t id) const noexcept;
@@ -223,6 +228,8 @@ class Tape {
   std::vector<std::uint32_t> many_inputs_;
   std::vector<double> many_partials_;
   std::uint32_t leading_leaves_ = 0;                 // nodes 0 .. leading_leaves_-1 are all leaves
+  // Runs of node ids marked as inputs (mark_inputs): (first, count), a few.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> input_runs_;
   // Filled by backward(): adjoints_[0 .. scratch_slots) are the scratch slots
   // of missing operands (detail::Node), adjoints_[id + scratch_slots] the
   // adjoint of node id.

@@ -209,9 +209,9 @@ struct Recorder {
   // H v for the recording of y, by forward over reverse on the tape, without
   // recording (hvp_sweep.cpp; ad::hvp).
   static std::vector<double> hvp_sweep(const Var& y, std::span<const Var> xs, std::span<const double> v);
-  // Makes leaf `id` of `t` an input (Tape::is_input): what gradients are
-  // taken with respect to.
-  static void mark_input(const Tape& t, std::uint32_t id) noexcept { t.mark_input(id); }
+  // Makes the leaves among xs inputs of `t` (Tape::is_input): what
+  // gradients are taken with respect to.
+  static void mark_inputs(Tape& t, std::span<const Var> xs) { t.mark_inputs(xs); }
   // The live tape of this thread that `v` belongs to; throws when there is none.
   static Tape& owner(const Var& v, const char* what);
 };

@@ -208,3 +208,52 @@ TEST_CASE("tensor graphs use the same kinds: parameters are inputs, data are con
   CHECK(contains(lines[0] + lines[1], " const"));
   CHECK(contains(lines[0] + lines[1], " param"));
 }
+
+TEST_CASE("inputs passed to ad::gradient as a run of consecutive leaves are inputs, and nothing else is") {
+  ad::Tape tape;
+  std::vector<ad::Var> x;
+  for (int i = 0; i < 40; ++i) x.push_back(ad::Var(0.1 * i));  // nodes 0..39: one run
+  const ad::Var literal = 2.0;                                 // a leaf after the run
+  ad::Var s = literal;
+  for (const ad::Var& xi : x) s += xi * xi;
+  // gradient with respect to x[5..29]: a run of 25 consecutive ids, kept as one pair
+  std::vector<double> g(25);
+  ad::gradient(s, std::span<const ad::Var>(x).subspan(5, 25), g);
+  CHECK(g[0] == doctest::Approx(2 * 0.5));
+  for (std::uint32_t id = 0; id < 40; ++id) {
+    CAPTURE(id);
+    CHECK(tape.is_input(id) == (id >= 5 && id < 30));
+  }
+  CHECK_FALSE(tape.is_input(literal.id()));
+  CHECK_FALSE(tape.is_input(s.id()));
+  // the same run again, a run inside it, and a short run: nothing changes but the short run's marks
+  ad::gradient(s, std::span<const ad::Var>(x).subspan(5, 25), g);
+  std::vector<double> g3(3);
+  ad::gradient(s, std::span<const ad::Var>(x).subspan(10, 3), g3);
+  ad::gradient(s, std::span<const ad::Var>(x).subspan(36, 3), g3);
+  for (std::uint32_t id = 0; id < 40; ++id) {
+    CAPTURE(id);
+    CHECK(tape.is_input(id) == ((id >= 5 && id < 30) || (id >= 36 && id < 39)));
+  }
+  // the graph shows the run's leaves as inputs
+  const ad::Graph graph = ad::graph(s);
+  std::size_t inputs = 0;
+  for (const ad::GraphNode& n : graph.nodes) inputs += n.kind == ad::GraphNode::Kind::input;
+  CHECK(inputs == 25 + 3);
+  // a run that reaches past the leaves into ops: only the leaves become inputs
+  std::vector<ad::Var> mixed;
+  ad::Tape second;
+  for (int i = 0; i < 20; ++i) mixed.push_back(ad::Var(1.0 + i));
+  for (int i = 0; i < 20; ++i) mixed.push_back(mixed[static_cast<std::size_t>(i)] * 2.0);  // ids 20..39
+  ad::Var total = mixed[0];
+  for (std::size_t i = 1; i < mixed.size(); ++i) total = total + mixed[i];
+  std::vector<double> all(40);
+  ad::gradient(total, mixed, all);
+  CHECK(all[0] == 3.0);
+  CHECK(all[39] == 1.0);
+  for (std::uint32_t id = 0; id < 40; ++id) CHECK(second.is_input(id) == (id < 20));
+  // and a cleared tape forgets them
+  second.clear();
+  const ad::Var fresh = 5.0;
+  CHECK_FALSE(second.is_input(fresh.id()));
+}

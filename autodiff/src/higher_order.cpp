@@ -26,7 +26,7 @@ std::vector<Var> Recorder::recorded_gradient(const Var& y, std::span<const Var> 
     if (!tape.owns(xs[i]))
       throw std::logic_error(fmt::format(
           "ad::gradient_recorded: input {} (value {}) is not a Var of the output's tape", i, xs[i].value()));
-  for (const Var& x : xs) tape.mark_input(x.id_);
+  tape.mark_inputs(xs);
   const std::uint32_t root = y.id_;
   const std::uint32_t stamp = tape.stamp_;
   // The sweep records a few nodes per node it passes (a partial, a product,

@@ -76,6 +76,7 @@ void Tape::clear() noexcept {
   names_.clear();
   many_inputs_.clear();
   many_partials_.clear();
+  input_runs_.clear();
   end_ = nodes_;
   leading_leaves_ = 0;
   if (tensor_tape_) tensor_tape_->clear();
@@ -166,7 +167,32 @@ void Tape::set_name(std::uint32_t id, std::string name) {
 }
 
 bool Tape::is_input(std::uint32_t id) const noexcept {
-  return id < size() && nodes_[id].op() == OpCode::leaf && nodes_[id].is_marked_input();
+  if (id >= size() || nodes_[id].op() != OpCode::leaf) return false;
+  if (nodes_[id].is_marked_input()) return true;
+  return std::any_of(input_runs_.begin(), input_runs_.end(),
+                     [id](const auto& run) { return id - run.first < run.second; });
+}
+
+void Tape::mark_inputs(std::span<const Var> xs) {
+  // Runs shorter than this are marked in their records; past this many
+  // runs, too (a bound on the list and on is_input's scan).
+  constexpr std::size_t shortest_run = 16, most_runs = 32;
+  for (std::size_t i = 0; i < xs.size();) {
+    const std::uint32_t first = xs[i].id_;
+    std::size_t end = i + 1;
+    while (end < xs.size() && xs[end].id_ - first == end - i) ++end;
+    const auto count = static_cast<std::uint32_t>(end - i);
+    const bool covered = std::any_of(input_runs_.begin(), input_runs_.end(), [&](const auto& run) {
+      return first - run.first < run.second && count <= run.second - (first - run.first);
+    });
+    if (!covered) {
+      if (count >= shortest_run && input_runs_.size() < most_runs)
+        input_runs_.emplace_back(first, count);
+      else
+        for (std::size_t k = i; k < end; ++k) mark_input(xs[k].id_);
+    }
+    i = end;
+  }
 }
 
 void Tape::mark_input(std::uint32_t id) const noexcept {

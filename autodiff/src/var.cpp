@@ -240,8 +240,8 @@ void gradient(const Var& y, std::span<const Var> xs, std::span<double> out) {
   for (std::size_t i = 0; i < xs.size(); ++i) {
     const std::uint32_t id = xs[i].id();
     out[i] = id < adjoints.size() ? adjoints[id] : 0.0;
-    detail::Recorder::mark_input(tape, id);
   }
+  detail::Recorder::mark_inputs(tape, xs);
 }
 
 std::vector<double> gradient(const Var& y, std::span<const Var> xs) {
