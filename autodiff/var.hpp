@@ -198,6 +198,11 @@ struct Recorder {
   // True when xs are consecutive nodes of the recording `stamp` (stamp 0:
   // never), in order.
   static bool is_run(std::span<const Var> xs, std::uint32_t stamp) noexcept;
+  // Nonzero unless v is node `id` of the recording `stamp`: is_run's test of
+  // one operand, branch-free (loops or the results together).
+  static std::uint32_t off_run(const Var& v, std::uint32_t id, std::uint32_t stamp) noexcept {
+    return (v.stamp_ ^ stamp) | (v.id_ ^ id);
+  }
   // The checks and the handle of a reduction node just pushed as `id`.
   static Var recorded_reduction(Tape& t, OpCode code, std::uint32_t id, double y, std::size_t operand_count,
                                 std::source_location where);

@@ -63,7 +63,7 @@ bool Recorder::is_run(std::span<const Var> xs, std::uint32_t stamp) noexcept {
   const std::uint32_t first = xs[0].id_;
   std::uint32_t mismatch = 0;
   for (std::size_t i = 0; i < xs.size(); ++i)
-    mismatch |= (xs[i].stamp_ ^ stamp) | (xs[i].id_ ^ (first + static_cast<std::uint32_t>(i)));
+    mismatch |= off_run(xs[i], first + static_cast<std::uint32_t>(i), stamp);
   return mismatch == 0;
 }
 
@@ -146,15 +146,28 @@ Var dot(std::span<const Var> x, std::span<const Var> y, std::source_location whe
   if (x.size() != y.size())
     throw std::invalid_argument(
         fmt::format("ad::dot: the operands have {} and {} entries", x.size(), y.size()));
+  // One pass over the operands gives the value and whether x and y are runs
+  // (Recorder::is_run's test, read beside each value: the recording of a
+  // long dot is mostly these reads).
+  const std::uint32_t stamp = current_stamp();
+  std::uint32_t off_runs = x.empty() || stamp == 0 ? 1 : 0;
+  const std::uint32_t x0 = x.empty() ? 0 : x[0].id(), y0 = y.empty() ? 0 : y[0].id();
   const double value = interleaved_dot(
-      x.size(), [x](std::size_t i) { return x[i].value(); }, [y](std::size_t i) { return y[i].value(); });
+      x.size(),
+      [&](std::size_t i) {
+        off_runs |= detail::Recorder::off_run(x[i], x0 + static_cast<std::uint32_t>(i), stamp);
+        return x[i].value();
+      },
+      [&](std::size_t i) {
+        off_runs |= detail::Recorder::off_run(y[i], y0 + static_cast<std::uint32_t>(i), stamp);
+        return y[i].value();
+      });
+  if (off_runs == 0)
+    return detail::Recorder::run_reduction(OpCode::dot, x0, y0, static_cast<std::uint32_t>(x.size()), value,
+                                           where);
   // Operands x then y; d/dx_i = y_i, d/dy_i = x_i. Every operand gets a
   // place (a constant becomes a leaf when the dot records), so the recorded
   // backward finds y_i's node beside x_i's.
-  const std::uint32_t stamp = current_stamp();
-  if (detail::Recorder::is_run(x, stamp) && detail::Recorder::is_run(y, stamp))
-    return detail::Recorder::run_reduction(OpCode::dot, x[0].id(), y[0].id(),
-                                           static_cast<std::uint32_t>(x.size()), value, where);
   std::vector<Var>& operands = detail::scratch_operands();
   operands.insert(operands.end(), x.begin(), x.end());
   operands.insert(operands.end(), y.begin(), y.end());
