@@ -214,6 +214,9 @@ struct Recorder {
   // H v for the recording of y, by forward over reverse on the tape, without
   // recording (hvp_sweep.cpp; ad::hvp).
   static std::vector<double> hvp_sweep(const Var& y, std::span<const Var> xs, std::span<const double> v);
+  // What both second-order sweeps say on reaching the user-defined op recorded
+  // as node k of `tape` (its derivative is plain doubles); `what` names the caller.
+  [[noreturn]] static void throw_no_second_derivative(const char* what, const Tape& tape, std::uint32_t k);
   // Makes the leaves among xs inputs of `t` (Tape::is_input): what
   // gradients are taken with respect to.
   static void mark_inputs(Tape& t, std::span<const Var> xs) { t.mark_inputs(xs); }

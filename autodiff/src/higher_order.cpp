@@ -15,6 +15,13 @@ namespace ad {
 
 namespace detail {
 
+void Recorder::throw_no_second_derivative(const char* what, const Tape& tape, std::uint32_t k) {
+  throw std::logic_error(fmt::format(
+      "{}: node {} is the user-defined op '{}', whose derivative is given as plain doubles: it has no "
+      "second derivative",
+      what, k, tape.custom_op(k).name));
+}
+
 std::vector<Var> Recorder::recorded_gradient(const Var& y, std::span<const Var> xs) {
   Tape& tape = owner(y, "gradient_recorded");
   if (active_tape != &tape)
@@ -93,11 +100,7 @@ std::vector<Var> Recorder::recorded_gradient(const Var& y, std::span<const Var> 
 #undef AD_RECORDED_BINARY
       case OpCode::custom_unary:
       case OpCode::custom_binary:
-        throw std::logic_error(
-            fmt::format("ad::gradient_recorded: node {} is the user-defined op '{}', whose derivative is "
-                        "given as plain doubles: "
-                        "it has no second derivative",
-                        k, tape.custom_op(k).name));
+        throw_no_second_derivative("ad::gradient_recorded", tape, k);
       case OpCode::sum:
       case OpCode::dot:
       case OpCode::dot_constant:

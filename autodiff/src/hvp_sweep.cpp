@@ -121,10 +121,7 @@ std::vector<double> Recorder::hvp_sweep(const Var& y, std::span<const Var> xs, s
 #undef AD_HVP_BINARY
       case OpCode::custom_unary:
       case OpCode::custom_binary:
-        throw std::logic_error(
-            fmt::format("ad::hvp: node {} is the user-defined op '{}', whose derivative is given as plain "
-                        "doubles: it has no second derivative",
-                        k, tape.custom_op(k).name));
+        throw_no_second_derivative("ad::hvp", tape, k);
       case OpCode::sum:
       case OpCode::dot:
       case OpCode::dot_constant:
