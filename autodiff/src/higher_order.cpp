@@ -9,7 +9,7 @@
 #include <autodiff/higher_order.hpp>
 #include <autodiff/scalar_ops.hpp>
 
-#include "reduction_operands.hpp"
+#include "node_partials.hpp"
 
 namespace ad {
 
@@ -69,72 +69,13 @@ std::vector<Var> Recorder::recorded_gradient(const Var& y, std::span<const Var> 
     if (!reached[k]) continue;
     const Var g = adj[k];
     const detail::Node n = tape.nodes_[k];  // a copy: the tape may move while we record
-    const Var yk = node_var(k);
-    switch (n.op()) {
-      case OpCode::leaf:
-        break;
-#define AD_RECORDED_UNARY(name, Struct)                          \
-  case OpCode::name:                                             \
-    add(n.a(), g, ops::Struct::derivative(node_var(n.a()), yk)); \
-    break;
-        AD_UNARY_OPS(AD_RECORDED_UNARY)
-#undef AD_RECORDED_UNARY
-#define AD_RECORDED_BINARY(name, Struct)                \
-  case OpCode::name: {                                  \
-    const Var a = node_var(n.a()), b = node_var(n.b()); \
-    add(n.a(), g, ops::Struct::d_a(a, b, yk));          \
-    add(n.b(), g, ops::Struct::d_b(a, b, yk));          \
-    break;                                              \
-  }                                                     \
-  case OpCode::name##_vc: {                             \
-    const Var a = node_var(n.a()), c(n.db, 0, 0);       \
-    add(n.a(), g, ops::Struct::d_a(a, c, yk));          \
-    break;                                              \
-  }                                                     \
-  case OpCode::name##_cv: {                             \
-    const Var c(n.db, 0, 0), b = node_var(n.a());       \
-    add(n.a(), g, ops::Struct::d_b(c, b, yk));          \
-    break;                                              \
-  }
-        AD_BINARY_OPS(AD_RECORDED_BINARY)
-#undef AD_RECORDED_BINARY
-      case OpCode::custom_unary:
-      case OpCode::custom_binary:
-        throw_no_second_derivative("ad::gradient_recorded", tape, k);
-      case OpCode::sum:
-      case OpCode::dot:
-      case OpCode::dot_constant:
-      case OpCode::squared_norm:
-      case OpCode::logsumexp: {
-        // The lists are read by index: the partials below record ordinary
-        // nodes, never reductions, so they do not move.
-        const ReductionOperands operands(n, tape.many_inputs_, tape.many_partials_);
-        const std::size_t count = operands.count();
-        for (std::size_t i = 0; i < count; ++i) {
-          const std::uint32_t input = operands.input(i);
-          switch (n.op()) {
-            case OpCode::sum:           // d/dx_i = 1 (a list's sum may hold -1s)
-            case OpCode::dot_constant:  // d/dx_i = w_i, a constant
-              add(input, g, Var(operands.stored_partial(i), 0, 0));
-              break;
-            case OpCode::dot: {  // operands x then y: d/dx_i = y_i, d/dy_i = x_i
-              const std::size_t half = count / 2;
-              add(input, g, node_var(operands.input(i < half ? i + half : i - half)));
-              break;
-            }
-            case OpCode::squared_norm:  // d/dx_i = 2 x_i
-              add(input, g, 2.0 * node_var(input));
-              break;
-            default:  // logsumexp: d/dx_i = exp(x_i - y)
-              add(input, g, exp(node_var(input) - yk));
-              break;
-          }
-        }
-        break;
-      }
-      case OpCode::count_:
-        break;
-    }
+    // The partials record ordinary nodes, never reductions: the reduction
+    // lists do not move.
+    if (!send_partials(
+            n, node_var(k), node_var,
+            [&](std::uint32_t input, const Var& partial) { add(input, g, partial); }, tape.many_inputs_,
+            tape.many_partials_))
+      throw_no_second_derivative("ad::gradient_recorded", tape, k);
   }
   std::vector<Var> out(xs.size());
   for (std::size_t i = 0; i < xs.size(); ++i)

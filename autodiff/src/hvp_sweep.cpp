@@ -15,7 +15,7 @@
 #include <autodiff/higher_order.hpp>
 
 #include "dual_scalar.hpp"
-#include "reduction_operands.hpp"
+#include "node_partials.hpp"
 
 namespace ad::detail {
 
@@ -39,24 +39,6 @@ std::vector<double> Recorder::hvp_sweep(const Var& y, std::span<const Var> xs, s
   for (std::size_t i = 0; i < xs.size(); ++i)
     if (xs[i].id_ <= root) tangent[xs[i].id_] += v[i];
   auto value_of = [&](std::uint32_t id) { return Dual1{nodes[id].value, tangent[id]}; };
-  // The partial of reduction k with respect to its operand i, with its
-  // derivative along v (needs node k's tangent: in the reverse sweep only).
-  auto reduction_partial = [&](const Node& n, const ReductionOperands& operands, std::size_t i,
-                               const Dual1& yk) -> Dual1 {
-    switch (n.op()) {
-      case OpCode::sum:           // d/dx_i = 1 (a list's sum may hold -1s)
-      case OpCode::dot_constant:  // d/dx_i = w_i, a constant
-        return Dual1::constant(operands.stored_partial(i));
-      case OpCode::dot: {  // operands x then y: d/dx_i = y_i, d/dy_i = x_i
-        const std::size_t half = operands.count() / 2;
-        return value_of(operands.input(i < half ? i + half : i - half));
-      }
-      case OpCode::squared_norm:  // d/dx_i = 2 x_i
-        return 2.0 * value_of(operands.input(i));
-      default:  // logsumexp: d/dx_i = exp(x_i - y)
-        return exp(value_of(operands.input(i)) - yk);
-    }
-  };
   for (std::uint32_t k = first_op; k <= root; ++k) {
     const Node& n = nodes[k];
     switch (op_info(n.op()).operands) {
@@ -70,12 +52,13 @@ std::vector<double> Recorder::hvp_sweep(const Var& y, std::span<const Var> xs, s
       case OperandKinds::var_var:
         tangent[k] = n.da * tangent[n.a()] + n.db * tangent[n.b()];
         break;
-      case OperandKinds::many: {
-        const ReductionOperands operands(n, tape.many_inputs_, tape.many_partials_);
-        const Dual1 unused{n.value, 0.0};  // no partial below reads y's tangent
+      case OperandKinds::many: {            // a reduction keeps no partials when over runs: from the formulas
+        const Dual1 unknown{n.value, 0.0};  // y's tangent: no reduction's partial reads it
         double t = 0.0;
-        for (std::size_t i = 0; i < operands.count(); ++i)
-          t += reduction_partial(n, operands, i, unused).v * tangent[operands.input(i)];
+        send_partials(
+            n, unknown, value_of,
+            [&](std::uint32_t input, const Dual1& partial) { t += partial.v * tangent[input]; },
+            tape.many_inputs_, tape.many_partials_);
         tangent[k] = t;
         break;
       }
@@ -89,52 +72,12 @@ std::vector<double> Recorder::hvp_sweep(const Var& y, std::span<const Var> xs, s
   for (std::uint32_t k = root + 1; k-- > first_op;) {
     const double g = adjoint[k], g_tangent = adjoint_tangent[k];
     if (g == 0.0 && g_tangent == 0.0) continue;  // nothing reaches the root through k
-    const Node& n = nodes[k];
-    const Dual1 yk = value_of(k);
     auto send = [&](std::uint32_t input, const Dual1& partial) {
       adjoint[input] += g * partial.v;
       adjoint_tangent[input] += g_tangent * partial.v + g * partial.d;
     };
-    switch (n.op()) {
-      case OpCode::leaf:
-        break;
-#define AD_HVP_UNARY(name, Struct)                             \
-  case OpCode::name:                                           \
-    send(n.a(), ops::Struct::derivative(value_of(n.a()), yk)); \
-    break;
-        AD_UNARY_OPS(AD_HVP_UNARY)
-#undef AD_HVP_UNARY
-#define AD_HVP_BINARY(name, Struct)                                            \
-  case OpCode::name: {                                                         \
-    const Dual1 a = value_of(n.a()), b = value_of(n.b());                      \
-    send(n.a(), ops::Struct::d_a(a, b, yk));                                   \
-    send(n.b(), ops::Struct::d_b(a, b, yk));                                   \
-    break;                                                                     \
-  }                                                                            \
-  case OpCode::name##_vc:                                                      \
-    send(n.a(), ops::Struct::d_a(value_of(n.a()), Dual1::constant(n.db), yk)); \
-    break;                                                                     \
-  case OpCode::name##_cv:                                                      \
-    send(n.a(), ops::Struct::d_b(Dual1::constant(n.db), value_of(n.a()), yk)); \
-    break;
-        AD_BINARY_OPS(AD_HVP_BINARY)
-#undef AD_HVP_BINARY
-      case OpCode::custom_unary:
-      case OpCode::custom_binary:
-        throw_no_second_derivative("ad::hvp", tape, k);
-      case OpCode::sum:
-      case OpCode::dot:
-      case OpCode::dot_constant:
-      case OpCode::squared_norm:
-      case OpCode::logsumexp: {
-        const ReductionOperands operands(n, tape.many_inputs_, tape.many_partials_);
-        for (std::size_t i = 0; i < operands.count(); ++i)
-          send(operands.input(i), reduction_partial(n, operands, i, yk));
-        break;
-      }
-      case OpCode::count_:
-        break;
-    }
+    if (!send_partials(nodes[k], value_of(k), value_of, send, tape.many_inputs_, tape.many_partials_))
+      throw_no_second_derivative("ad::hvp", tape, k);
   }
   std::vector<double> out(xs.size(), 0.0);
   for (std::size_t i = 0; i < xs.size(); ++i)
