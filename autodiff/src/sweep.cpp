@@ -32,8 +32,24 @@ void Tape::sweep(std::uint32_t root) {
   double* adj = adjoints_.data();
   // Below leading_leaves_ every node is a leaf: nothing to push.
   const std::uint32_t stop = std::min(leading_leaves_, root);
+  // Most ops read the op recorded just before them (s += x, p *= x, f(g(x))),
+  // so what node k sends to node k - 1 would be stored and read back by the
+  // very next iteration: a chain through store-to-load forwarding on every
+  // node. Instead it is kept in registers (`pending` contributions, 1 or 2,
+  // x * x sending two) and added to the adjoint read from memory when the
+  // loop reaches k - 1, in the order memory would have added them: the same
+  // bits. The branches are on operand distances, which repeat with the
+  // user's loop and predict well (docs/decisions/0021-sweep-carry.md).
+  int pending = 0;
+  double carry_first = 0.0, carry_second = 0.0;
   for (std::uint32_t k = root + 1; k-- > stop;) {
-    const double g = adj[std::size_t{k} + scratch];
+    double g = adj[std::size_t{k} + scratch];
+    if (pending != 0) {
+      g += carry_first;
+      if (pending == 2) g += carry_second;
+      adj[std::size_t{k} + scratch] = g;
+      pending = 0;
+    }
     if ((std::bit_cast<std::uint64_t>(g) << 1) == 0) [[unlikely]]  // +0 or -0, tested on the bits
       continue;
     const detail::Node& n = nodes[k];
@@ -59,6 +75,29 @@ void Tape::sweep(std::uint32_t root) {
     const std::uint32_t spare = k % scratch;  // compiled to selects, not branches
     const std::uint32_t slot_a = field_a != detail::no_operand ? field_a : spare;
     const std::uint32_t slot_b = field_b != detail::no_operand ? field_b : spare;
+    if constexpr (!checked) {
+      // What goes to node k - 1, the next node swept, stays in registers
+      // (see `pending`); the rest goes through memory.
+      const std::uint32_t previous = k - 1 + scratch;
+      if (slot_a == previous) {
+        carry_first = g * n.da;
+        pending = 1;
+        if (slot_b == previous) {
+          carry_second = g * n.db;
+          pending = 2;
+        } else {
+          adj[slot_b] += g * n.db;
+        }
+      } else if (slot_b == previous) {
+        adj[slot_a] += g * n.da;
+        carry_first = g * n.db;
+        pending = 1;
+      } else {
+        adj[slot_a] += g * n.da;
+        adj[slot_b] += g * n.db;
+      }
+      continue;
+    }
     adj[slot_a] += g * n.da;
     adj[slot_b] += g * n.db;
     if constexpr (checked) {
@@ -67,6 +106,11 @@ void Tape::sweep(std::uint32_t root) {
       if (field_b != detail::no_operand && !std::isfinite(adj[slot_b])) [[unlikely]]
         report_adjoint_anomaly(k, field_b - scratch, g, g * n.db);
     }
+  }
+  if (pending != 0) {  // the last node swept sent to the leaf before it
+    double& last = adj[std::size_t{stop} - 1 + scratch];
+    last += carry_first;
+    if (pending == 2) last += carry_second;
   }
 }
 
