@@ -198,6 +198,8 @@ class Tape {
   // one (first, count) pair instead of a mark in every record, which
   // ad::gradient would otherwise write across the tape on every call.
   void mark_inputs(std::span<const Var> xs);
+  // The same for the nodes first .. first + count - 1.
+  void mark_input_run(std::uint32_t first, std::uint32_t count);
   // Makes leaf `id` an input (see is_input); nothing for other nodes. Marks
   // live in the leaf's unused operand field, so they cost no memory.
   void mark_input(std::uint32_t id) const noexcept;

@@ -220,6 +220,7 @@ struct Recorder {
   // Makes the leaves among xs inputs of `t` (Tape::is_input): what
   // gradients are taken with respect to.
   static void mark_inputs(Tape& t, std::span<const Var> xs) { t.mark_inputs(xs); }
+  static void mark_input_run(Tape& t, std::uint32_t first, std::uint32_t count) { t.mark_input_run(first, count); }
   // The live tape of this thread that `v` belongs to; throws when there is none.
   static Tape& owner(const Var& v, const char* what);
 };

@@ -174,25 +174,27 @@ bool Tape::is_input(std::uint32_t id) const noexcept {
 }
 
 void Tape::mark_inputs(std::span<const Var> xs) {
-  // Runs shorter than this are marked in their records; past this many
-  // runs, too (a bound on the list and on is_input's scan).
-  constexpr std::size_t shortest_run = 16, most_runs = 32;
   for (std::size_t i = 0; i < xs.size();) {
     const std::uint32_t first = xs[i].id_;
     std::size_t end = i + 1;
     while (end < xs.size() && xs[end].id_ - first == end - i) ++end;
-    const auto count = static_cast<std::uint32_t>(end - i);
-    const bool covered = std::any_of(input_runs_.begin(), input_runs_.end(), [&](const auto& run) {
-      return first - run.first < run.second && count <= run.second - (first - run.first);
-    });
-    if (!covered) {
-      if (count >= shortest_run && input_runs_.size() < most_runs)
-        input_runs_.emplace_back(first, count);
-      else
-        for (std::size_t k = i; k < end; ++k) mark_input(xs[k].id_);
-    }
+    mark_input_run(first, static_cast<std::uint32_t>(end - i));
     i = end;
   }
+}
+
+void Tape::mark_input_run(std::uint32_t first, std::uint32_t count) {
+  // Runs shorter than this are marked in their records; past this many
+  // runs, too (a bound on the list and on is_input's scan).
+  constexpr std::size_t shortest_run = 16, most_runs = 32;
+  const bool covered = std::any_of(input_runs_.begin(), input_runs_.end(), [&](const auto& run) {
+    return first - run.first < run.second && count <= run.second - (first - run.first);
+  });
+  if (covered) return;
+  if (count >= shortest_run && input_runs_.size() < most_runs)
+    input_runs_.emplace_back(first, count);
+  else
+    for (std::uint32_t k = 0; k < count; ++k) mark_input(first + k);
 }
 
 void Tape::mark_input(std::uint32_t id) const noexcept {

@@ -1,5 +1,6 @@
 // The slow paths of recording: no active tape, constant operands, Vars of
 // enclosing tapes (read as constants), and stale or foreign Vars (errors).
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <source_location>
@@ -226,17 +227,33 @@ void gradient(const Var& y, std::span<const Var> xs, std::span<double> out) {
   }
   Tape& tape = detail::Recorder::owner(y, "gradient");
   const std::uint32_t stamp = tape.stamp();
+  // One pass over the inputs before the sweep: all of this recording, and
+  // whether they are one run of consecutive nodes (a function's inputs made
+  // in one loop), in which case their gradient is one copy of the adjoints
+  // and their input mark one (first, count) pair.
+  const std::uint32_t first = xs.empty() ? 0 : xs[0].id();
+  std::uint32_t off_run = xs.size() <= detail::max_nodes ? 0 : 1;
   for (std::size_t i = 0; i < xs.size(); ++i)
-    if (xs[i].stamp() != stamp) [[unlikely]] {
-      detail::Recorder::owner(xs[i], "gradient");  // explains a stale or foreign input
-      throw std::logic_error(fmt::format(
-          "ad::gradient: input {} (node {}, value {}) is a Var of another tape than the output's; "
-          "gradients are taken within one tape",
-          i, xs[i].id(), xs[i].value()));
-    }
+    off_run |= detail::Recorder::off_run(xs[i], first + static_cast<std::uint32_t>(i), stamp);
+  if (off_run != 0) [[unlikely]]
+    for (std::size_t i = 0; i < xs.size(); ++i)
+      if (xs[i].stamp() != stamp) {
+        detail::Recorder::owner(xs[i], "gradient");  // explains a stale or foreign input
+        throw std::logic_error(fmt::format(
+            "ad::gradient: input {} (node {}, value {}) is a Var of another tape than the output's; "
+            "gradients are taken within one tape",
+            i, xs[i].id(), xs[i].value()));
+      }
   tape.backward(y);
   // Every x is a node of this tape (checked above); nodes recorded after y get 0.
   const std::span<const double> adjoints = tape.adjoints();
+  if (off_run == 0) {
+    const std::size_t swept = first < adjoints.size() ? std::min(xs.size(), adjoints.size() - first) : 0;
+    if (swept != 0) std::copy_n(adjoints.data() + first, swept, out.data());
+    std::fill(out.begin() + static_cast<std::ptrdiff_t>(swept), out.end(), 0.0);
+    detail::Recorder::mark_input_run(tape, first, static_cast<std::uint32_t>(xs.size()));
+    return;
+  }
   for (std::size_t i = 0; i < xs.size(); ++i) {
     const std::uint32_t id = xs[i].id();
     out[i] = id < adjoints.size() ? adjoints[id] : 0.0;
