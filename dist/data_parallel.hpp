@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <autodiff/tensor.hpp>
 #include <dist/environment.hpp>
@@ -54,6 +55,12 @@ struct DataParallelOptions {
   // false: every bucket is reduced after the sweep (the same buckets in the
   // same order: the same bits), for measuring what overlap gains.
   bool overlap = true;
+  // true: after every training forward that records (a step), rank 0's
+  // buffers (BatchNorm's running statistics) are copied to the other ranks,
+  // so that every rank evaluates, and checkpoints, with the same ones (as
+  // PyTorch's DistributedDataParallel does with broadcast_buffers). false:
+  // each rank's buffers follow its own shards after the first broadcast.
+  bool broadcast_buffers = true;
   // A watchdog: when > 0, a step's reductions that have not completed this
   // many seconds after the sweep's end throw std::runtime_error on this rank
   // (which nn::distributed::run turns into the end of the job). For a rank
@@ -109,6 +116,8 @@ class DataParallelT final : public nn::ModuleT<T> {
 
   // Copies rank 0's parameters and buffers to every rank (collective).
   void broadcast_from_root();
+  // Copies rank 0's buffers to every rank, in one message (collective).
+  void broadcast_buffers();
 
   const DataParallelStats& stats() const noexcept { return stats_; }
   void reset_stats() noexcept;
@@ -125,6 +134,7 @@ class DataParallelT final : public nn::ModuleT<T> {
   std::unique_ptr<Reducer> reducer_;
   DataParallelStats stats_;
   std::size_t epoch_samples_ = 0;  // since the last combine(), in training forwards
+  std::vector<T> buffer_values_;   // broadcast_buffers' message, kept between steps
 };
 
 using DataParallel = DataParallelT<double>;

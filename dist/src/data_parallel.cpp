@@ -297,6 +297,24 @@ void DataParallelT<T>::broadcast_from_root() {
 }
 
 template <class T>
+void DataParallelT<T>::broadcast_buffers() {
+  const Named<Tensor> buffers = model_.named_buffers();
+  if (buffers.empty()) return;
+  buffer_values_.clear();
+  for (const auto& [name, t] : buffers)
+    buffer_values_.insert(buffer_values_.end(), t.values().begin(), t.values().end());
+  check(MPI_Bcast(buffer_values_.data(), int(buffer_values_.size()), mpi_type<T>(), 0, env_.comm()),
+        "MPI_Bcast");
+  if (env_.rank() == 0) return;
+  std::size_t at = 0;
+  for (const auto& [name, t] : buffers) {
+    std::span<T> v = Tensor(t).mutable_values();
+    std::copy_n(buffer_values_.begin() + std::ptrdiff_t(at), v.size(), v.begin());
+    at += v.size();
+  }
+}
+
+template <class T>
 auto DataParallelT<T>::forward(const Tensor& x) -> Tensor {
   if (std::this_thread::get_id() != reducer_->thread)
     throw std::logic_error(
@@ -309,6 +327,11 @@ auto DataParallelT<T>::forward(const Tensor& x) -> Tensor {
     const std::size_t rows = x.rank() > 0 ? x.shape()[0] : 1;
     reducer_->arm(rows);
     epoch_samples_ += rows;
+    // After the forward, which in training mode normalises with the batch's
+    // own statistics and updates the running ones: every rank leaves the
+    // step with rank 0's (every rank makes the same steps, so this is as
+    // collective as the step's gradient reduction).
+    if (reducer_->options.broadcast_buffers) broadcast_buffers();
   }
   return out;
 }

@@ -281,3 +281,28 @@ TEST_CASE("the gradient of a sum of per-rank least-squares objectives") {
     CHECK(std::vector<double>(after.values().begin(), after.values().end()) == all);
   }
 }
+
+TEST_CASE("every step leaves every rank with rank 0's buffers (BatchNorm's running statistics)") {
+  // Each rank normalises its own shard, so its running statistics follow
+  // its own samples; rank 0's are copied to the others after every step.
+  auto run = [](bool broadcast) {
+    std::mt19937_64 rng(11);
+    nn::Sequential m;
+    m.add<nn::Dense>(4, 8, nn::Activation::identity, rng)
+        .add<nn::BatchNorm1d>(8)
+        .add<nn::Dense>(8, 3, nn::Activation::identity, rng);
+    dist::DataParallel dp(m, world(), {.broadcast_buffers = broadcast});
+    nn::SGD<double> opt(dp.parameters(), 0.05);
+    nn::DataLoader<double> loader(data(), dp.loader_options({.batch_size = batch, .seed = 7}));
+    nn::fit(dp, loader, nn::cross_entropy, opt, dp.fit_options(base(1)));
+    std::vector<double> buffers;
+    for (const auto& [name, b] : dp.named_buffers())
+      buffers.insert(buffers.end(), b.values().begin(), b.values().end());
+    REQUIRE(!buffers.empty());
+    return buffers;
+  };
+  CHECK(same_on_every_rank(run(true)));
+  // Without the broadcast the ranks' statistics part after the first step:
+  // what the broadcast is for (and what makes this test able to fail).
+  CHECK_FALSE(same_on_every_rank(run(false)));
+}
