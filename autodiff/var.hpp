@@ -126,13 +126,16 @@ struct Recorder {
   }
 
   // Each op records its value and its local partials (from the op table),
-  // so the sweep needs neither the op nor the operands' values.
+  // so the sweep needs neither the op nor the operands' values. On the fast
+  // path an operand's stamp equals match_stamp_, hence stamp_ (match_stamp_
+  // is either, and no recording gets unmatchable_stamp): the result takes
+  // the operand's, already in a register, instead of loading the tape's.
   template <class Op>
   static Var unary(OpCode code, const Var& x, std::source_location where) {
     const double y = Op::value(x.value_);
     Tape* t = active_tape;
     if (t != nullptr && x.stamp_ == t->match_stamp_) [[likely]]
-      return Var(y, t->push(y, pack(code, link(x.id_), no_operand), Op::derivative(x.value_, y), 0.0), t->stamp_);
+      return Var(y, t->push(y, pack(code, link(x.id_), no_operand), Op::derivative(x.value_, y), 0.0), x.stamp_);
     return unary_slow(code, x, y, where);
   }
 
@@ -144,7 +147,7 @@ struct Recorder {
       return Var(y,
                  t->push(y, pack(code, link(a.id_), link(b.id_)), Op::d_a(a.value_, b.value_, y),
                          Op::d_b(a.value_, b.value_, y)),
-                 t->stamp_);
+                 a.stamp_);
     return binary_slow(code, a, b, y, where);
   }
 
@@ -155,7 +158,7 @@ struct Recorder {
     const double y = Op::value(a.value_, c);
     Tape* t = active_tape;
     if (t != nullptr && a.stamp_ == t->match_stamp_) [[likely]]
-      return Var(y, t->push(y, pack(code_vc, link(a.id_), no_operand), Op::d_a(a.value_, c, y), c), t->stamp_);
+      return Var(y, t->push(y, pack(code_vc, link(a.id_), no_operand), Op::d_a(a.value_, c, y), c), a.stamp_);
     return constant_operand_slow(code_vc, a, c, y, where);
   }
   template <class Op>
@@ -163,7 +166,7 @@ struct Recorder {
     const double y = Op::value(c, b.value_);
     Tape* t = active_tape;
     if (t != nullptr && b.stamp_ == t->match_stamp_) [[likely]]
-      return Var(y, t->push(y, pack(code_cv, link(b.id_), no_operand), Op::d_b(c, b.value_, y), c), t->stamp_);
+      return Var(y, t->push(y, pack(code_cv, link(b.id_), no_operand), Op::d_b(c, b.value_, y), c), b.stamp_);
     return constant_operand_slow(code_cv, b, c, y, where);
   }
 
