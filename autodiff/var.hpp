@@ -113,7 +113,7 @@ std::string source_text(std::source_location where);
 // (empty for operators, which cannot take a defaulted argument); only the
 // slow path reads it, so passing it costs nothing on the fast path.
 struct Recorder {
-  static Var leaf(double v) {
+  AD_RECORDING_INLINE static Var leaf(double v) {
     Tape* t = active_tape;
     if (t == nullptr) return Var(v, 0, 0);
     if (t->anomaly_) [[unlikely]]
@@ -131,7 +131,7 @@ struct Recorder {
   // is either, and no recording gets unmatchable_stamp): the result takes
   // the operand's, already in a register, instead of loading the tape's.
   template <class Op>
-  static Var unary(OpCode code, const Var& x, std::source_location where) {
+  AD_RECORDING_INLINE static Var unary(OpCode code, const Var& x, std::source_location where) {
     const double y = Op::value(x.value_);
     Tape* t = active_tape;
     if (t != nullptr && x.stamp_ == t->match_stamp_) [[likely]]
@@ -140,7 +140,7 @@ struct Recorder {
   }
 
   template <class Op>
-  static Var binary(OpCode code, const Var& a, const Var& b, std::source_location where) {
+  AD_RECORDING_INLINE static Var binary(OpCode code, const Var& a, const Var& b, std::source_location where) {
     const double y = Op::value(a.value_, b.value_);
     Tape* t = active_tape;
     if (t != nullptr && a.stamp_ == t->match_stamp_ && b.stamp_ == t->match_stamp_) [[likely]]
@@ -154,7 +154,7 @@ struct Recorder {
   // Var op constant (code is the op's `_vc` form) and constant op Var (`_cv`).
   // The constant sits in the record's second partial (see detail::Node).
   template <class Op>
-  static Var with_constant_rhs(OpCode code_vc, const Var& a, double c, std::source_location where) {
+  AD_RECORDING_INLINE static Var with_constant_rhs(OpCode code_vc, const Var& a, double c, std::source_location where) {
     const double y = Op::value(a.value_, c);
     Tape* t = active_tape;
     if (t != nullptr && a.stamp_ == t->match_stamp_) [[likely]]
@@ -162,7 +162,7 @@ struct Recorder {
     return constant_operand_slow(code_vc, a, c, y, where);
   }
   template <class Op>
-  static Var with_constant_lhs(OpCode code_cv, double c, const Var& b, std::source_location where) {
+  AD_RECORDING_INLINE static Var with_constant_lhs(OpCode code_cv, double c, const Var& b, std::source_location where) {
     const double y = Op::value(c, b.value_);
     Tape* t = active_tape;
     if (t != nullptr && b.stamp_ == t->match_stamp_) [[likely]]
@@ -230,17 +230,17 @@ struct Recorder {
 
 }  // namespace detail
 
-inline Var::Var(double v) : Var(detail::Recorder::leaf(v)) {}
+AD_RECORDING_INLINE Var::Var(double v) : Var(detail::Recorder::leaf(v)) {}
 
 // ---- arithmetic -------------------------------------------------------------
 #define AD_DEFINE_OPERATOR(sym, name, Struct)                                              \
-  inline Var operator sym(const Var& a, const Var& b) {                                    \
+  AD_RECORDING_INLINE Var operator sym(const Var& a, const Var& b) {                                    \
     return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b, {});                  \
   }                                                                                        \
-  inline Var operator sym(const Var& a, double b) {                                        \
+  AD_RECORDING_INLINE Var operator sym(const Var& a, double b) {                                        \
     return detail::Recorder::with_constant_rhs<ops::Struct>(OpCode::name##_vc, a, b, {});  \
   }                                                                                        \
-  inline Var operator sym(double a, const Var& b) {                                        \
+  AD_RECORDING_INLINE Var operator sym(double a, const Var& b) {                                        \
     return detail::Recorder::with_constant_lhs<ops::Struct>(OpCode::name##_cv, a, b, {});  \
   }
 AD_DEFINE_OPERATOR(+, add, Add)
@@ -249,21 +249,21 @@ AD_DEFINE_OPERATOR(*, mul, Mul)
 AD_DEFINE_OPERATOR(/, div, Div)
 #undef AD_DEFINE_OPERATOR
 
-inline Var Var::operator-() const { return detail::Recorder::unary<ops::Neg>(OpCode::neg, *this, {}); }
-inline Var& Var::operator+=(const Var& b) { return *this = *this + b; }
-inline Var& Var::operator-=(const Var& b) { return *this = *this - b; }
-inline Var& Var::operator*=(const Var& b) { return *this = *this * b; }
-inline Var& Var::operator/=(const Var& b) { return *this = *this / b; }
-inline Var& Var::operator+=(double b) { return *this = *this + b; }
-inline Var& Var::operator-=(double b) { return *this = *this - b; }
-inline Var& Var::operator*=(double b) { return *this = *this * b; }
-inline Var& Var::operator/=(double b) { return *this = *this / b; }
+AD_RECORDING_INLINE Var Var::operator-() const { return detail::Recorder::unary<ops::Neg>(OpCode::neg, *this, {}); }
+AD_RECORDING_INLINE Var& Var::operator+=(const Var& b) { return *this = *this + b; }
+AD_RECORDING_INLINE Var& Var::operator-=(const Var& b) { return *this = *this - b; }
+AD_RECORDING_INLINE Var& Var::operator*=(const Var& b) { return *this = *this * b; }
+AD_RECORDING_INLINE Var& Var::operator/=(const Var& b) { return *this = *this / b; }
+AD_RECORDING_INLINE Var& Var::operator+=(double b) { return *this = *this + b; }
+AD_RECORDING_INLINE Var& Var::operator-=(double b) { return *this = *this - b; }
+AD_RECORDING_INLINE Var& Var::operator*=(double b) { return *this = *this * b; }
+AD_RECORDING_INLINE Var& Var::operator/=(double b) { return *this = *this / b; }
 
 // ---- maths functions ----------------------------------------------------------
 // Each has a double overload too, so code written with `ad::tanh(x)` works for
 // T = double, and unqualified calls find the Var overload by ADL.
 #define AD_DEFINE_UNARY_FUNCTION(name, Struct)                                              \
-  inline Var name(const Var& x, std::source_location where = std::source_location::current()) { \
+  AD_RECORDING_INLINE Var name(const Var& x, std::source_location where = std::source_location::current()) { \
     return detail::Recorder::unary<ops::Struct>(OpCode::name, x, where);                     \
   }                                                                                          \
   inline double name(double x) { return ops::Struct::value(x); }
@@ -276,13 +276,13 @@ AD_UNARY_OPS(AD_DEFINE_UNARY_FUNCTION)
 Var apply_unary(OpCode code, const Var& x, std::source_location where = std::source_location::current());
 
 #define AD_DEFINE_BINARY_FUNCTION(name, Struct)                                                        \
-  inline Var name(const Var& a, const Var& b, std::source_location where = std::source_location::current()) { \
+  AD_RECORDING_INLINE Var name(const Var& a, const Var& b, std::source_location where = std::source_location::current()) { \
     return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b, where);                           \
   }                                                                                                    \
-  inline Var name(const Var& a, double b, std::source_location where = std::source_location::current()) { \
+  AD_RECORDING_INLINE Var name(const Var& a, double b, std::source_location where = std::source_location::current()) { \
     return detail::Recorder::with_constant_rhs<ops::Struct>(OpCode::name##_vc, a, b, where);           \
   }                                                                                                    \
-  inline Var name(double a, const Var& b, std::source_location where = std::source_location::current()) { \
+  AD_RECORDING_INLINE Var name(double a, const Var& b, std::source_location where = std::source_location::current()) { \
     return detail::Recorder::with_constant_lhs<ops::Struct>(OpCode::name##_cv, a, b, where);           \
   }                                                                                                    \
   inline double name(double a, double b) { return ops::Struct::value(a, b); }
@@ -300,13 +300,13 @@ AD_DEFINE_BINARY_FUNCTION(max, Max)
 // gradient; the double overloads do the same, so that generic code gives one
 // answer for T = double and T = ad::Var.
 #define AD_DEFINE_ALIAS(alias, op)                                                                     \
-  inline Var alias(const Var& a, const Var& b, std::source_location where = std::source_location::current()) { \
+  AD_RECORDING_INLINE Var alias(const Var& a, const Var& b, std::source_location where = std::source_location::current()) { \
     return op(a, b, where);                                                                            \
   }                                                                                                    \
-  inline Var alias(const Var& a, double b, std::source_location where = std::source_location::current()) { \
+  AD_RECORDING_INLINE Var alias(const Var& a, double b, std::source_location where = std::source_location::current()) { \
     return op(a, b, where);                                                                            \
   }                                                                                                    \
-  inline Var alias(double a, const Var& b, std::source_location where = std::source_location::current()) { \
+  AD_RECORDING_INLINE Var alias(double a, const Var& b, std::source_location where = std::source_location::current()) { \
     return op(a, b, where);                                                                            \
   }                                                                                                    \
   inline double alias(double a, double b) { return op(a, b); }

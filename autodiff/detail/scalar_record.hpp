@@ -9,6 +9,17 @@
 
 #include <autodiff/op_code.hpp>
 
+// Recording an op is a stamp check, one record and a call on the slow path
+// only; the compiler's own inlining budget runs out in long functions of many
+// ops, and a call per op then costs more than the op (the operands go through
+// memory to be passed by reference). So the recording functions and the
+// operators over them are always inlined.
+#if defined(__GNUC__) || defined(__clang__)
+#define AD_RECORDING_INLINE [[gnu::always_inline]] inline
+#else
+#define AD_RECORDING_INLINE inline
+#endif
+
 namespace ad::detail {
 
 // Operand fields get 28 bits each, the op code 7 and a leaf's input mark 1.
