@@ -227,17 +227,14 @@ void gradient(const Var& y, std::span<const Var> xs, std::span<double> out) {
   }
   Tape& tape = detail::Recorder::owner(y, "gradient");
   const std::uint32_t stamp = tape.stamp();
-  // One pass over the inputs before the sweep: all of this recording, and
-  // whether they are one run of consecutive nodes (a function's inputs made
-  // in one loop), in which case their gradient is one copy of the adjoints
-  // and their input mark one (first, count) pair.
-  const std::uint32_t first = xs.empty() ? 0 : xs[0].id();
-  std::uint32_t off_run = xs.size() <= detail::max_nodes ? 0 : 1;
-  for (std::size_t i = 0; i < xs.size(); ++i)
-    off_run |= detail::Recorder::off_run(xs[i], first + static_cast<std::uint32_t>(i), stamp);
-  if (off_run != 0) [[unlikely]]
+  // Inputs that are one run of consecutive nodes of this recording (a
+  // function's inputs made in one loop: Recorder::is_run, one pass) have
+  // their gradient read as one copy of the adjoints and their input mark
+  // kept as one (first, count) pair.
+  const bool one_run = detail::Recorder::is_run(xs, stamp);
+  if (!one_run)
     for (std::size_t i = 0; i < xs.size(); ++i)
-      if (xs[i].stamp() != stamp) {
+      if (xs[i].stamp() != stamp) [[unlikely]] {
         detail::Recorder::owner(xs[i], "gradient");  // explains a stale or foreign input
         throw std::logic_error(fmt::format(
             "ad::gradient: input {} (node {}, value {}) is a Var of another tape than the output's; "
@@ -247,7 +244,8 @@ void gradient(const Var& y, std::span<const Var> xs, std::span<double> out) {
   tape.backward(y);
   // Every x is a node of this tape (checked above); nodes recorded after y get 0.
   const std::span<const double> adjoints = tape.adjoints();
-  if (off_run == 0) {
+  if (one_run) {
+    const std::uint32_t first = xs[0].id();
     const std::size_t swept = first < adjoints.size() ? std::min(xs.size(), adjoints.size() - first) : 0;
     if (swept != 0) std::copy_n(adjoints.data() + first, swept, out.data());
     std::fill(out.begin() + static_cast<std::ptrdiff_t>(swept), out.end(), 0.0);

@@ -293,7 +293,7 @@ void DataParallelT<T>::broadcast_from_root() {
     }
   };
   send(model_.named_parameters());
-  send(model_.named_buffers());
+  broadcast_buffers();
 }
 
 template <class T>
