@@ -13,6 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <unistd.h>
@@ -49,10 +50,23 @@ std::vector<double> flat(const nn::Module& m) {
   return out;
 }
 
+// This process's directory for checkpoints, removed (with anything a failed
+// case left in it) when the test program exits.
+struct ScratchDir {
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("ad-fit-resume-" + std::to_string(::getpid()));
+  ScratchDir() { std::filesystem::create_directories(path); }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+};
+
 std::string scratch(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("ad-fit-resume-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  static ScratchDir dir;
+  return (dir.path / name).string();
 }
 
 // One run: a fresh model, optimiser and (optional) schedule, trained to
