@@ -2,6 +2,7 @@
 // values and gradients of the op-by-op loops they replace, second
 // derivatives through them, constants, and misuse.
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <span>
 #include <stdexcept>
@@ -171,6 +172,45 @@ TEST_CASE("constants and Vars of an enclosing tape count in the value and get no
   const std::size_t size = inner.size();
   CHECK(ad::sum({ad::Var::constant(1.0), ad::Var::constant(2.0)}).is_constant());
   CHECK(inner.size() == size);
+}
+
+TEST_CASE("a long reduction over Vars mixed with constants keeps each Var's partial beside its id") {
+  // Longer than 8 recorded operands (the lists grow once, then take plain
+  // stores), the constants interleaved: every Var must keep its own partial.
+  ad::Tape tape;
+  std::vector<ad::Var> xs, mixed;
+  std::vector<double> weights;
+  for (int i = 0; i < 12; ++i) {
+    xs.emplace_back(0.5 + i);
+    mixed.push_back(xs.back());
+    weights.push_back(1.0 + 0.25 * i);
+    if (i % 4 == 1) {
+      mixed.push_back(ad::Var::constant(100.0 + i));  // not recorded, so not an operand
+      weights.push_back(-7.0);
+    }
+  }
+  REQUIRE(mixed.size() == 15);
+  const ad::Var s = ad::squared_norm(mixed);
+  const ad::Var d = ad::dot(std::span<const ad::Var>(mixed), std::span<const double>(weights));
+  const ad::NodeView sv = tape.node(s.id()), dv = tape.node(d.id());
+  REQUIRE(sv.input_count == 12);
+  REQUIRE(dv.input_count == 12);
+  for (std::uint32_t i = 0; i < 12; ++i) {
+    CHECK(sv.input(i) == xs[i].id());
+    CHECK(dv.input(i) == xs[i].id());
+  }
+  const std::vector<double> gs = ad::gradient(s, xs), gd = ad::gradient(d, xs);
+  for (std::size_t i = 0; i < 12; ++i) {
+    CHECK(gs[i] == 2.0 * xs[i].value());
+    CHECK(gd[i] == 1.0 + 0.25 * static_cast<double>(i));
+  }
+  // Again with every operand recorded (the copy without the stamp test).
+  std::vector<double> w12;
+  for (int i = 0; i < 12; ++i) w12.push_back(3.0 - 0.5 * i);
+  const ad::Var all = ad::dot(std::span<const ad::Var>(xs), std::span<const double>(w12));
+  CHECK(tape.node(all.id()).input_count == 12);
+  const std::vector<double> ga = ad::gradient(all, xs);
+  for (std::size_t i = 0; i < 12; ++i) CHECK(ga[i] == w12[i]);
 }
 
 TEST_CASE("reductions reject mismatched sizes and stale Vars, naming the op") {
