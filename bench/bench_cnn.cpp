@@ -31,7 +31,6 @@
 #include <numeric>
 #include <random>
 #include <span>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -45,6 +44,7 @@
 #include <nn/nn.hpp>
 
 #include "fashion_split.hpp"
+#include "options.hpp"
 #include "side_by_side.hpp"
 #if defined(AD_BENCH_HAVE_LIBTORCH)
 #include "peers/libtorch_cnn_peer.hpp"
@@ -138,10 +138,9 @@ Options parse(int argc, char** argv) {
     };
     if (a == "--threads") {
       o.threads.clear();
-      std::stringstream list(value());
-      for (std::string t; std::getline(list, t, ',');) o.threads.push_back(std::stoi(t));
+      for (std::size_t t : bench::positive_integers(value(), a)) o.threads.push_back(static_cast<int>(t));
     } else if (a == "--reps") {
-      o.reps = std::max(1, std::stoi(value()));
+      o.reps = std::max(1, static_cast<int>(bench::positive_integer(value(), a)));
     } else if (a == "--images") {
       o.images = std::max<std::size_t>(batch_size, std::stoul(value()));
     } else if (a == "--quick") {

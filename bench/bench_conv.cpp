@@ -19,7 +19,6 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,6 +28,7 @@
 #include <autodiff/autodiff.hpp>
 #include <autodiff/gemm.hpp>
 
+#include "options.hpp"
 #include "side_by_side.hpp"
 #if defined(AD_BENCH_HAVE_LIBTORCH)
 #include "peers/libtorch_conv.hpp"
@@ -58,14 +58,13 @@ Options parse(int argc, char** argv) {
     };
     if (a == "--threads") {
       o.threads.clear();
-      std::stringstream list(next());
-      for (std::string t; std::getline(list, t, ',');) o.threads.push_back(std::stoi(t));
+      for (std::size_t t : bench::positive_integers(next(), a)) o.threads.push_back(static_cast<int>(t));
     } else if (a == "--double") {
       o.use_double = true;
     } else if (a == "--no-torch") {
       o.torch = false;
     } else if (a == "--reps") {
-      o.protocol.reps = std::max(5, std::stoi(next()));
+      o.protocol.reps = std::max(5, static_cast<int>(bench::positive_integer(next(), a)));
     } else if (a == "--torch-intra") {
       o.torch_intra = true;
     } else if (a == "--min") {

@@ -29,6 +29,7 @@
 
 #include "cpu_model.hpp"
 #include "gmm_objective.hpp"
+#include "options.hpp"
 #include "side_by_side.hpp"
 
 namespace {
@@ -201,28 +202,6 @@ constexpr std::string_view usage = R"(usage: bench_gmm [options]
   --csv FILE    append the suite's rows (workload,dtype,threads,contestant,median,min,max,unit)
 )";
 
-std::vector<std::size_t> sizes_from(std::string_view list, std::string_view option) {
-  std::vector<std::size_t> out;
-  for (std::size_t start = 0; start <= list.size();) {
-    const std::size_t comma = std::min(list.find(',', start), list.size());
-    const std::string item(list.substr(start, comma - start));
-    start = comma + 1;
-    if (item.empty()) continue;
-    std::size_t used = 0;
-    unsigned long long v = 0;
-    try {
-      v = std::stoull(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || v == 0 || item[0] == '-')
-      throw std::invalid_argument(fmt::format("{} takes positive integers, not '{}'", option, item));
-    out.push_back(static_cast<std::size_t>(v));
-  }
-  if (out.empty()) throw std::invalid_argument(fmt::format("{} needs at least one value", option));
-  return out;
-}
-
 Options parse(int argc, char** argv) {
   Options o;
   bool n_given = false, reps_given = false;
@@ -233,18 +212,14 @@ Options parse(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--d") {
-      o.dims = sizes_from(value(), a);
+      o.dims = bench::positive_integers(value(), a);
     } else if (a == "--k") {
-      o.components = sizes_from(value(), a);
+      o.components = bench::positive_integers(value(), a);
     } else if (a == "--n") {
-      const std::vector<std::size_t> n = sizes_from(value(), a);
-      if (n.size() != 1) throw std::invalid_argument("--n takes one value");
-      o.n = n[0];
+      o.n = bench::positive_integer(value(), a);
       n_given = true;
     } else if (a == "--reps") {
-      const std::vector<std::size_t> reps = sizes_from(value(), a);
-      if (reps.size() != 1) throw std::invalid_argument("--reps takes one value");
-      o.protocol.reps = static_cast<int>(std::min<std::size_t>(reps[0], 1000));
+      o.protocol.reps = static_cast<int>(std::min<std::size_t>(bench::positive_integer(value(), a), 1000));
       reps_given = true;
     } else if (a == "--quick") {
       o.quick = true;

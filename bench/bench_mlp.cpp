@@ -29,7 +29,6 @@
 #include <functional>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -43,6 +42,7 @@
 #include <autodiff/gemm.hpp>
 #include <nn/nn.hpp>
 
+#include "options.hpp"
 #include "side_by_side.hpp"
 #if defined(AD_BENCH_HAVE_LIBTORCH)
 #include "peers/libtorch_peer.hpp"
@@ -260,14 +260,6 @@ struct Options {
   long rss_steps = 200;
 };
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream stream(text);
-  for (std::string item; std::getline(stream, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 void print_usage() {
   fmt::print(R"(usage: bench_mlp [options]
   --workload T1,T2,T3   which training steps (default: all three)
@@ -296,14 +288,14 @@ Options parse(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--workload") {
-      o.workloads = split_list(value());
+      o.workloads = bench::split_list(value());
     } else if (a == "--dtype") {
-      o.dtypes = split_list(value());
+      o.dtypes = bench::split_list(value());
     } else if (a == "--threads") {
       o.threads.clear();
-      for (const std::string& t : split_list(value())) o.threads.push_back(std::stoi(t));
+      for (std::size_t t : bench::positive_integers(value(), a)) o.threads.push_back(static_cast<int>(t));
     } else if (a == "--reps") {
-      o.protocol.reps = std::max(5, std::stoi(value()));
+      o.protocol.reps = std::max(5, static_cast<int>(bench::positive_integer(value(), a)));
     } else if (a == "--quick") {
       o.protocol = {0.05, 0.01, 5};
     } else if (a == "--csv") {
@@ -317,7 +309,7 @@ Options parse(int argc, char** argv) {
     } else if (a == "--rss") {
       o.rss = value();
     } else if (a == "--only") {
-      o.only = split_list(value());
+      o.only = bench::split_list(value());
     } else if (a == "--steps") {
       o.rss_steps = std::stol(value());
     } else if (a == "--help" || a == "-h") {

@@ -32,6 +32,7 @@
 
 #include <autodiff/autodiff.hpp>
 
+#include "options.hpp"
 #include "scalar_report.hpp"
 #include "scalar_result.hpp"
 #include "scalar_timing.hpp"
@@ -340,16 +341,6 @@ constexpr std::string_view usage = R"(usage: bench_scalar [options]
                     per thread and this benchmark runs on one thread
 )";
 
-std::vector<std::string> split_commas(std::string_view s) {
-  std::vector<std::string> parts;
-  for (std::size_t start = 0; start <= s.size();) {
-    const std::size_t comma = std::min(s.find(',', start), s.size());
-    if (comma > start) parts.emplace_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return parts;
-}
-
 Options parse(int argc, char** argv) {
   Options o;
   std::vector<Workload> workloads;
@@ -362,21 +353,20 @@ Options parse(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--workload") {
-      for (const std::string& s : split_commas(value())) {
+      for (const std::string& s : bench::split_list(value())) {
         const auto w = bench::workload_named(s);
         if (!w) throw std::invalid_argument(fmt::format("unknown workload '{}'", s));
         workloads.push_back(*w);
       }
     } else if (a == "--n") {
-      for (const std::string& s : split_commas(value())) sizes.push_back(std::stoull(s));
+      for (std::size_t n : bench::positive_integers(value(), a)) sizes.push_back(n);
       sizes_given = true;
     } else if (a == "--quick") {
       o.quick = true;
     } else if (a == "--csv") {
       o.csv = value();
     } else if (a == "--reps") {
-      o.protocol.fixed_reps = std::stoi(std::string(value()));
-      if (o.protocol.fixed_reps < 1) throw std::invalid_argument("--reps needs at least 1");
+      o.protocol.fixed_reps = static_cast<int>(bench::positive_integer(value(), a));
     } else if (a == "--only") {
       const std::string_view t = value();
       const auto* key = std::find(std::begin(tool_keys), std::end(tool_keys), t);
