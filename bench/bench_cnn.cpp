@@ -142,7 +142,7 @@ Options parse(int argc, char** argv) {
     } else if (a == "--reps") {
       o.reps = std::max(1, static_cast<int>(bench::positive_integer(value(), a)));
     } else if (a == "--images") {
-      o.images = std::max<std::size_t>(batch_size, std::stoul(value()));
+      o.images = std::max<std::size_t>(batch_size, bench::positive_integer(value(), a));
     } else if (a == "--quick") {
       o.reps = 1;
       o.images = 12800;

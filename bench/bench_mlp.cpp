@@ -311,7 +311,7 @@ Options parse(int argc, char** argv) {
     } else if (a == "--only") {
       o.only = bench::split_list(value());
     } else if (a == "--steps") {
-      o.rss_steps = std::stol(value());
+      o.rss_steps = static_cast<long>(bench::positive_integer(value(), a));
     } else if (a == "--help" || a == "-h") {
       print_usage();
       std::exit(0);
