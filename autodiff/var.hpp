@@ -154,7 +154,8 @@ struct Recorder {
   // Var op constant (code is the op's `_vc` form) and constant op Var (`_cv`).
   // The constant sits in the record's second partial (see detail::Node).
   template <class Op>
-  AD_RECORDING_INLINE static Var with_constant_rhs(OpCode code_vc, const Var& a, double c, std::source_location where) {
+  AD_RECORDING_INLINE static Var with_constant_rhs(OpCode code_vc, const Var& a, double c,
+                                                   std::source_location where) {
     const double y = Op::value(a.value_, c);
     Tape* t = active_tape;
     if (t != nullptr && a.stamp_ == t->match_stamp_) [[likely]]
@@ -162,7 +163,8 @@ struct Recorder {
     return constant_operand_slow(code_vc, a, c, y, where);
   }
   template <class Op>
-  AD_RECORDING_INLINE static Var with_constant_lhs(OpCode code_cv, double c, const Var& b, std::source_location where) {
+  AD_RECORDING_INLINE static Var with_constant_lhs(OpCode code_cv, double c, const Var& b,
+                                                   std::source_location where) {
     const double y = Op::value(c, b.value_);
     Tape* t = active_tape;
     if (t != nullptr && b.stamp_ == t->match_stamp_) [[likely]]
@@ -233,15 +235,15 @@ struct Recorder {
 AD_RECORDING_INLINE Var::Var(double v) : Var(detail::Recorder::leaf(v)) {}
 
 // ---- arithmetic -------------------------------------------------------------
-#define AD_DEFINE_OPERATOR(sym, name, Struct)                                              \
-  AD_RECORDING_INLINE Var operator sym(const Var& a, const Var& b) {                                    \
-    return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b, {});                  \
-  }                                                                                        \
-  AD_RECORDING_INLINE Var operator sym(const Var& a, double b) {                                        \
-    return detail::Recorder::with_constant_rhs<ops::Struct>(OpCode::name##_vc, a, b, {});  \
-  }                                                                                        \
-  AD_RECORDING_INLINE Var operator sym(double a, const Var& b) {                                        \
-    return detail::Recorder::with_constant_lhs<ops::Struct>(OpCode::name##_cv, a, b, {});  \
+#define AD_DEFINE_OPERATOR(sym, name, Struct)                                             \
+  AD_RECORDING_INLINE Var operator sym(const Var& a, const Var& b) {                      \
+    return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b, {});                 \
+  }                                                                                       \
+  AD_RECORDING_INLINE Var operator sym(const Var& a, double b) {                          \
+    return detail::Recorder::with_constant_rhs<ops::Struct>(OpCode::name##_vc, a, b, {}); \
+  }                                                                                       \
+  AD_RECORDING_INLINE Var operator sym(double a, const Var& b) {                          \
+    return detail::Recorder::with_constant_lhs<ops::Struct>(OpCode::name##_cv, a, b, {}); \
   }
 AD_DEFINE_OPERATOR(+, add, Add)
 AD_DEFINE_OPERATOR(-, sub, Sub)
@@ -249,7 +251,9 @@ AD_DEFINE_OPERATOR(*, mul, Mul)
 AD_DEFINE_OPERATOR(/, div, Div)
 #undef AD_DEFINE_OPERATOR
 
-AD_RECORDING_INLINE Var Var::operator-() const { return detail::Recorder::unary<ops::Neg>(OpCode::neg, *this, {}); }
+AD_RECORDING_INLINE Var Var::operator-() const {
+  return detail::Recorder::unary<ops::Neg>(OpCode::neg, *this, {});
+}
 AD_RECORDING_INLINE Var& Var::operator+=(const Var& b) { return *this = *this + b; }
 AD_RECORDING_INLINE Var& Var::operator-=(const Var& b) { return *this = *this - b; }
 AD_RECORDING_INLINE Var& Var::operator*=(const Var& b) { return *this = *this * b; }
@@ -262,10 +266,10 @@ AD_RECORDING_INLINE Var& Var::operator/=(double b) { return *this = *this / b; }
 // ---- maths functions ----------------------------------------------------------
 // Each has a double overload too, so code written with `ad::tanh(x)` works for
 // T = double, and unqualified calls find the Var overload by ADL.
-#define AD_DEFINE_UNARY_FUNCTION(name, Struct)                                              \
+#define AD_DEFINE_UNARY_FUNCTION(name, Struct)                                                               \
   AD_RECORDING_INLINE Var name(const Var& x, std::source_location where = std::source_location::current()) { \
-    return detail::Recorder::unary<ops::Struct>(OpCode::name, x, where);                     \
-  }                                                                                          \
+    return detail::Recorder::unary<ops::Struct>(OpCode::name, x, where);                                     \
+  }                                                                                                          \
   inline double name(double x) { return ops::Struct::value(x); }
 AD_UNARY_OPS(AD_DEFINE_UNARY_FUNCTION)
 #undef AD_DEFINE_UNARY_FUNCTION
@@ -275,16 +279,19 @@ AD_UNARY_OPS(AD_DEFINE_UNARY_FUNCTION)
 // Throws std::invalid_argument for a code that is not a unary op.
 Var apply_unary(OpCode code, const Var& x, std::source_location where = std::source_location::current());
 
-#define AD_DEFINE_BINARY_FUNCTION(name, Struct)                                                        \
-  AD_RECORDING_INLINE Var name(const Var& a, const Var& b, std::source_location where = std::source_location::current()) { \
-    return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b, where);                           \
-  }                                                                                                    \
-  AD_RECORDING_INLINE Var name(const Var& a, double b, std::source_location where = std::source_location::current()) { \
-    return detail::Recorder::with_constant_rhs<ops::Struct>(OpCode::name##_vc, a, b, where);           \
-  }                                                                                                    \
-  AD_RECORDING_INLINE Var name(double a, const Var& b, std::source_location where = std::source_location::current()) { \
-    return detail::Recorder::with_constant_lhs<ops::Struct>(OpCode::name##_cv, a, b, where);           \
-  }                                                                                                    \
+#define AD_DEFINE_BINARY_FUNCTION(name, Struct)                                                \
+  AD_RECORDING_INLINE Var name(const Var& a, const Var& b,                                     \
+                               std::source_location where = std::source_location::current()) { \
+    return detail::Recorder::binary<ops::Struct>(OpCode::name, a, b, where);                   \
+  }                                                                                            \
+  AD_RECORDING_INLINE Var name(const Var& a, double b,                                         \
+                               std::source_location where = std::source_location::current()) { \
+    return detail::Recorder::with_constant_rhs<ops::Struct>(OpCode::name##_vc, a, b, where);   \
+  }                                                                                            \
+  AD_RECORDING_INLINE Var name(double a, const Var& b,                                         \
+                               std::source_location where = std::source_location::current()) { \
+    return detail::Recorder::with_constant_lhs<ops::Struct>(OpCode::name##_cv, a, b, where);   \
+  }                                                                                            \
   inline double name(double a, double b) { return ops::Struct::value(a, b); }
 AD_DEFINE_BINARY_FUNCTION(pow, Pow)
 AD_DEFINE_BINARY_FUNCTION(atan2, Atan2)
@@ -299,16 +306,19 @@ AD_DEFINE_BINARY_FUNCTION(max, Max)
 // the table (docs/conventions.md), so a NaN cannot vanish from a value or a
 // gradient; the double overloads do the same, so that generic code gives one
 // answer for T = double and T = ad::Var.
-#define AD_DEFINE_ALIAS(alias, op)                                                                     \
-  AD_RECORDING_INLINE Var alias(const Var& a, const Var& b, std::source_location where = std::source_location::current()) { \
-    return op(a, b, where);                                                                            \
-  }                                                                                                    \
-  AD_RECORDING_INLINE Var alias(const Var& a, double b, std::source_location where = std::source_location::current()) { \
-    return op(a, b, where);                                                                            \
-  }                                                                                                    \
-  AD_RECORDING_INLINE Var alias(double a, const Var& b, std::source_location where = std::source_location::current()) { \
-    return op(a, b, where);                                                                            \
-  }                                                                                                    \
+#define AD_DEFINE_ALIAS(alias, op)                                                              \
+  AD_RECORDING_INLINE Var alias(const Var& a, const Var& b,                                     \
+                                std::source_location where = std::source_location::current()) { \
+    return op(a, b, where);                                                                     \
+  }                                                                                             \
+  AD_RECORDING_INLINE Var alias(const Var& a, double b,                                         \
+                                std::source_location where = std::source_location::current()) { \
+    return op(a, b, where);                                                                     \
+  }                                                                                             \
+  AD_RECORDING_INLINE Var alias(double a, const Var& b,                                         \
+                                std::source_location where = std::source_location::current()) { \
+    return op(a, b, where);                                                                     \
+  }                                                                                             \
   inline double alias(double a, double b) { return op(a, b); }
 AD_DEFINE_ALIAS(fmax, max)
 AD_DEFINE_ALIAS(fmin, min)

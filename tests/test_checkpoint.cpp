@@ -12,7 +12,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -25,6 +24,8 @@
 #include <autodiff/autodiff.hpp>
 #include <nn/checkpoint.hpp>
 #include <nn/nn.hpp>
+
+#include "scratch_dir.hpp"
 
 namespace {
 
@@ -47,32 +48,13 @@ Data<T> make_data(std::size_t n) {
   return {ad::TensorT<T>::from({n, 2}, std::move(x)), ad::TensorT<T>::from({n, 1}, std::move(y))};
 }
 
-// This process's scratch folder, removed when the test program ends (by the
-// process that made it: forked children that exit leave it alone).
-struct ScratchDir {
-  std::filesystem::path path;
-  pid_t owner = ::getpid();
-  ScratchDir() {
-    // tmpfs when there is one: the kill test is about processes, not power
-    // loss, and fsync there costs nothing.
-    const std::filesystem::path base = std::filesystem::is_directory("/dev/shm")
-                                           ? std::filesystem::path("/dev/shm")
-                                           : std::filesystem::temp_directory_path();
-    path = base / fmt::format("ad-checkpoint-{}", owner);
-    std::filesystem::create_directories(path);
-  }
-  ~ScratchDir() {
-    if (::getpid() != owner) return;
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-};
-
 std::string scratch(const std::string& name) {
-  static ScratchDir dir;
-  return (dir.path / name).string();
+  // tmpfs when there is one: the kill test is about processes, not power
+  // loss, and fsync there costs nothing.
+  static const ScratchDir dir("ad-checkpoint", std::filesystem::is_directory("/dev/shm")
+                                                   ? std::filesystem::path("/dev/shm")
+                                                   : std::filesystem::temp_directory_path());
+  return dir.file(name);
 }
 
 enum class Kind { gd, sgd, adam };

@@ -13,16 +13,15 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <vector>
-
-#include <unistd.h>
 
 #include <doctest/doctest.h>
 
 #include <autodiff/autodiff.hpp>
 #include <nn/checkpoint.hpp>
 #include <nn/nn.hpp>
+
+#include "scratch_dir.hpp"
 
 using doctest::Contains;
 
@@ -50,23 +49,9 @@ std::vector<double> flat(const nn::Module& m) {
   return out;
 }
 
-// This process's directory for checkpoints, removed (with anything a failed
-// case left in it) when the test program exits.
-struct ScratchDir {
-  std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("ad-fit-resume-" + std::to_string(::getpid()));
-  ScratchDir() { std::filesystem::create_directories(path); }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-};
-
 std::string scratch(const std::string& name) {
-  static ScratchDir dir;
-  return (dir.path / name).string();
+  static const ScratchDir dir("ad-fit-resume");
+  return dir.file(name);
 }
 
 // One run: a fresh model, optimiser and (optional) schedule, trained to
