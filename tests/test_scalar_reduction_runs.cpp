@@ -92,6 +92,32 @@ TEST_CASE("reductions over consecutive nodes keep no operand list and give the l
   CHECK(bytes[0] == bytes[1] + 12 * (18 + 9 + 9 + 9 + 18));
 }
 
+TEST_CASE("a dot of two runs that overlap gives the list form's bits, short or long") {
+  // dot(x[0..n), x[2..n+2)): leaf x_i gets y's share and x's share, in the
+  // list form's order (x's half first), whichever way the sweep runs.
+  for (const std::size_t n : {std::size_t{5}, std::size_t{13}}) {
+    const std::vector<double> a = values(n + 2, 1.1, 0.3);
+    std::vector<double> value(2), grad[2];
+    for (const bool consecutive : {true, false}) {
+      ad::Tape tape;
+      std::vector<ad::Var> x;
+      for (double v : a) {
+        x.emplace_back(v);
+        if (!consecutive) static_cast<void>(ad::Var(0.5));  // a leaf between x's nodes
+      }
+      const ad::Var f =
+          ad::dot(std::span<const ad::Var>(x).first(n), std::span<const ad::Var>(x).subspan(2, n));
+      CHECK(tape.node(f.id()).many_inputs.empty() == consecutive);
+      value[consecutive] = f.value();
+      // Recorded after the dot, the squared norm's shares reach the adjoints
+      // first, so the order of the dot's two shares shows in the last bits.
+      grad[consecutive] = ad::gradient(f * f + ad::squared_norm(x), x);
+    }
+    CHECK(same_bits(value[0], value[1]));
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(same_bits(grad[0][i], grad[1][i]));
+  }
+}
+
 TEST_CASE("second derivatives through reductions over runs equal the list form's") {
   const std::vector<double> a = values(6, 0.9, 0.4), b = values(6, 1.2, 2.0);
   std::vector<double> hv[2];

@@ -86,7 +86,7 @@ bool Recorder::is_run(std::span<const Var> xs, std::uint32_t stamp) noexcept {
   // Without an early exit: one compare per operand, no branch (a dot per
   // row of a matrix checks two runs per call).
   const std::uint32_t first = xs[0].id_;
-  std::uint32_t mismatch = 0;
+  std::uint64_t mismatch = 0;
   for (std::size_t i = 0; i < xs.size(); ++i)
     mismatch |= off_run(xs[i], first + static_cast<std::uint32_t>(i), stamp);
   return mismatch == 0;
@@ -174,17 +174,21 @@ Var dot(std::span<const Var> x, std::span<const Var> y, std::source_location whe
   // One pass over the operands gives the value and whether x and y are runs
   // (Recorder::is_run's test, read beside each value: the recording of a
   // long dot is mostly these reads).
+  // Operand i of a run has the tag of the first plus i; a span too long for a
+  // run (ids have 28 bits) is not tested, so the sum cannot carry into the stamp.
+  using detail::Recorder;
   const std::uint32_t stamp = current_stamp();
-  std::uint32_t off_runs = x.empty() || stamp == 0 ? 1 : 0;
+  std::uint64_t off_runs = x.empty() || stamp == 0 || x.size() > detail::operand_mask ? 1 : 0;
   const std::uint32_t x0 = x.empty() ? 0 : x[0].id(), y0 = y.empty() ? 0 : y[0].id();
+  const std::uint64_t x_tag = Recorder::tag(stamp, x0), y_tag = Recorder::tag(stamp, y0);
   const double value = interleaved_dot(
       x.size(),
       [&](std::size_t i) {
-        off_runs |= detail::Recorder::off_run(x[i], x0 + static_cast<std::uint32_t>(i), stamp);
+        off_runs |= Recorder::tag(x[i]) ^ (x_tag + i);
         return x[i].value();
       },
       [&](std::size_t i) {
-        off_runs |= detail::Recorder::off_run(y[i], y0 + static_cast<std::uint32_t>(i), stamp);
+        off_runs |= Recorder::tag(y[i]) ^ (y_tag + i);
         return y[i].value();
       });
   if (off_runs == 0)
