@@ -6,7 +6,8 @@
 # Its library sources are compiled here into a static library with the
 # build's flags (its own warnings silenced: they are not ours to fix); when
 # found, bench_scalar gets the driver (peers/adept_scalar.cpp, the only file
-# that includes Adept) and AD_BENCH_HAVE_ADEPT; the library never sees it.
+# that includes Adept) and AD_BENCH_HAVE_ADEPT, and bench_statement_floor is
+# built (../statement_floor.cpp); the library never sees it.
 include(${CMAKE_CURRENT_LIST_DIR}/../peer_sources.cmake)
 set(AD_ADEPT_DIR "" CACHE PATH "An extracted Adept 2 source tree for bench_scalar (include/adept.h); empty: none")
 
@@ -24,6 +25,10 @@ if(TARGET bench_scalar)
     target_sources(bench_scalar PRIVATE ${CMAKE_CURRENT_LIST_DIR}/adept_scalar.cpp)
     target_link_libraries(bench_scalar PRIVATE ad_bench_adept)
     target_compile_definitions(bench_scalar PRIVATE AD_BENCH_HAVE_ADEPT=1)
+    # The floor of a statement-level tape, timed beside Adept (decision 0022).
+    add_executable(bench_statement_floor ${CMAKE_CURRENT_LIST_DIR}/../statement_floor.cpp
+                                         ${CMAKE_CURRENT_LIST_DIR}/adept_scalar.cpp)
+    target_link_libraries(bench_statement_floor PRIVATE ad_bench_adept ad_warnings fmt::fmt)
   else()
     message(STATUS "bench_scalar: Adept 2 not given (AD_ADEPT_DIR or AD_SCALAR_PEERS_ARCHIVES); measuring without it")
   endif()
