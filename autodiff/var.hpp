@@ -204,16 +204,12 @@ struct Recorder {
   // never), in order.
   static bool is_run(std::span<const Var> xs, std::uint32_t stamp) noexcept;
   // v's recording stamp and node id as one word (stamp high), and the word of
-  // node `id` of the recording `stamp`: a run test compares one word per
-  // operand (one load and one xor) instead of two fields.
+  // node `id` of the recording `stamp`. Operand i of a run has the first
+  // one's tag plus i, so a run test is one load and one xor per operand,
+  // branch-free (is_run, and ad::dot's pass that also adds the products).
   static std::uint64_t tag(const Var& v) noexcept { return std::uint64_t{v.stamp_} << 32 | v.id_; }
   static constexpr std::uint64_t tag(std::uint32_t stamp, std::uint32_t id) noexcept {
     return std::uint64_t{stamp} << 32 | id;
-  }
-  // Nonzero unless v is node `id` of the recording `stamp`: is_run's test of
-  // one operand, branch-free (loops or the results together).
-  static std::uint64_t off_run(const Var& v, std::uint32_t id, std::uint32_t stamp) noexcept {
-    return tag(v) ^ tag(stamp, id);
   }
   // The checks and the handle of a reduction node just pushed as `id`.
   static Var recorded_reduction(Tape& t, OpCode code, std::uint32_t id, double y, std::size_t operand_count,

@@ -15,6 +15,7 @@
 // Built only when Adept's sources are given (bench/peers/adept.cmake):
 //   bench_statement_floor [--workload LIST] [--n LIST] [--reps R]
 // Thread CPU time; double, floor tape and Adept alternate per repetition.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <exception>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>

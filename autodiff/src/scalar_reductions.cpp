@@ -82,13 +82,14 @@ Var Recorder::run_reduction(OpCode code, std::uint32_t first, std::uint32_t seco
 }
 
 bool Recorder::is_run(std::span<const Var> xs, std::uint32_t stamp) noexcept {
-  if (xs.empty() || stamp == 0) return false;
+  // A span longer than any run (ids have 28 bits) is not one, and the tag
+  // sums below cannot carry into the stamp.
+  if (xs.empty() || stamp == 0 || xs.size() > operand_mask) return false;
   // Without an early exit: one compare per operand, no branch (a dot per
   // row of a matrix checks two runs per call).
-  const std::uint32_t first = xs[0].id_;
+  const std::uint64_t first = tag(stamp, xs[0].id_);
   std::uint64_t mismatch = 0;
-  for (std::size_t i = 0; i < xs.size(); ++i)
-    mismatch |= off_run(xs[i], first + static_cast<std::uint32_t>(i), stamp);
+  for (std::size_t i = 0; i < xs.size(); ++i) mismatch |= tag(xs[i]) ^ (first + i);
   return mismatch == 0;
 }
 
@@ -174,8 +175,6 @@ Var dot(std::span<const Var> x, std::span<const Var> y, std::source_location whe
   // One pass over the operands gives the value and whether x and y are runs
   // (Recorder::is_run's test, read beside each value: the recording of a
   // long dot is mostly these reads).
-  // Operand i of a run has the tag of the first plus i; a span too long for a
-  // run (ids have 28 bits) is not tested, so the sum cannot carry into the stamp.
   using detail::Recorder;
   const std::uint32_t stamp = current_stamp();
   std::uint64_t off_runs = x.empty() || stamp == 0 || x.size() > detail::operand_mask ? 1 : 0;

@@ -173,11 +173,13 @@ void Tape::sweep_runs(std::uint32_t k, double g) {
       const detail::Node* y = nodes_ + b;
       // The hot loop of a dot of long runs. x's half first, as the list form
       // sends: the order matters only where the runs overlap (dot(x, x)).
-      if (!checked && count >= short_run && (a + count <= b || b + count <= a)) {
-        add_scaled_value_pairs(adj + a, adj + b, x, y, count, g);
-      } else if (!checked && count >= short_run) {
-        add_scaled_values(adj + a, y, count, g);
-        add_scaled_values(adj + b, x, count, g);
+      if (!checked && count >= short_run) {
+        if (a + count <= b || b + count <= a) {
+          add_scaled_value_pairs(adj + a, adj + b, x, y, count, g);
+        } else {
+          add_scaled_values(adj + a, y, count, g);
+          add_scaled_values(adj + b, x, count, g);
+        }
       } else {
         for (std::uint32_t i = 0; i < count; ++i) send(a + i, g * y[i].value);
         for (std::uint32_t i = 0; i < count; ++i) send(b + i, g * x[i].value);
